@@ -1,0 +1,62 @@
+"""douyin-async: an asyncio SDK for the gateway's Douyin ``item_get_video`` endpoint."""
+
+from ._client import DEFAULT_BASE_URL, DouyinClient
+from ._ids import normalize_item_id
+from ._models import ItemGetVideoResponse, ItemImage, Music, Quota, Video, VideoStreams
+from ._redact import Redactor
+from ._throttle import ThrottleLimits
+from .errors import (
+    AccountDisabledError,
+    ApiError,
+    AuthError,
+    BatchAbortedError,
+    ConfigurationError,
+    DouyinError,
+    HTTPStatusError,
+    InsufficientBalanceError,
+    InvalidParamError,
+    MaintenanceError,
+    MalformedResponseError,
+    NotFoundError,
+    QuotaExceededError,
+    RateLimitError,
+    RequestTimeoutError,
+    ServerError,
+    TransportError,
+    UnexpectedItemError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "AccountDisabledError",
+    "ApiError",
+    "AuthError",
+    "BatchAbortedError",
+    "ConfigurationError",
+    "DouyinClient",
+    "DouyinError",
+    "HTTPStatusError",
+    "InsufficientBalanceError",
+    "InvalidParamError",
+    "ItemGetVideoResponse",
+    "ItemImage",
+    "MaintenanceError",
+    "MalformedResponseError",
+    "Music",
+    "NotFoundError",
+    "Quota",
+    "QuotaExceededError",
+    "RateLimitError",
+    "Redactor",
+    "RequestTimeoutError",
+    "ServerError",
+    "ThrottleLimits",
+    "TransportError",
+    "UnexpectedItemError",
+    "Video",
+    "VideoStreams",
+    "__version__",
+    "normalize_item_id",
+]

@@ -1,0 +1,291 @@
+"""DouyinClient: one aiohttp session, one throttle, one retry policy, typed responses."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Literal
+
+import aiohttp
+import msgspec
+
+from ._ids import normalize_item_id
+from ._models import ItemGetVideoResponse, Quota, decode_item_get_video
+from ._redact import Redactor
+from ._retry import RetryPolicy
+from ._throttle import DEFAULT_MARGIN, Throttle, ThrottleLimits
+from .errors import (
+    ApiError,
+    DouyinError,
+    HTTPStatusError,
+    InvalidParamError,
+    MalformedResponseError,
+    RateLimitError,
+    RequestTimeoutError,
+    TransportError,
+)
+
+log = logging.getLogger("douyin_async")
+
+DEFAULT_BASE_URL = "https://api-gw-4.cn/douyin"
+ENV_KEY = "DOUYIN_API_KEY"
+ENV_SECRET = "DOUYIN_API_SECRET"
+_LANGS = frozenset({"cn", "en", "ru"})
+
+Lang = Literal["cn", "en", "ru"]
+
+
+class DouyinClient:
+    """Async client for ``item_get_video``; open it with ``async with`` and share it widely.
+
+    Every call on one client shares its connection pool, its throttle (``rate_limit`` requests per
+    second, ``max_concurrency`` in flight) and its retry policy.
+
+    >>> async with DouyinClient(key="...", secret="...") as client:   # doctest: +SKIP
+    ...     resp = await client.item_get_video("7092264344980868359")
+    ...     print(resp.item.title, resp.item.video.url_raw)
+    """
+
+    def __init__(
+        self,
+        key: str | None = None,
+        secret: str | None = None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        rate_limit: float | None = 5.0,
+        max_concurrency: int | None = 5,
+        max_retries: int = 3,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+        timeout: float = 30.0,
+        session: aiohttp.ClientSession | None = None,
+        cache: bool | None = None,
+        lang: Lang | None = None,
+        adaptive: bool = True,
+        rate_margin: float = DEFAULT_MARGIN,
+        max_rate_limit_retries: int = 20,
+        retry_unknown_errors: bool = False,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        key = key if key is not None else os.environ.get(ENV_KEY)
+        secret = secret if secret is not None else os.environ.get(ENV_SECRET)
+        if not key or not secret:
+            raise ValueError(
+                f"missing credentials: pass key= and secret= or set {ENV_KEY} and {ENV_SECRET}"
+            )
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self._key = key
+        self._secret = secret
+        self.base_url = base_url.rstrip("/")
+        self._url = f"{self.base_url}/item_get_video/"
+        self._redact = Redactor([key, secret])
+        self._rate_limit = rate_limit
+        self._max_concurrency = max_concurrency
+        self._adaptive = adaptive
+        self._rate_margin = rate_margin
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._default_params = _common_params(cache, lang)
+        self._retry_unknown = retry_unknown_errors
+        self._policy = RetryPolicy(
+            max_retries=max_retries,
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+            max_rate_limit_retries=max_rate_limit_retries,
+            sleep=sleep,
+        )
+        # Validated now so that a bad setting fails at construction, not on first use.
+        self._throttle: Throttle | None = self._new_throttle()
+        self._session = session
+        self._owns_session = session is None
+        self._quota: Quota | None = None
+
+    def _new_throttle(self) -> Throttle:
+        return Throttle(
+            self._rate_limit,
+            self._max_concurrency,
+            margin=self._rate_margin,
+            adaptive=self._adaptive,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"DouyinClient(base_url={self.base_url!r}, key='***', secret='***', "
+            f"rate_limit={self._rate_limit}, max_concurrency={self._max_concurrency})"
+        )
+
+    async def __aenter__(self) -> DouyinClient:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def open(self) -> None:
+        """Create the session and throttle on the running loop (``async with`` does this)."""
+        if self._throttle is None:
+            self._throttle = self._new_throttle()
+        if self._session is None or (self._owns_session and self._session.closed):
+            connector = aiohttp.TCPConnector(
+                limit=max(self._max_concurrency or 0, 100), ttl_dns_cache=300
+            )
+            self._session = aiohttp.ClientSession(connector=connector)
+            self._owns_session = True
+
+    async def aclose(self) -> None:
+        """Close the session if the client created it; a caller's session is left open."""
+        if self._owns_session and self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._throttle = None
+
+    @property
+    def quota(self) -> Quota | None:
+        """The key's quota from the last ``api_info`` the gateway sent, if any."""
+        return self._quota
+
+    @property
+    def limits(self) -> ThrottleLimits:
+        """The throttle's current rate and concurrency (lowered after 4008s, never above yours)."""
+        return self._require_throttle().limits
+
+    @property
+    def redactor(self) -> Redactor:
+        """Masks this client's credentials in any text, for callers who log URLs themselves."""
+        return self._redact
+
+    def _require_throttle(self) -> Throttle:
+        if self._throttle is None:
+            self._throttle = self._new_throttle()
+        return self._throttle
+
+    async def item_get_video(
+        self,
+        item_id: str | int,
+        *,
+        cache: bool | None = None,
+        lang: Lang | None = None,
+    ) -> ItemGetVideoResponse:
+        """Fetch one video's details; raises a typed :class:`DouyinError` on failure.
+
+        ``cache=False`` asks the gateway for a fresh fetch; ``lang`` translates text fields.
+        """
+        item_id = normalize_item_id(item_id)
+        params = {"key": self._key, "secret": self._secret, "item_id": item_id}
+        params.update(self._default_params)
+        params.update(_common_params(cache, lang))
+        if self._session is None or self._session.closed:
+            await self.open()
+        async for attempt in self._policy.retrying(item_id):
+            with attempt:
+                try:
+                    return await self._attempt(item_id, params, attempt.retry_state.attempt_number)
+                except DouyinError as exc:
+                    exc.attempts = attempt.retry_state.attempt_number
+                    raise
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _attempt(self, item_id: str, params: dict[str, str], number: int) -> ItemGetVideoResponse:
+        throttle = self._require_throttle()
+        session = self._session
+        assert session is not None
+        await throttle.acquire()
+        try:
+            status, headers, body, failure = await self._send(session, params)
+        finally:
+            throttle.release()
+        if failure is not None:
+            raise failure
+        try:
+            response = decode_item_get_video(
+                body, item_id, self._redact, retry_unknown=self._retry_unknown
+            )
+        except RateLimitError as exc:
+            throttle.on_rate_limited()
+            self._note_quota(exc)
+            log.warning("rate limited (4008) on item %s; throttle now %s", item_id, throttle.limits)
+            raise
+        except ApiError as exc:
+            throttle.on_success()
+            self._note_quota(exc)
+            raise
+        except MalformedResponseError as exc:
+            if status != 200:
+                raise _status_error(status, headers, exc.excerpt) from None
+            raise
+        if status != 200:
+            log.info("item %s: HTTP %d carried a success envelope", item_id, status)
+        throttle.on_success()
+        if response.quota is not None:
+            self._quota = response.quota
+        return response if number == 1 else _with_attempts(response, number)
+
+    async def _send(
+        self, session: aiohttp.ClientSession, params: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes, DouyinError | None]:
+        """One HTTP exchange; failures come back as typed, redacted errors, never as aiohttp's."""
+        failure: DouyinError
+        try:
+            async with session.get(self._url, params=params, timeout=self._timeout) as resp:
+                body = await resp.read()
+                return resp.status, dict(resp.headers), body, None
+        except TimeoutError:
+            failure = RequestTimeoutError(
+                f"no complete response within {self._timeout.total}s"
+            )
+        except aiohttp.ClientError as exc:
+            failure = TransportError(f"{type(exc).__name__}: {self._redact(str(exc))}")
+        return 0, {}, b"", failure
+
+    def _note_quota(self, exc: ApiError) -> None:
+        if exc.quota is not None:
+            self._quota = exc.quota
+
+
+def _common_params(cache: bool | None, lang: str | None) -> dict[str, str]:
+    params: dict[str, str] = {}
+    if cache is not None:
+        params["cache"] = "yes" if cache else "no"
+    if lang is not None:
+        if lang not in _LANGS:
+            raise InvalidParamError(
+                f"lang must be one of {sorted(_LANGS)}, not {lang!r}", code="4003"
+            )
+        params["lang"] = lang
+    return params
+
+
+def _with_attempts(response: ItemGetVideoResponse, attempts: int) -> ItemGetVideoResponse:
+    return msgspec.structs.replace(response, attempts=attempts)
+
+
+def _status_error(status: int, headers: dict[str, str], excerpt: str) -> HTTPStatusError:
+    return HTTPStatusError(
+        f"HTTP {status} without a gateway envelope: {excerpt!r}",
+        status=status,
+        retry_after=_retry_after(headers.get("Retry-After")),
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), if parseable."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((when - dt.datetime.now(dt.timezone.utc)).total_seconds(), 0.0)

@@ -1,0 +1,31 @@
+"""The syntactic check every video id passes before a request is made."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import InvalidParamError
+
+_ITEM_ID = re.compile(r"[0-9]{1,32}")
+
+
+def normalize_item_id(value: object) -> str:
+    """``value`` as the gateway's ``item_id``: 1 to 32 ASCII digits, from a str or an int.
+
+    Raises InvalidParamError (code 4003, never sent) for anything else.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value) if value >= 0 else ""
+    elif isinstance(value, str):
+        text = value
+    else:
+        raise InvalidParamError(
+            f"item_id must be a str or int of 1-32 digits, not {type(value).__name__}",
+            code="4003",
+        )
+    if not _ITEM_ID.fullmatch(text):
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise InvalidParamError(
+            f"invalid item_id {shown!r}: expected 1-32 ASCII digits", code="4003"
+        )
+    return text

@@ -1,0 +1,89 @@
+"""Command-line options for running the emulator standalone."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+
+from ._config import FAULTS, EmulatorConfig
+from ._server import Emulator
+
+
+def _pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def add_emulator_options(parser: argparse.ArgumentParser) -> None:
+    """Every EmulatorConfig knob as a flag; shared by ``python -m`` and ``douyin-async emulator``."""
+    add = parser.add_argument
+    add("--key", action="append", type=_pair, metavar="KEY=SECRET",
+        help="accepted credentials (repeatable); default test-key=test-secret")
+    add("--stopped", action="append", type=_pair, metavar="KEY=CODE",
+        help="answer this key with 4006, 4007 or 4012")
+    add("--rate-limit", type=float, help="requests per key in any one-second window (4008 above)")
+    add("--concurrency", type=int, help="requests per key in flight at once (4008 above)")
+    add("--daily-quota", type=int, help="charged calls per key before 4013")
+    add("--balance", type=int, help="charged calls the account can pay for before 4016")
+    add("--maintenance", action="store_true", help="answer every call with 4009")
+    add("--found-ratio", type=float, default=0.9, help="share of ids that hold a video (default 0.9)")
+    add("--fault", action="append", type=_pair, metavar="NAME=P",
+        help=f"fault probability per request (repeatable); names: {', '.join(FAULTS)}")
+    add("--media-fault", action="append", type=_pair, metavar="NAME=P",
+        help="media fault probability: reset, http403, http404, html")
+    add("--no-media-range", action="store_true", help="ignore Range requests on media")
+    add("--latency", type=float, default=0.0, help="seconds added to every answer")
+    add("--jitter", type=float, default=0.0, help="random extra seconds, up to this")
+    add("--slow-body", type=float, default=0.0, help="seconds spent sending each body")
+    add("--seed", type=int, default=0, help="seed of the fault and jitter draws")
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    def floats(pairs: list[tuple[str, str]] | None) -> dict[str, float]:
+        return {name: float(value) for name, value in pairs or []}
+
+    return EmulatorConfig(
+        keys=dict(args.key) if args.key else {"test-key": "test-secret"},
+        stopped=dict(args.stopped or []),
+        rate_limit=args.rate_limit,
+        concurrency=args.concurrency,
+        daily_quota=args.daily_quota,
+        balance=args.balance,
+        maintenance=args.maintenance,
+        found_ratio=args.found_ratio,
+        faults=floats(args.fault),
+        media_faults=floats(args.media_fault),
+        media_range=not args.no_media_range,
+        latency=args.latency,
+        jitter=args.jitter,
+        slow_body=args.slow_body,
+        seed=args.seed,
+    )
+
+
+async def serve(config: EmulatorConfig, host: str, port: int) -> None:
+    """Run until cancelled (Ctrl-C)."""
+    async with Emulator(config, host=host, port=port) as emulator:
+        print(f"emulator listening: base_url={emulator.base_url}", flush=True)
+        await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m douyin_async.emulator",
+        description="A local item_get_video gateway for tests and demos.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    add_emulator_options(parser)
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(config, args.host, args.port))
+    return 0

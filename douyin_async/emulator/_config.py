@@ -1,0 +1,59 @@
+"""The emulator's knobs: credentials, limits, data, faults and media."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Outcomes a fault (or a script) can produce, besides any gateway code.
+HTTP_FAULTS = ("http500", "http502", "http503")
+BODY_FAULTS = ("reset", "truncated", "timeout")
+CODE_FAULTS = ("4000", "4001", "4002", "4017", "5000")
+FAULTS = CODE_FAULTS + HTTP_FAULTS + BODY_FAULTS
+
+
+@dataclass
+class EmulatorConfig:
+    """Everything the emulator can be told; defaults behave like a healthy, unlimited gateway."""
+
+    keys: dict[str, str] = field(default_factory=lambda: {"test-key": "test-secret"})
+    stopped: dict[str, str] = field(default_factory=dict)
+    """Keys answered with a fixed account code: 4006, 4007 or 4012."""
+    rate_limit: float | None = None
+    """Requests per key admitted in any sliding one-second window; more answer 4008."""
+    concurrency: int | None = None
+    """Requests per key in flight at once; more answer 4008."""
+    daily_quota: int | None = None
+    """Charged calls per key before 4013."""
+    balance: int | None = None
+    """Charged calls the account can pay for before 4016."""
+    maintenance: bool = False
+    found_ratio: float = 0.9
+    """Share of the id space that holds a video; the rest answer 2000."""
+    faults: dict[str, float] = field(default_factory=dict)
+    """Probability per outcome name in FAULTS, drawn once per admitted request."""
+    latency: float = 0.0
+    jitter: float = 0.0
+    slow_body: float = 0.0
+    """Seconds spent dribbling each body out in chunks."""
+    timeout_delay: float = 30.0
+    """How long a 'timeout' outcome holds the request before answering 4017."""
+    seed: int = 0
+    video_size: int = 256 * 1024
+    image_size: int = 16 * 1024
+    audio_size: int = 64 * 1024
+    media_faults: dict[str, float] = field(default_factory=dict)
+    """Probability per media outcome: 'reset', 'http403', 'http404', 'html'."""
+    media_range: bool = True
+    """Whether media routes honour Range requests."""
+
+    def __post_init__(self) -> None:
+        unknown = set(self.faults) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown faults {sorted(unknown)}; known: {list(FAULTS)}")
+        if any(not 0 <= p <= 1 for p in self.faults.values()) or sum(self.faults.values()) > 1:
+            raise ValueError("fault probabilities must be in [0, 1] and sum to at most 1")
+        if not 0 <= self.found_ratio <= 1:
+            raise ValueError("found_ratio must be in [0, 1]")
+        bad_stop = {c for c in self.stopped.values() if c not in ("4006", "4007", "4012")}
+        if bad_stop:
+            raise ValueError(f"stopped keys take 4006, 4007 or 4012, not {sorted(bad_stop)}")

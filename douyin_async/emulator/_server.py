@@ -1,0 +1,435 @@
+"""The emulator's HTTP server: the gateway route, media, short links and live stats."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import time
+from collections import Counter, OrderedDict, defaultdict, deque
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import CODES, SUCCESS
+from . import _catalog as catalog
+from ._config import EmulatorConfig
+from ._limits import KeyState
+
+_ITEM_ID = re.compile(r"[0-9]{1,32}")
+_ERROR_SLUGS = {"2000": "item-not-found", "4008": "api-rate-limit", "4013": "call-limit"}
+_RECENT_IDS = 65_536
+_HTML_PAGE = (
+    "<!DOCTYPE html><html><head><title>{status} Error</title></head>"
+    "<body><center><h1>{status} Error</h1></center><hr><center>nginx</center></body></html>"
+)
+
+
+@dataclass
+class EmulatorStats:
+    """What the emulator saw since it started (or since :meth:`Emulator.reset_stats`)."""
+
+    requests: int = 0
+    codes: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)
+    rate_limited: int = 0
+    charged: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    media_requests: int = 0
+    media_bytes: int = 0
+    short_link_requests: int = 0
+    credential_leaks: int = 0
+    """Requests to media or short-link routes that carried a configured key or secret."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "codes": dict(self.codes),
+            "statuses": {str(k): v for k, v in self.statuses.items()},
+            "faults": dict(self.faults),
+            "rate_limited": self.rate_limited,
+            "charged": self.charged,
+            "in_flight": self.in_flight,
+            "max_in_flight": self.max_in_flight,
+            "media_requests": self.media_requests,
+            "media_bytes": self.media_bytes,
+            "short_link_requests": self.short_link_requests,
+            "credential_leaks": self.credential_leaks,
+        }
+
+
+class Emulator:
+    """A local ``item_get_video`` gateway on 127.0.0.1, for tests, demos and benchmarks.
+
+    >>> async with Emulator(rate_limit=10, concurrency=4) as emu:   # doctest: +SKIP
+    ...     async with DouyinClient("test-key", "test-secret", base_url=emu.base_url) as c:
+    ...         await c.item_get_video("7092264344980868359")
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        **options: Any,
+    ) -> None:
+        self.config = config if config is not None else EmulatorConfig(**options)
+        if config is not None and options:
+            raise TypeError("pass either config= or keyword options, not both")
+        self._host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+        self._rng = random.Random(self.config.seed)
+        self._keys: defaultdict[str, KeyState] = defaultdict(KeyState)
+        self._scripts: dict[str, deque[str]] = {}
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._request_counter = 0
+        self.stats = EmulatorStats()
+        self.arrivals: deque[float] = deque(maxlen=100_000)
+        """Arrival times (``time.monotonic``) of authenticated gateway requests, for tests."""
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/douyin/item_get_video/", self._item_get_video)
+        app.router.add_get("/douyin/item_get_video", self._item_get_video)
+        app.router.add_get("/douyin/{api_name}", self._unknown_api)
+        app.router.add_get("/media/{kind}/{name}", self._media)
+        app.router.add_get("/s/{code}", self._short_link)
+        app.router.add_get("/s/{code}/", self._short_link)
+        app.router.add_get("/_emulator/stats", self._stats)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def origin(self) -> str:
+        """``http://127.0.0.1:PORT``: where media and short links live."""
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def base_url(self) -> str:
+        """What ``DouyinClient(base_url=...)`` takes."""
+        return f"{self.origin}/douyin"
+
+    # -- helpers for tests -------------------------------------------------------------------
+
+    def script(self, item_id: str, outcomes: list[str]) -> None:
+        """The next requests for ``item_id`` answer these outcomes (codes or fault names) in order."""
+        self._scripts[item_id] = deque(outcomes)
+
+    def expected_item(self, item_id: str, lang: str = "cn") -> dict[str, Any] | None:
+        """The item this emulator returns for ``item_id``, or None where it answers 2000."""
+        if not catalog.exists(item_id, self.config.found_ratio):
+            return None
+        return catalog.item(item_id, self.origin, lang)
+
+    def media_bytes(self, kind: str, item_id: str, watermark: bool = False) -> bytes:
+        """The exact bytes the media route serves for one file."""
+        return catalog.media_bytes(kind, item_id, self._media_size(kind), watermark)
+
+    def short_link(self, item_id: str) -> str:
+        return f"{self.origin}/s/{catalog.short_code(item_id)}/"
+
+    def max_in_window(self, window: float = 1.0) -> int:
+        """The most requests that arrived within any ``window`` seconds (from ``arrivals``)."""
+        times, best, start = list(self.arrivals), 0, 0
+        for end, t in enumerate(times):
+            while t - times[start] >= window:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
+    def reset_stats(self) -> None:
+        self.stats = EmulatorStats()
+        self.arrivals.clear()
+
+    # -- the gateway route --------------------------------------------------------------------
+
+    async def _item_get_video(self, request: web.Request) -> web.StreamResponse:
+        started = time.monotonic()
+        self.stats.requests += 1
+        query = request.query
+        key, secret = query.get("key", ""), query.get("secret", "")
+        jsonu = query.get("result_type") == "jsonu"
+        refusal = self._refuse(key, secret, query)
+        if refusal is not None:
+            return self._error(refusal, key, started, jsonu)
+        self.arrivals.append(started)
+        item_id = query["item_id"]
+        state = self._keys[key]
+        refused = state.admit(started, self.config)
+        if refused is not None:
+            return self._error(refused, key, started, jsonu)
+        self.stats.in_flight += 1
+        self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
+        try:
+            return await self._answer(request, item_id, key, state, started, jsonu)
+        finally:
+            state.in_flight -= 1
+            self.stats.in_flight -= 1
+
+    def _refuse(self, key: str, secret: str, query: Any) -> str | None:
+        """Account and parameter checks, in the order a gateway makes them."""
+        if key not in self.config.keys:
+            return "4004"
+        if secret != self.config.keys[key]:
+            return "4005"
+        if key in self.config.stopped:
+            return self.config.stopped[key]
+        if self.config.maintenance:
+            return "4009"
+        if "pageToken" in query or "page_token" in query:
+            return "4015"
+        item_id = query.get("item_id")
+        if not item_id:
+            return "4014"
+        if not _ITEM_ID.fullmatch(item_id):
+            return "4003"
+        return None
+
+    async def _answer(
+        self,
+        request: web.Request,
+        item_id: str,
+        key: str,
+        state: KeyState,
+        started: float,
+        jsonu: bool,
+    ) -> web.StreamResponse:
+        outcome = self._next_outcome(item_id)
+        if outcome is not None:
+            self.stats.faults[outcome] += 1
+        delay = self.config.latency + self._rng.uniform(0, self.config.jitter)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if outcome in ("http500", "http502", "http503"):
+            return self._html(int(outcome[4:]))
+        if outcome == "timeout":
+            await asyncio.sleep(self.config.timeout_delay)
+            return self._error("4017", key, started, jsonu)
+        if outcome is not None and outcome not in ("reset", "truncated", SUCCESS):
+            return self._error(outcome, key, started, jsonu)
+        lang = request.query.get("lang", "cn")
+        found = self.expected_item(item_id, lang)
+        if found is None or outcome == "2000":
+            state.charged += 1
+            self.stats.charged += 1
+            return self._error("2000", key, started, jsonu)
+        state.charged += 1
+        self.stats.charged += 1
+        cached = request.query.get("cache", "yes") != "no" and item_id in self._recent
+        self._remember(item_id)
+        body = self._encode(self._success(found, key, started, cached), jsonu)
+        self.stats.codes[SUCCESS] += 1
+        self.stats.statuses[200] += 1
+        if outcome == "reset":
+            return await self._reset(request, body, "application/json")
+        if outcome == "truncated":
+            body = body[: len(body) // 2]
+        return await self._send(request, body, "application/json", 200)
+
+    def _next_outcome(self, item_id: str) -> str | None:
+        script = self._scripts.get(item_id)
+        if script:
+            return script.popleft()
+        return self._draw(self.config.faults)
+
+    def _draw(self, probabilities: dict[str, float]) -> str | None:
+        """One seeded draw among named outcomes; None (the normal answer) for the rest."""
+        draw, cumulative = self._rng.random(), 0.0
+        for name, probability in probabilities.items():
+            cumulative += probability
+            if draw < cumulative:
+                return name
+        return None
+
+    def _remember(self, item_id: str) -> None:
+        self._recent[item_id] = None
+        self._recent.move_to_end(item_id)
+        if len(self._recent) > _RECENT_IDS:
+            self._recent.popitem(last=False)
+
+    def _envelope_common(self, key: str) -> dict[str, Any]:
+        self._request_counter += 1
+        return {
+            "api_info": self._keys[key].api_info(self.config) if key in self.config.keys else "today:0 max:0",
+            "server_time": time.strftime("Beijing/%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + 8 * 3600)),
+            "call_args": [],
+            "api_type": "douyin",
+            "request_id": f"{self._request_counter}.{self._rng.getrandbits(48):012x}",
+        }
+
+    def _success(self, item: dict[str, Any], key: str, started: float, cached: bool) -> dict[str, Any]:
+        common = self._envelope_common(key)
+        return {
+            "item": item,
+            "error": "",
+            "reason": "",
+            "error_code": SUCCESS,
+            "cache": int(cached),
+            "api_info": common["api_info"],
+            "execution_time": f"{time.monotonic() - started:.3f}",
+            "server_time": common["server_time"],
+            "client_ip": "127.0.0.1",
+            "call_args": [],
+            "api_type": "douyin",
+            "translate_language": "zh-CN",
+            "translate_engine": "google_new",
+            "server_memory": "3.04MB",
+            "request_id": common["request_id"],
+            "last_id": str(self._request_counter),
+        }
+
+    def _error(self, code: str, key: str, started: float, jsonu: bool) -> web.Response:
+        if code == "4008":
+            self.stats.rate_limited += 1
+        self.stats.codes[code] += 1
+        self.stats.statuses[200] += 1
+        info = CODES[code]
+        common = self._envelope_common(key)
+        envelope = {
+            "error": _ERROR_SLUGS.get(code, info.message.lower().replace(" ", "-")),
+            "reason": info.reason,
+            "error_code": code,
+            "success": 0,
+            "cache": 0,
+            "api_info": common["api_info"],
+            "execution_time": round(time.monotonic() - started, 3),
+            "server_time": common["server_time"],
+            "call_args": [],
+            "api_type": "douyin",
+            "request_id": common["request_id"],
+        }
+        return web.Response(body=self._encode(envelope, jsonu), content_type="application/json")
+
+    @staticmethod
+    def _encode(payload: dict[str, Any], jsonu: bool) -> bytes:
+        return json.dumps(payload, ensure_ascii=not jsonu, separators=(",", ":")).encode()
+
+    def _html(self, status: int) -> web.Response:
+        self.stats.statuses[status] += 1
+        return web.Response(status=status, text=_HTML_PAGE.format(status=status), content_type="text/html")
+
+    async def _send(self, request: web.Request, body: bytes, content_type: str, status: int,
+                    headers: dict[str, str] | None = None) -> web.StreamResponse:
+        if self.config.slow_body <= 0:
+            return web.Response(status=status, body=body, content_type=content_type, headers=headers)
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_type = content_type
+        response.content_length = len(body)
+        await response.prepare(request)
+        chunks = 8
+        step = max(len(body) // chunks, 1)
+        for start in range(0, len(body), step):
+            await response.write(body[start:start + step])
+            await asyncio.sleep(self.config.slow_body / chunks)
+        await response.write_eof()
+        return response
+
+    @staticmethod
+    async def _reset(request: web.Request, body: bytes, content_type: str,
+                     status: int = 200, headers: dict[str, str] | None = None) -> web.StreamResponse:
+        """Announce the whole body, send part of it, then drop the connection."""
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_type = content_type
+        response.content_length = len(body)
+        await response.prepare(request)
+        await response.write(body[: max(len(body) // 3, 1)])
+        if request.transport is not None:
+            request.transport.abort()
+        return response
+
+    async def _unknown_api(self, request: web.Request) -> web.Response:
+        self.stats.requests += 1
+        jsonu = request.query.get("result_type") == "jsonu"
+        key = request.query.get("key", "")
+        refusal = self._refuse(key, request.query.get("secret", ""), {"item_id": "0"})
+        return self._error(refusal or "4010", key, time.monotonic(), jsonu)
+
+    # -- media and short links ---------------------------------------------------------------------
+
+    def _media_size(self, kind: str) -> int:
+        if kind == "video":
+            return self.config.video_size
+        return self.config.audio_size if kind == "music" else self.config.image_size
+
+    def _note_credentials(self, request: web.Request) -> None:
+        text = str(request.rel_url) + " " + " ".join(request.headers.values())
+        secrets = [s for pair in self.config.keys.items() for s in pair]
+        if any(s and s in text for s in secrets) or "key" in request.query or "secret" in request.query:
+            self.stats.credential_leaks += 1
+
+    async def _media(self, request: web.Request) -> web.StreamResponse:
+        self.stats.media_requests += 1
+        self._note_credentials(request)
+        kind, name = request.match_info["kind"], request.match_info["name"]
+        item_id, _, ext = name.partition(".")
+        if kind not in catalog.MEDIA_TYPES or catalog.MEDIA_TYPES[kind][0] != ext \
+                or not _ITEM_ID.fullmatch(item_id) or not catalog.exists(item_id, self.config.found_ratio):
+            return self._html(404)
+        fault = self._draw(self.config.media_faults)
+        if fault in ("http403", "http404"):
+            return self._html(int(fault[4:]))
+        if fault == "html":
+            return web.Response(text=_HTML_PAGE.format(status=200), content_type="text/html")
+        watermark = request.query.get("watermark") == "1"
+        body = self.media_bytes(kind, item_id, watermark)
+        content_type = catalog.MEDIA_TYPES[kind][1]
+        status, headers = 200, {"Accept-Ranges": "bytes" if self.config.media_range else "none"}
+        if self.config.media_range and "Range" in request.headers:
+            try:
+                window = request.http_range
+            except ValueError:
+                window = slice(None)
+            start, stop, _ = window.indices(len(body))
+            if start >= len(body):
+                return web.Response(status=416, headers={"Content-Range": f"bytes */{len(body)}"})
+            headers["Content-Range"] = f"bytes {start}-{stop - 1}/{len(body)}"
+            body, status = body[start:stop], 206
+        self.stats.media_bytes += len(body)
+        if fault == "reset":
+            return await self._reset(request, body, content_type, status, headers)
+        return await self._send(request, body, content_type, status, headers)
+
+    async def _short_link(self, request: web.Request) -> web.Response:
+        self.stats.short_link_requests += 1
+        self._note_credentials(request)
+        item_id = catalog.item_id_from_short_code(request.match_info["code"])
+        if item_id is None:
+            return self._html(404)
+        location = f"https://www.iesdouyin.com/share/video/{item_id}/?region=CN&mid=0&u_code=0"
+        raise web.HTTPFound(location)
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats.to_dict())

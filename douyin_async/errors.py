@@ -1,0 +1,295 @@
+"""Typed errors, and the one table that maps every gateway code to its behaviour.
+
+    DouyinError                       root; every error this package raises
+    ├── ApiError                      the gateway answered with a non-success error_code
+    │   ├── NotFoundError             2000: no such video (charged)
+    │   ├── UnexpectedItemError       0000 whose item is missing or is another video (charged)
+    │   ├── InvalidParamError         4003, 4014, 4015, and ids rejected before sending
+    │   ├── AuthError                 4004, 4005 (fatal for the key)
+    │   ├── AccountDisabledError      4006, 4007, 4012 (fatal for the key)
+    │   ├── QuotaExceededError        4013 (fatal until the quota resets)
+    │   ├── InsufficientBalanceError  4016 (fatal for the key)
+    │   ├── RateLimitError            4008 (throttle adapts, then retried)
+    │   ├── ServerError               4000, 4001, 4002, 4017 (retried)
+    │   ├── MaintenanceError          4009 (retried after a long pause)
+    │   └── ConfigurationError        4010 (wrong API name or path)
+    ├── TransportError                no usable envelope: connection, timeout, HTTP status, body
+    │   ├── RequestTimeoutError
+    │   ├── HTTPStatusError
+    │   └── MalformedResponseError    body is not the JSON envelope
+    └── BatchAbortedError             input not attempted: the batch stopped on a fatal error
+
+Every message is built from redacted text: no key or secret ever reaches ``str(error)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._models import Quota
+
+__all__ = [
+    "CODES",
+    "AccountDisabledError",
+    "ApiError",
+    "AuthError",
+    "BatchAbortedError",
+    "CodeInfo",
+    "ConfigurationError",
+    "DouyinError",
+    "HTTPStatusError",
+    "InsufficientBalanceError",
+    "InvalidParamError",
+    "MaintenanceError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "QuotaExceededError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ServerError",
+    "TransportError",
+    "UnexpectedItemError",
+    "code_info",
+    "error_for_code",
+    "normalize_code",
+]
+
+
+class DouyinError(Exception):
+    """Root of every error raised by douyin_async.
+
+    ``retryable`` and ``fatal`` drive retries and batch stops; ``attempts`` counts the requests made.
+    """
+
+    retryable: bool = False
+    fatal: bool = False
+    charged: bool = False
+
+    def __init__(self, message: str, *, attempts: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.attempts = attempts
+
+    @property
+    def code(self) -> str | None:
+        """The gateway code behind this error, when there is one."""
+        return None
+
+    def __str__(self) -> str:
+        suffix = f" (after {self.attempts} attempts)" if self.attempts > 1 else ""
+        return f"{self.message}{suffix}"
+
+
+class ApiError(DouyinError):
+    """The gateway answered with an ``error_code`` other than success."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        reason: str = "",
+        request_id: str = "",
+        charged: bool | None = None,
+        retryable: bool | None = None,
+        fatal: bool | None = None,
+        attempts: int = 0,
+    ) -> None:
+        super().__init__(message, attempts=attempts)
+        info = CODES.get(code, _UNKNOWN)
+        self._code = code
+        self.reason = reason
+        self.request_id = request_id
+        self.charged = info.charged if charged is None else charged
+        self.retryable = info.retryable if retryable is None else retryable
+        self.fatal = info.fatal if fatal is None else fatal
+        self.quota: Quota | None = None
+
+    @property
+    def code(self) -> str:
+        return self._code
+
+    def __str__(self) -> str:
+        parts = [f"[{self._code}] {self.message}"]
+        if self.reason and self.reason != self.message:
+            parts.append(f"reason={self.reason!r}")
+        if self.request_id:
+            parts.append(f"request_id={self.request_id}")
+        if self.attempts > 1:
+            parts.append(f"attempts={self.attempts}")
+        return " ".join(parts)
+
+
+class NotFoundError(ApiError):
+    """2000: the call succeeded and was billed, but the video does not exist."""
+
+
+class UnexpectedItemError(ApiError):
+    """0000 with no item, or with another video than the one asked for. Billed; not retried."""
+
+
+class InvalidParamError(ApiError):
+    """The caller's input is wrong: 4003, 4014, 4015, or an id rejected before sending."""
+
+
+class AuthError(ApiError):
+    """4004 account not found, 4005 invalid credentials."""
+
+
+class AccountDisabledError(ApiError):
+    """4006 API stopped, 4007 account stopped, 4012 API not added to the account."""
+
+
+class QuotaExceededError(ApiError):
+    """4013: the key's call quota is spent until it resets."""
+
+
+class InsufficientBalanceError(ApiError):
+    """4016: the account is out of money."""
+
+
+class RateLimitError(ApiError):
+    """4008: too many requests or too many in flight for this key."""
+
+
+class ServerError(ApiError):
+    """4000, 4001, 4002, 4017: a transient fault on the gateway's side."""
+
+
+class MaintenanceError(ApiError):
+    """4009: the API is under maintenance; retried after a long pause."""
+
+
+class ConfigurationError(ApiError):
+    """4010: the gateway does not know this API: the base URL or path is wrong."""
+
+
+class TransportError(DouyinError):
+    """No usable envelope came back: connection failure, timeout, bad status or body."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retryable: bool = True, attempts: int = 0) -> None:
+        super().__init__(message, attempts=attempts)
+        self.retryable = retryable
+
+
+class RequestTimeoutError(TransportError):
+    """An attempt took longer than the client's ``timeout``."""
+
+
+class HTTPStatusError(TransportError):
+    """The server answered with a status other than 200 and no envelope."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        retry_after: float | None = None,
+        attempts: int = 0,
+    ) -> None:
+        super().__init__(message, retryable=status == 429 or status >= 500, attempts=attempts)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class MalformedResponseError(TransportError):
+    """The body is not the gateway's JSON envelope; ``excerpt`` holds its redacted start."""
+
+    def __init__(self, message: str, *, excerpt: str = "", attempts: int = 0) -> None:
+        super().__init__(message, attempts=attempts)
+        self.excerpt = excerpt
+
+
+class BatchAbortedError(DouyinError):
+    """This input was never sent: the batch stopped on a fatal error (``cause``)."""
+
+    def __init__(self, cause: DouyinError) -> None:
+        super().__init__(f"not attempted: batch stopped after fatal error: {cause}")
+        self.cause = cause
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    """What one gateway ``error_code`` means and how the client treats it."""
+
+    code: str
+    message: str
+    reason: str
+    error: type[ApiError] | None
+    charged: bool
+    retryable: bool
+    fatal: bool
+
+
+def _table(*rows: tuple[str, str, str, type[ApiError] | None, bool, bool, bool]) -> dict[str, CodeInfo]:
+    return {row[0]: CodeInfo(*row) for row in rows}
+
+
+# The single source of truth: code, message, reason (as the gateway sends them), class,
+# charged, retryable, fatal-for-the-key.
+CODES = MappingProxyType(_table(
+    ("0000", "success", "接口调用成功并返回相关数据", None, True, False, False),
+    ("2000", "Search success but no result", "没找到", NotFoundError, True, False, False),
+    ("4000", "Server internal error", "服务器内部错误", ServerError, False, True, False),
+    ("4001", "Network error", "网络错误", ServerError, False, True, False),
+    ("4002", "Target server error", "目标服务器错误", ServerError, False, True, False),
+    ("4003", "Param error", "用户输入参数错误", InvalidParamError, False, False, False),
+    ("4004", "Account not found", "用户帐号不存在", AuthError, False, False, True),
+    ("4005", "Invalid authentication credentials", "授权失败", AuthError, False, False, True),
+    ("4006", "API stopped", "您的当前API已停用", AccountDisabledError, False, False, True),
+    ("4007", "Account stopped", "您的账户已停用", AccountDisabledError, False, False, True),
+    ("4008", "API rate limit exceeded", "并发已达上限", RateLimitError, False, True, False),
+    ("4009", "API maintenance", "API维护中", MaintenanceError, False, True, False),
+    ("4010", "API not found with these values", "API不存在", ConfigurationError, False, False, False),
+    ("4012", "Please add api first", "请先添加api", AccountDisabledError, False, False, True),
+    ("4013", "Number of calls exceeded", "调用次数超限", QuotaExceededError, False, False, True),
+    ("4014", "Missing url param", "参数缺失", InvalidParamError, False, False, False),
+    ("4015", "Wrong pageToken", "参数pageToken有误", InvalidParamError, False, False, False),
+    ("4016", "Insufficient balance", "余额不足", InsufficientBalanceError, False, False, True),
+    ("4017", "timeout error", "请求超时", ServerError, False, True, False),
+    ("5000", "unknown error", "未知错误", ApiError, False, False, False),
+))
+
+SUCCESS = "0000"
+_UNKNOWN = CODES["5000"]
+
+
+def normalize_code(value: str | int) -> str:
+    """The 4-digit form of an ``error_code``: ``0``, ``"0"`` and ``"0000"`` all become ``"0000"``."""
+    text = str(value).strip()
+    return text.zfill(4) if text.isascii() and text.isdigit() else text
+
+
+def code_info(code: str) -> CodeInfo | None:
+    """The table row for ``code``, or None for a code the contract does not list."""
+    return CODES.get(code)
+
+
+def error_for_code(
+    code: str,
+    *,
+    reason: str = "",
+    request_id: str = "",
+    retry_unknown: bool = False,
+) -> ApiError:
+    """The typed error for a non-success ``code``; unknown codes become a plain ``ApiError``."""
+    info = CODES.get(code)
+    if info is None or info.error is None:
+        return ApiError(
+            f"unknown gateway code {code}",
+            code=code,
+            reason=reason,
+            request_id=request_id,
+            charged=False,
+            retryable=retry_unknown,
+            fatal=False,
+        )
+    retryable = info.retryable or (retry_unknown and code == "5000")
+    return info.error(
+        info.message, code=code, reason=reason, request_id=request_id, retryable=retryable
+    )

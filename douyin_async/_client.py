@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Literal
+from urllib.parse import urlsplit
 
 import aiohttp
 import msgspec
@@ -80,6 +81,9 @@ class DouyinClient:
             )
         if timeout <= 0:
             raise ValueError("timeout must be positive")
+        parsed = urlsplit(base_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query:
+            raise ValueError(f"base_url must be an http(s) URL without a query, not {base_url!r}")
         self._key = key
         self._secret = secret
         self.base_url = base_url.rstrip("/")
@@ -179,7 +183,7 @@ class DouyinClient:
 
         ``cache=False`` asks the gateway for a fresh fetch; ``lang`` translates text fields.
         """
-        item_id = normalize_item_id(item_id)
+        item_id = normalize_item_id(item_id, self._redact)
         params = {"key": self._key, "secret": self._secret, "item_id": item_id}
         params.update(self._default_params)
         params.update(_common_params(cache, lang))
@@ -242,6 +246,8 @@ class DouyinClient:
             failure = RequestTimeoutError(
                 f"no complete response within {self._timeout.total}s"
             )
+        except aiohttp.InvalidURL as exc:
+            failure = TransportError(f"invalid URL: {self._redact(str(exc))}", retryable=False)
         except aiohttp.ClientError as exc:
             failure = TransportError(f"{type(exc).__name__}: {self._redact(str(exc))}")
         return 0, {}, b"", failure

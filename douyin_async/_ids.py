@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+from ._redact import Redactor
 from .errors import InvalidParamError
 
 _ITEM_ID = re.compile(r"[0-9]{1,32}")
 
 
-def normalize_item_id(value: object) -> str:
+_MASK_QUERY = Redactor()
+
+
+def normalize_item_id(value: object, redact: Callable[[str], str] = _MASK_QUERY) -> str:
     """``value`` as the gateway's ``item_id``: 1 to 32 ASCII digits, from a str or an int.
 
-    Raises InvalidParamError (code 4003, never sent) for anything else.
+    Raises InvalidParamError (code 4003, never sent) for anything else; the message quotes the
+    input through ``redact``, since pasted input can hold credentials.
     """
     if isinstance(value, int) and not isinstance(value, bool):
         text = str(value) if value >= 0 else ""
@@ -24,7 +30,8 @@ def normalize_item_id(value: object) -> str:
             code="4003",
         )
     if not _ITEM_ID.fullmatch(text):
-        shown = text if len(text) <= 40 else text[:40] + "…"
+        masked = redact(text)
+        shown = masked if len(masked) <= 40 else masked[:40] + "…"
         raise InvalidParamError(
             f"invalid item_id {shown!r}: expected 1-32 ASCII digits", code="4003"
         )

@@ -105,7 +105,7 @@ class Emulator:
         app.router.add_get("/s/{code}", self._short_link)
         app.router.add_get("/s/{code}/", self._short_link)
         app.router.add_get("/_emulator/stats", self._stats)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.25)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()

@@ -1,0 +1,38 @@
+"""pytest fixtures for testing your own code against the emulator.
+
+Enable them in your ``conftest.py`` (they need pytest-asyncio)::
+
+    pytest_plugins = ["douyin_async.testing"]
+
+    async def test_my_service(douyin_client):
+        resp = await douyin_client.item_get_video("7092264344980868359")
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+
+from ._client import DouyinClient
+from .emulator import Emulator
+
+EMULATOR_KEY = "test-key"
+EMULATOR_SECRET = "test-secret"
+
+
+@pytest_asyncio.fixture
+async def douyin_emulator() -> AsyncIterator[Emulator]:
+    """A fresh emulator on 127.0.0.1 for one test; change ``.config`` or call ``.script()`` freely."""
+    async with Emulator(keys={EMULATOR_KEY: EMULATOR_SECRET}) as emulator:
+        yield emulator
+
+
+@pytest_asyncio.fixture
+async def douyin_client(douyin_emulator: Emulator) -> AsyncIterator[DouyinClient]:
+    """A client on ``douyin_emulator`` with its credentials and no throttle."""
+    async with DouyinClient(
+        EMULATOR_KEY, EMULATOR_SECRET, base_url=douyin_emulator.base_url,
+        rate_limit=None, max_concurrency=None,
+    ) as client:
+        yield client

@@ -1,0 +1,57 @@
+"""Shared fixtures: a real emulator on 127.0.0.1 and clients pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from douyin_async import DouyinClient
+from douyin_async.emulator import Emulator
+
+KEY = "test-key"
+SECRET = "test-secret"
+SEED_ID = "7092264344980868359"
+
+ClientFactory = Callable[..., DouyinClient]
+
+
+class SleepRecorder:
+    """An injected sleep: records the delays tenacity asks for and returns at once."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> SleepRecorder:
+    return SleepRecorder()
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    async with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+def make_client(emulator: Emulator, sleeps: SleepRecorder) -> ClientFactory:
+    """Clients on the emulator with no throttle and an instant, recorded backoff sleep."""
+
+    def factory(**overrides: Any) -> DouyinClient:
+        options: dict[str, Any] = {
+            "key": KEY,
+            "secret": SECRET,
+            "base_url": emulator.base_url,
+            "rate_limit": None,
+            "max_concurrency": None,
+            "sleep": sleeps,
+        }
+        options.update(overrides)
+        return DouyinClient(**options)
+
+    return factory

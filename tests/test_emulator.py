@@ -1,0 +1,241 @@
+"""Contract tests of the emulator itself, with a raw aiohttp client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from typing import Any
+
+import aiohttp
+import pytest
+
+from douyin_async.emulator import FAULTS, Emulator, EmulatorConfig
+from douyin_async.emulator._catalog import SEED_ITEM, item_id_from_short_code, short_code
+
+from .conftest import KEY, SECRET, SEED_ID
+
+
+async def get(session: aiohttp.ClientSession, emu: Emulator, **params: str) -> tuple[int, Any, bytes]:
+    query = {"key": KEY, "secret": SECRET, **params}
+    async with session.get(f"{emu.base_url}/item_get_video/", params=query) as resp:
+        body = await resp.read()
+        try:
+            return resp.status, json.loads(body), body
+        except ValueError:
+            return resp.status, None, body
+
+
+@pytest.fixture
+async def session() -> Any:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+async def test_seed_envelope_fields(session: aiohttp.ClientSession) -> None:
+    async with Emulator() as emu:
+        status, ok, raw = await get(session, emu, item_id=SEED_ID)
+        absent = next(str(i) for i in range(1, 1000) if emu.expected_item(str(i)) is None)
+        _, missing, _ = await get(session, emu, item_id=absent)
+    assert status == 200 and ok["item"] == SEED_ITEM
+    seed_success_fields = {"item", "error", "reason", "error_code", "cache", "api_info", "execution_time",
+                           "server_time", "client_ip", "call_args", "api_type", "translate_language",
+                           "translate_engine", "server_memory", "request_id", "last_id"}
+    assert set(ok) == seed_success_fields
+    assert isinstance(ok["execution_time"], str) and ok["error_code"] == "0000"
+    assert b"\\u" in raw  # json escapes Chinese
+    seed_error_fields = {"error", "reason", "error_code", "success", "cache", "api_info", "execution_time",
+                         "server_time", "call_args", "api_type", "request_id"}
+    assert set(missing) == seed_error_fields
+    assert isinstance(missing["execution_time"], float) and missing["error_code"] == "2000"
+    assert ok["request_id"] != missing["request_id"]
+    assert missing["api_info"].startswith("today:2 ")
+
+
+async def test_trailing_slash_optional_and_jsonu(session: aiohttp.ClientSession) -> None:
+    async with Emulator() as emu:
+        url = f"{emu.base_url}/item_get_video"
+        params = {"key": KEY, "secret": SECRET, "item_id": SEED_ID, "result_type": "jsonu"}
+        async with session.get(url, params=params) as resp:
+            raw = await resp.read()
+    assert "修以美好".encode() in raw
+
+
+@pytest.mark.parametrize(
+    ("params", "config", "code"),
+    [
+        ({"key": "nobody"}, {}, "4004"),
+        ({"secret": "wrong"}, {}, "4005"),
+        ({}, {"stopped": {KEY: "4006"}}, "4006"),
+        ({}, {"stopped": {KEY: "4007"}}, "4007"),
+        ({}, {"stopped": {KEY: "4012"}}, "4012"),
+        ({}, {"maintenance": True}, "4009"),
+        ({"item_id": "12x"}, {}, "4003"),
+        ({"item_id": ""}, {}, "4014"),
+        ({"pageToken": "x"}, {}, "4015"),
+        ({}, {"balance": 0}, "4016"),
+        ({}, {"daily_quota": 0}, "4013"),
+    ],
+)
+async def test_account_and_parameter_codes(
+    session: aiohttp.ClientSession, params: dict[str, str], config: dict[str, Any], code: str
+) -> None:
+    async with Emulator(**config) as emu:
+        _, body, _ = await get(session, emu, **{"item_id": SEED_ID, **params})
+    assert body["error_code"] == code
+
+
+async def test_unknown_api_is_4010(session: aiohttp.ClientSession) -> None:
+    params = {"key": KEY, "secret": SECRET}
+    async with Emulator() as emu, session.get(f"{emu.base_url}/item_search", params=params) as r:
+        assert (await r.json())["error_code"] == "4010"
+
+
+@pytest.mark.parametrize("fault", ["4000", "4001", "4002", "4017", "5000"])
+async def test_code_faults(session: aiohttp.ClientSession, fault: str) -> None:
+    async with Emulator(faults={fault: 1.0}) as emu:
+        _, body, _ = await get(session, emu, item_id="1")
+    assert body["error_code"] == fault
+
+
+@pytest.mark.parametrize("fault", ["http500", "http502", "http503"])
+async def test_html_faults(session: aiohttp.ClientSession, fault: str) -> None:
+    async with Emulator(faults={fault: 1.0}) as emu:
+        status, body, raw = await get(session, emu, item_id="1")
+    assert status == int(fault[4:]) and body is None and b"<html>" in raw
+
+
+async def test_reset_truncated_and_timeout(session: aiohttp.ClientSession) -> None:
+    async with Emulator(timeout_delay=0.05) as emu:
+        emu.script(SEED_ID, ["reset", "truncated", "timeout"])
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await get(session, emu, item_id=SEED_ID)
+        status, body, raw = await get(session, emu, item_id=SEED_ID)
+        assert status == 200 and body is None and raw.startswith(b'{"item"')
+        _, body, _ = await get(session, emu, item_id=SEED_ID)
+        assert body["error_code"] == "4017"
+
+
+async def test_fault_draws_are_seeded() -> None:
+    async def run() -> dict[str, int]:
+        async with Emulator(faults={"4000": 0.3, "http502": 0.2}, seed=11) as emu, aiohttp.ClientSession() as s:
+            for i in range(50):
+                await get(s, emu, item_id=str(i + 1))
+            return dict(emu.stats.faults)
+
+    first, second = await run(), await run()
+    assert first == second and sum(first.values()) > 10
+
+
+async def test_strict_rate_window(session: aiohttp.ClientSession) -> None:
+    async with Emulator(rate_limit=5) as emu:
+        bodies = [(await get(session, emu, item_id=str(i + 1)))[1] for i in range(8)]
+        codes = [b["error_code"] for b in bodies]
+        assert codes.count("4008") == 3 and emu.stats.rate_limited == 3
+        await asyncio.sleep(1.05)
+        assert (await get(session, emu, item_id="1"))[1]["error_code"] in ("0000", "2000")
+
+
+async def test_concurrency_cap(session: aiohttp.ClientSession) -> None:
+    async with Emulator(concurrency=2, latency=0.3) as emu:
+        results = await asyncio.gather(*(get(session, emu, item_id=str(i + 1)) for i in range(5)))
+    codes = sorted(body["error_code"] for _, body, _ in results)
+    assert codes.count("4008") == 3 and emu.stats.max_in_flight == 2
+
+
+async def test_quota_and_balance_spent_only_by_charged_calls(session: aiohttp.ClientSession) -> None:
+    async with Emulator(balance=3, faults={}) as emu:
+        emu.script("77", ["4000", "4000"])
+        codes = [(await get(session, emu, item_id="77"))[1]["error_code"] for _ in range(6)]
+    assert codes[:2] == ["4000", "4000"] and codes[5] == "4016" and emu.stats.charged == 3
+    async with Emulator(daily_quota=2) as emu:
+        codes = [(await get(session, emu, item_id=SEED_ID))[1]["error_code"] for _ in range(3)]
+    assert codes == ["0000", "0000", "4013"]
+
+
+async def test_synthetic_items_are_deterministic_and_localised(session: aiohttp.ClientSession) -> None:
+    async with Emulator() as a, Emulator() as b:
+        ids = [str(10**18 + i) for i in range(40)]
+        first = [(await get(session, a, item_id=i))[1] for i in ids]
+        second = [(await get(session, b, item_id=i))[1] for i in ids]
+        found = [i for i, body in zip(ids, first, strict=True) if body["error_code"] == "0000"]
+        en = (await get(session, a, item_id=found[0], lang="en"))[1]["item"]
+        ru = (await get(session, a, item_id=found[0], lang="ru"))[1]["item"]
+    assert [x.get("item", {}).get("title") for x in first] == [x.get("item", {}).get("title") for x in second]
+    assert 25 <= len(found) < 40
+    assert en["title"].isascii() and any("\u0400" <= c <= "\u04ff" for c in ru["title"])
+
+
+async def test_cache_flag_on_repeat(session: aiohttp.ClientSession) -> None:
+    async with Emulator() as emu:
+        caches = [(await get(session, emu, item_id=SEED_ID, **extra))[1]["cache"]
+                  for extra in ({}, {}, {"cache": "no"})]
+    assert caches == [0, 1, 0]
+
+
+async def test_media_bytes_types_and_ranges(session: aiohttp.ClientSession) -> None:
+    async with Emulator(video_size=10_000) as emu:
+        item = emu.expected_item(str(10**18 + 1)) or emu.expected_item(str(10**18 + 2))
+        assert item is not None
+        url = item["video"]["url_raw"]
+        async with session.get(url) as resp:
+            whole = await resp.read()
+            assert resp.headers["Content-Type"] == "video/mp4" and resp.content_length == 10_000
+        assert whole == emu.media_bytes("video", item["num_iid"]) and whole[4:8] == b"ftyp"
+        async with session.get(url, headers={"Range": "bytes=100-"}) as resp:
+            assert resp.status == 206 and await resp.read() == whole[100:]
+            assert resp.headers["Content-Range"] == "bytes 100-9999/10000"
+        async with session.get(url, headers={"Range": "bytes=20000-"}) as resp:
+            assert resp.status == 416
+        async with session.get(item["music"]["url"]) as resp:
+            assert resp.content_type == "audio/mpeg" and (await resp.read())[:3] == b"ID3"
+        async with session.get(item["video"]["pic_url"]) as resp:
+            assert resp.content_type == "image/jpeg" and (await resp.read())[:2] == b"\xff\xd8"
+        async with session.get(item["video"]["url"]) as resp:
+            assert await resp.read() != whole  # the watermarked stream differs
+
+
+async def test_media_faults(session: aiohttp.ClientSession) -> None:
+    async with Emulator(media_faults={"reset": 1.0}) as emu:
+        with pytest.raises(aiohttp.ClientPayloadError):
+            async with session.get(f"{emu.origin}/media/video/{SEED_ID}.mp4") as resp:
+                await resp.read()
+    async with (
+        Emulator(media_faults={"http403": 1.0}) as emu,
+        session.get(f"{emu.origin}/media/video/{SEED_ID}.mp4") as resp,
+    ):
+        assert resp.status == 403
+
+
+async def test_short_links_redirect_to_the_video_page(session: aiohttp.ClientSession) -> None:
+    assert item_id_from_short_code(short_code(SEED_ID)) == SEED_ID
+    async with Emulator() as emu:
+        async with session.get(emu.short_link(SEED_ID), allow_redirects=False) as resp:
+            assert resp.status == 302
+            assert f"/share/video/{SEED_ID}/" in resp.headers["Location"]
+        assert emu.stats.credential_leaks == 0
+
+
+async def test_stats_route(session: aiohttp.ClientSession) -> None:
+    async with Emulator() as emu:
+        await get(session, emu, item_id=SEED_ID)
+        async with session.get(f"{emu.origin}/_emulator/stats") as resp:
+            stats = await resp.json()
+    assert stats["requests"] == 1 and stats["codes"] == {"0000": 1} and stats["charged"] == 1
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError, match="unknown faults"):
+        EmulatorConfig(faults={"nope": 0.1})
+    with pytest.raises(ValueError):
+        EmulatorConfig(faults={"4000": 0.7, "4001": 0.7})
+    assert "reset" in FAULTS
+
+
+def test_standalone_help_lists_every_knob() -> None:
+    out = subprocess.run([sys.executable, "-m", "douyin_async.emulator", "--help"],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    for flag in ("--port", "--rate-limit", "--concurrency", "--daily-quota", "--balance", "--maintenance",
+                 "--fault", "--latency", "--slow-body", "--seed", "--media-fault", "--found-ratio"):
+        assert flag in out

@@ -1,0 +1,83 @@
+"""The key and secret never reach a message, a traceback, a log record, a repr or the output."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+
+import pytest
+
+from douyin_async import DouyinClient, DouyinError
+from douyin_async.emulator import Emulator
+
+KEY = "K3Y-must-not-leak-91bc"
+SECRET = "S3CRET-must-not-leak-7f3a"
+
+
+def chain_text(exc: BaseException) -> str:
+    """Everything a logger or an error tracker could print of ``exc`` and its chain."""
+    parts = ["".join(traceback.format_exception(exc)), repr(exc), str(exc)]
+    seen: BaseException | None = exc
+    while seen is not None:
+        parts += [repr(seen), str(seen), repr(vars(seen)) if hasattr(seen, "__dict__") else ""]
+        seen = seen.__cause__ or seen.__context__
+    return "\n".join(parts)
+
+
+async def test_secret_appears_nowhere(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level(logging.DEBUG)
+    texts: list[str] = []
+    async with Emulator(keys={KEY: SECRET}, seed=7) as emu:
+        for item_id, outcome in enumerate(
+            ["http502", "reset", "truncated", "4000", "4008", "2000", "5000", "timeout"], start=1000
+        ):
+            emu.script(str(item_id), [outcome] * 4)
+        emu.config.timeout_delay = 1.0
+        async with DouyinClient(
+            KEY, SECRET, base_url=emu.base_url, max_retries=1, backoff_initial=0, backoff_max=0,
+            timeout=0.3, max_rate_limit_retries=1,
+        ) as client:
+            texts.append(repr(client))
+            for item_id in range(1000, 1008):
+                with pytest.raises(DouyinError) as caught:
+                    await client.item_get_video(str(item_id))
+                texts.append(chain_text(caught.value))
+            with pytest.raises(DouyinError) as caught:
+                await client.item_get_video("1&key=" + KEY)
+            texts.append(chain_text(caught.value))
+        wrong = Emulator(keys={KEY: "other"})
+        async with wrong, DouyinClient(KEY, SECRET, base_url=wrong.base_url) as client:
+            with pytest.raises(DouyinError) as caught:
+                await client.item_get_video("1")
+            texts.append(chain_text(caught.value))
+    for base_url in ("http://127.0.0.1:9/douyin", "http://127.0.0.1:99999/douyin"):
+        async with DouyinClient(KEY, SECRET, base_url=base_url, max_retries=0) as client:
+            with pytest.raises(DouyinError) as caught:
+                await client.item_get_video("1")
+            texts.append(chain_text(caught.value))
+    out, err = capsys.readouterr()
+    texts += [out, err, caplog.text]
+    texts += [repr(record.args) + record.getMessage() for record in caplog.records]
+    everything = "\n".join(texts)
+    assert "retrying item" in caplog.text  # the retry log ran, so it was checked
+    assert "Payload" in everything and "nginx" in everything  # the failures were real
+    assert KEY not in everything
+    assert SECRET not in everything
+
+
+def test_redactor_masks_query_and_literals() -> None:
+    from douyin_async import Redactor
+
+    redact = Redactor([KEY, SECRET])
+    url = f"http://h/douyin/item_get_video/?key={KEY}&secret={SECRET}&item_id=1"
+    assert redact(url) == "http://h/douyin/item_get_video/?key=***&secret=***&item_id=1"
+    assert redact(f"oops {SECRET} and {KEY}") == "oops *** and ***"
+    assert SECRET not in redact.excerpt(f"<html>{SECRET}</html>".encode())
+
+
+async def test_repr_hides_credentials() -> None:
+    client = DouyinClient(KEY, SECRET)
+    assert KEY not in repr(client) and SECRET not in repr(client)
+    assert KEY not in str(vars(client).get("_redact", ""))
+    await asyncio.sleep(0)

@@ -1,5 +1,6 @@
 """douyin-async: an asyncio SDK for the gateway's Douyin ``item_get_video`` endpoint."""
 
+from ._batch import BatchProgress, BatchResult
 from ._client import DEFAULT_BASE_URL, DouyinClient
 from ._ids import normalize_item_id
 from ._models import ItemGetVideoResponse, ItemImage, Music, Quota, Video, VideoStreams
@@ -10,6 +11,7 @@ from .errors import (
     ApiError,
     AuthError,
     BatchAbortedError,
+    BudgetExhaustedError,
     ConfigurationError,
     DouyinError,
     HTTPStatusError,
@@ -34,6 +36,9 @@ __all__ = [
     "ApiError",
     "AuthError",
     "BatchAbortedError",
+    "BatchProgress",
+    "BatchResult",
+    "BudgetExhaustedError",
     "ConfigurationError",
     "DouyinClient",
     "DouyinError",

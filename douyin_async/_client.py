@@ -6,15 +6,16 @@ import asyncio
 import datetime as dt
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import aiohttp
 import msgspec
 
+from ._batch import BatchResult, BatchRun, Ids, ProgressCallback
 from ._ids import normalize_item_id
 from ._models import ItemGetVideoResponse, Quota, decode_item_get_video
 from ._redact import Redactor
@@ -22,6 +23,7 @@ from ._retry import RetryPolicy
 from ._throttle import DEFAULT_MARGIN, Throttle, ThrottleLimits
 from .errors import (
     ApiError,
+    BatchAbortedError,
     DouyinError,
     HTTPStatusError,
     InvalidParamError,
@@ -184,6 +186,62 @@ class DouyinClient:
         ``cache=False`` asks the gateway for a fresh fetch; ``lang`` translates text fields.
         """
         item_id = normalize_item_id(item_id, self._redact)
+        return await self._fetch(item_id, cache=cache, lang=lang)
+
+    def iter_videos(
+        self,
+        ids: Ids,
+        *,
+        ordered: bool = False,
+        concurrency: int | None = None,
+        max_charged_calls: int | None = None,
+        respect_quota: bool = True,
+        dedupe: int = 4096,
+        progress: ProgressCallback | None = None,
+        cache: bool | None = None,
+        lang: Lang | None = None,
+    ) -> AsyncIterator[BatchResult]:
+        """Fetch many ids; yields exactly one :class:`BatchResult` per input, never raising per id.
+
+        ``ids`` is any iterable or async iterable, read lazily. Results come as completed, or in
+        input order with ``ordered=True``. A fatal error (bad key, no balance, quota) stops the batch:
+        nothing more is sent and every remaining input yields a ``BatchAbortedError``.
+        ``max_charged_calls`` stops it before more calls than that could be billed;
+        ``respect_quota`` before the key's daily quota (from ``api_info``) is exceeded.
+        A repeated id is fetched once while it is in flight or among the last ``dedupe`` ids.
+
+        >>> async for result in client.iter_videos(ids):   # doctest: +SKIP
+        ...     print(result.item_id, result.ok and result.response.item.title)
+        """
+        run = BatchRun(
+            self,
+            ids,
+            parse=lambda value: normalize_item_id(value, self._redact),
+            ordered=ordered,
+            concurrency=concurrency,
+            max_charged_calls=max_charged_calls,
+            respect_quota=respect_quota,
+            dedupe=dedupe,
+            progress=progress,
+            cache=cache,
+            lang=lang,
+        )
+        return run.__aiter__()
+
+    async def get_videos(self, ids: Ids, *, ordered: bool = True, **options: Any) -> list[BatchResult]:
+        """:meth:`iter_videos` collected into a list (in input order by default)."""
+        return [result async for result in self.iter_videos(ids, ordered=ordered, **options)]
+
+    async def _fetch(
+        self,
+        item_id: str,
+        *,
+        cache: bool | None = None,
+        lang: Lang | None = None,
+        before_send: Callable[[], None] | None = None,
+    ) -> ItemGetVideoResponse:
+        """Fetch a normalised id; ``before_send`` runs after the throttle, before every attempt,
+        and may raise to stop the call (batches use it to stop sending after a fatal error)."""
         params = {"key": self._key, "secret": self._secret, "item_id": item_id}
         params.update(self._default_params)
         params.update(_common_params(cache, lang))
@@ -191,19 +249,29 @@ class DouyinClient:
             await self.open()
         async for attempt in self._policy.retrying(item_id):
             with attempt:
+                number = attempt.retry_state.attempt_number
                 try:
-                    return await self._attempt(item_id, params, attempt.retry_state.attempt_number)
+                    return await self._attempt(item_id, params, number, before_send)
                 except DouyinError as exc:
-                    exc.attempts = attempt.retry_state.attempt_number
+                    # An abort raised by before_send stopped this attempt before it was sent.
+                    exc.attempts = number - 1 if isinstance(exc, BatchAbortedError) else number
                     raise
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
-    async def _attempt(self, item_id: str, params: dict[str, str], number: int) -> ItemGetVideoResponse:
+    async def _attempt(
+        self,
+        item_id: str,
+        params: dict[str, str],
+        number: int,
+        before_send: Callable[[], None] | None,
+    ) -> ItemGetVideoResponse:
         throttle = self._require_throttle()
         session = self._session
         assert session is not None
         await throttle.acquire()
         try:
+            if before_send is not None:
+                before_send()
             status, headers, body, failure = await self._send(session, params)
         finally:
             throttle.release()
@@ -216,7 +284,7 @@ class DouyinClient:
         except RateLimitError as exc:
             throttle.on_rate_limited()
             self._note_quota(exc)
-            log.warning("rate limited (4008) on item %s; throttle now %s", item_id, throttle.limits)
+            log.info("rate limited (4008) on item %s; throttle now %s", item_id, throttle.limits)
             raise
         except ApiError as exc:
             throttle.on_success()

@@ -17,7 +17,8 @@
     │   ├── RequestTimeoutError
     │   ├── HTTPStatusError
     │   └── MalformedResponseError    body is not the JSON envelope
-    └── BatchAbortedError             input not attempted: the batch stopped on a fatal error
+    ├── BudgetExhaustedError          a batch's own limit on charged calls or the key's quota
+    └── BatchAbortedError             input not sent (again): the batch stopped on a fatal error
 
 Every message is built from redacted text: no key or secret ever reaches ``str(error)``.
 """
@@ -37,6 +38,7 @@ __all__ = [
     "ApiError",
     "AuthError",
     "BatchAbortedError",
+    "BudgetExhaustedError",
     "CodeInfo",
     "ConfigurationError",
     "DouyinError",
@@ -205,12 +207,24 @@ class MalformedResponseError(TransportError):
         self.excerpt = excerpt
 
 
-class BatchAbortedError(DouyinError):
-    """This input was never sent: the batch stopped on a fatal error (``cause``)."""
+class BudgetExhaustedError(DouyinError):
+    """A batch stopped itself before exceeding ``max_charged_calls`` or the key's daily quota."""
 
-    def __init__(self, cause: DouyinError) -> None:
-        super().__init__(f"not attempted: batch stopped after fatal error: {cause}")
+    fatal = True
+
+
+class BatchAbortedError(DouyinError):
+    """The batch stopped on a fatal error (``cause``) before this input was sent.
+
+    ``attempts == 0``: never sent. More: it was being retried when the batch stopped.
+    """
+
+    def __init__(self, cause: DouyinError, *, attempts: int = 0) -> None:
+        super().__init__(f"not attempted: batch stopped after fatal error: {cause}", attempts=attempts)
         self.cause = cause
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)

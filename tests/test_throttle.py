@@ -8,7 +8,7 @@ import time
 import pytest
 
 from douyin_async import DouyinClient
-from douyin_async._throttle import Throttle
+from douyin_async._throttle import AimdPolicy, Throttle
 from douyin_async.emulator import Emulator
 
 from .conftest import KEY, SECRET
@@ -65,32 +65,62 @@ async def test_cancelled_waiter_does_not_leak_a_slot() -> None:
     assert throttle.limits.in_flight == 1
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
+def send(policy: AimdPolicy, clock: list[float], count: int, gap: float) -> None:
+    """``count`` requests ``gap`` seconds apart, each answered with success at once."""
+    for _ in range(count):
+        clock[0] += gap
+        policy.on_send(clock[0])
+        policy.on_success(clock[0])
 
-    def __call__(self) -> float:
-        return self.now
+
+def test_4008_at_full_pace_cuts_the_rate_once_per_window_then_recovers() -> None:
+    policy, clock = AimdPolicy(1000, 8, 0.02), [0.0]
+    send(policy, clock, 200, 0.001)  # sending at our pace: the rate is the constraint
+    policy.on_rate_limited(clock[0], others_in_flight=2)
+    cut = policy.rate
+    assert cut is not None and cut < 1000
+    assert policy.concurrency == 8
+    assert policy.paused_until > clock[0]  # wait for the gateway's window to empty
+    policy.on_rate_limited(clock[0], others_in_flight=2)  # same burst: counted, not cut again
+    assert (policy.rate, policy.rate_limited) == (cut, 2)
+    clock[0] += 2.0
+    send(policy, clock, 300, 0.001)
+    before = policy.rate
+    policy.on_rate_limited(clock[0], others_in_flight=0)
+    assert before is not None and policy.rate is not None and policy.rate < before
+    send(policy, clock, 20_000, 0.001)
+    assert policy.rate == 1000
 
 
-async def test_rate_limited_decreases_once_per_cooldown_then_recovers() -> None:
-    clock = FakeClock()
-    throttle = Throttle(20, 8, clock=clock)
+def test_4008_below_pace_cuts_concurrency_to_what_was_in_flight() -> None:
+    policy, clock = AimdPolicy(1000, 8, 0.02), [0.0]
+    for _ in range(5):  # slow requests, far below the rate
+        clock[0] += 0.1
+        policy.on_send(clock[0])
+    policy.on_rate_limited(clock[0], others_in_flight=5)
+    assert (policy.concurrency, policy.rate) == (5, 1000)
+    send(policy, clock, 499, 0.01)
+    assert policy.concurrency == 5  # at the learned bound it probes only rarely
+    send(policy, clock, 1, 0.01)
+    assert policy.concurrency == 6
+
+
+def test_a_lone_request_cannot_be_over_a_concurrency_cap() -> None:
+    policy, clock = AimdPolicy(1000, 8, 0.02), [0.0]
+    send(policy, clock, 3, 0.5)
+    policy.on_rate_limited(clock[0], others_in_flight=0)
+    assert policy.concurrency == 8
+    assert policy.rate is not None and policy.rate < 1000
+
+
+async def test_throttle_applies_the_policy_to_limiter_and_gate() -> None:
+    throttle = Throttle(None, 4)  # no rate limit: a 4008 can only be the concurrency
+    for _ in range(3):
+        await throttle.acquire()
+    throttle.release()
     throttle.on_rate_limited()
-    after_first = throttle.limits
-    assert after_first.rate is not None and after_first.rate < 20
-    assert after_first.concurrency is not None and after_first.concurrency < 8
-    throttle.on_rate_limited()  # same burst: no second cut
-    assert throttle.limits.rate == after_first.rate
-    clock.now = 2.0
-    throttle.on_rate_limited()
-    lowered = throttle.limits.rate
-    assert lowered is not None and lowered < after_first.rate
-    for _ in range(5000):
-        throttle.on_success()
-    recovered = throttle.limits
-    assert recovered.rate == 20 and recovered.concurrency == 8
-    assert recovered.rate_limited == 3
+    assert throttle.limits.concurrency == 2
+    assert throttle._gate is not None and throttle._gate.limit == 2
 
 
 async def test_adaptive_off_keeps_limits() -> None:

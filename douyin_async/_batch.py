@@ -1,0 +1,324 @@
+"""Batch fan-out: bounded, complete, ordered or not, stopping on fatal account errors.
+
+One reader task pulls the input lazily; a fixed pool of workers fetches. The reader takes a slot
+of the read-ahead window for every input and the slot comes back only when that input's result
+has been yielded, so tasks, memory and read-ahead are bounded by the window whatever the input's
+length, and a slow consumer holds the reader back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, OrderedDict, deque
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ._models import ItemGetVideoResponse
+from .errors import BatchAbortedError, BudgetExhaustedError, DouyinError
+
+if TYPE_CHECKING:
+    from ._client import DouyinClient
+
+log = logging.getLogger("douyin_async")
+
+Ids = Iterable[Any] | AsyncIterable[Any]
+ProgressCallback = Callable[["BatchProgress"], None]
+Resolver = Callable[[Any], Awaitable[str]]
+Parser = Callable[[Any], "str | Resolver"]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """The outcome for one input: exactly one per input, ``response`` or ``error``."""
+
+    input: Any
+    item_id: str | None
+    response: ItemGetVideoResponse | None
+    error: DouyinError | None
+    attempts: int
+    index: int
+    duplicate: bool = False
+    """True when this input repeated an earlier id and shares its fetch."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def attempted(self) -> bool:
+        """False for inputs never sent: unparsable, or not reached before a fatal stop."""
+        return self.attempts > 0 or self.duplicate
+
+
+@dataclass
+class BatchProgress:
+    """Live counters of a running batch, handed to the ``progress`` callback after every result."""
+
+    total: int | None = None
+    done: int = 0
+    ok: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+    aborted: int = 0
+    in_flight: int = 0
+    charged: int = 0
+    rate: float | None = None
+    concurrency: int | None = None
+    started: float = field(default_factory=time.monotonic)
+    stopped_by: DouyinError | None = None
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def per_second(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@dataclass(slots=True)
+class _Job:
+    index: int
+    input: Any
+    item_id: str | None
+    resolve: Resolver | None = None
+
+
+class BatchRun:
+    """One batch over one client; iterate it once."""
+
+    def __init__(
+        self,
+        client: DouyinClient,
+        ids: Ids,
+        *,
+        parse: Parser,
+        ordered: bool,
+        concurrency: int | None,
+        max_charged_calls: int | None,
+        respect_quota: bool,
+        dedupe: int,
+        progress: ProgressCallback | None,
+        cache: bool | None,
+        lang: Any,
+    ) -> None:
+        self._client = client
+        self._ids = ids
+        self._parse = parse
+        self._ordered = ordered
+        self._workers_count = concurrency or client.limits.concurrency_ceiling or 32
+        self._window = max(64, self._workers_count * 8)
+        self._max_charged = max_charged_calls
+        self._respect_quota = respect_quota
+        self._dedupe = dedupe
+        self._on_progress = progress
+        self._cache = cache
+        self._lang = lang
+        self.progress = BatchProgress(total=len(ids) if hasattr(ids, "__len__") else None)  # type: ignore[arg-type]
+        self._slots = asyncio.Semaphore(self._window)
+        self._jobs: asyncio.Queue[_Job] = asyncio.Queue(maxsize=self._workers_count)
+        self._ready: deque[BatchResult] = deque()
+        self._pending: dict[int, BatchResult] = {}
+        self._changed = asyncio.Event()
+        self._next_index = 0
+        self._read = 0
+        self._reader_done = False
+        self._failure: BaseException | None = None
+        self._abort: DouyinError | None = None
+        self._waiting: dict[str, list[_Job]] = {}
+        self._recent: OrderedDict[str, BatchResult] = OrderedDict()
+
+    # -- the consumer side ---------------------------------------------------------------------
+
+    async def __aiter__(self) -> AsyncIterator[BatchResult]:
+        tasks = [asyncio.create_task(self._reader(), name="douyin-batch-reader")]
+        tasks += [
+            asyncio.create_task(self._worker(), name=f"douyin-batch-worker-{n}")
+            for n in range(self._workers_count)
+        ]
+        yielded = 0
+        try:
+            while True:
+                result = self._take()
+                if result is not None:
+                    yielded += 1
+                    self._slots.release()
+                    yield result
+                    continue
+                if self._failure is not None:
+                    raise self._failure
+                if self._reader_done and yielded == self._read:
+                    return
+                self._changed.clear()
+                await self._changed.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _take(self) -> BatchResult | None:
+        if self._ordered:
+            result = self._pending.pop(self._next_index, None)
+            if result is not None:
+                self._next_index += 1
+            return result
+        return self._ready.popleft() if self._ready else None
+
+    def _emit(self, result: BatchResult) -> None:
+        progress = self.progress
+        progress.done += 1
+        if result.error is None:
+            progress.ok += 1
+        elif isinstance(result.error, BatchAbortedError):
+            progress.aborted += 1
+        else:
+            progress.failed[result.error.code or type(result.error).__name__] += 1
+        limits = self._client.limits
+        progress.rate, progress.concurrency = limits.rate, limits.concurrency
+        if self._ordered:
+            self._pending[result.index] = result
+        else:
+            self._ready.append(result)
+        self._changed.set()
+        if self._on_progress is not None:
+            self._on_progress(progress)
+
+    # -- the reader ---------------------------------------------------------------------------
+
+    async def _reader(self) -> None:
+        try:
+            async for value in _aiterate(self._ids):
+                await self._slots.acquire()
+                job = _Job(self._read, value, None)
+                self._read += 1
+                try:
+                    parsed = self._parse(value)
+                except DouyinError as exc:
+                    self._emit(BatchResult(value, None, None, exc, 0, job.index))
+                    continue
+                if isinstance(parsed, str):
+                    job.item_id = parsed
+                else:
+                    job.resolve = parsed
+                if self._abort is not None:
+                    self._emit(self._aborted(job, 0))
+                else:
+                    await self._jobs.put(job)
+            if self.progress.total is None:
+                self.progress.total = self._read
+        except Exception as exc:  # the input itself failed: not a per-id error
+            self._failure = exc
+        finally:
+            self._reader_done = True
+            self._changed.set()
+
+    # -- the workers ---------------------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        """Runs until cancelled: the consumer cancels the pool once every input has its result."""
+        while True:
+            job = await self._jobs.get()
+            if job.resolve is not None:
+                try:
+                    job.item_id = await job.resolve(job.input)
+                except DouyinError as exc:
+                    self._emit(BatchResult(job.input, None, None, exc, 0, job.index))
+                    continue
+            assert job.item_id is not None
+            if self._abort is not None:
+                self._emit(self._aborted(job, 0))
+            elif not self._claim(job):
+                await self._fetch(job)
+
+    def _claim(self, job: _Job) -> bool:
+        """Attach a duplicate to its original's fetch (or copy a recent result); True if handled."""
+        item_id = job.item_id
+        assert item_id is not None
+        if item_id in self._waiting:
+            self._waiting[item_id].append(job)
+            return True
+        earlier = self._recent.get(item_id)
+        if earlier is not None:
+            self._emit(self._share(earlier, job))
+            return True
+        self._waiting[item_id] = []
+        return False
+
+    async def _fetch(self, job: _Job) -> None:
+        assert job.item_id is not None
+        reserved = False
+
+        def before_send() -> None:
+            nonlocal reserved
+            if self._abort is not None:
+                raise BatchAbortedError(self._abort)
+            if not reserved:
+                self._check_budget()
+                reserved = True
+                self.progress.in_flight += 1
+
+        response: ItemGetVideoResponse | None = None
+        error: DouyinError | None = None
+        try:
+            response = await self._client._fetch(
+                job.item_id, cache=self._cache, lang=self._lang, before_send=before_send
+            )
+        except DouyinError as exc:
+            error = exc
+        except Exception as exc:  # a bug must not lose the id: report it as that id's error
+            error = DouyinError(f"unexpected {type(exc).__name__}: {self._client.redactor(str(exc))}")
+            log.error("unexpected error for item %s: %s", job.item_id, error)
+        finally:
+            if reserved:
+                self.progress.in_flight -= 1
+        charged = response is not None or (error is not None and error.charged)
+        if charged:
+            self.progress.charged += 1
+        if error is not None and error.fatal and self._abort is None:
+            self._stop(error)
+        attempts = response.attempts if response is not None else (error.attempts if error else 0)
+        result = BatchResult(job.input, job.item_id, response, error, attempts, job.index)
+        self._emit(result)
+        for duplicate in self._waiting.pop(job.item_id, []):
+            self._emit(self._share(result, duplicate))
+        if self._dedupe > 0:
+            self._recent[job.item_id] = result
+            if len(self._recent) > self._dedupe:
+                self._recent.popitem(last=False)
+
+    def _check_budget(self) -> None:
+        """Stop before a send that could exceed the caller's charge limit or the key's quota."""
+        committed = self.progress.charged + self.progress.in_flight
+        if self._max_charged is not None and committed >= self._max_charged:
+            self._stop(BudgetExhaustedError(f"max_charged_calls={self._max_charged} reached"))
+        quota = self._client.quota
+        if self._abort is None and self._respect_quota and quota is not None \
+                and quota.used + self.progress.in_flight >= quota.limit:
+            self._stop(BudgetExhaustedError(f"daily quota reached ({quota.used}/{quota.limit})"))
+        if self._abort is not None:
+            raise BatchAbortedError(self._abort)
+
+    def _stop(self, cause: DouyinError) -> None:
+        self._abort = cause
+        self.progress.stopped_by = cause
+        log.error("batch stopped: %s", cause)
+
+    def _aborted(self, job: _Job, attempts: int) -> BatchResult:
+        assert self._abort is not None
+        return BatchResult(job.input, job.item_id, None, BatchAbortedError(self._abort), attempts, job.index)
+
+    @staticmethod
+    def _share(result: BatchResult, job: _Job) -> BatchResult:
+        return BatchResult(job.input, job.item_id, result.response, result.error, 0, job.index, True)
+
+
+async def _aiterate(ids: Ids) -> AsyncIterator[Any]:
+    if isinstance(ids, AsyncIterable):
+        async for value in ids:
+            yield value
+    else:
+        for value in ids:
+            yield value
+

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -132,7 +132,7 @@ class BatchRun:
 
     # -- the consumer side ---------------------------------------------------------------------
 
-    async def __aiter__(self) -> AsyncIterator[BatchResult]:
+    async def __aiter__(self) -> AsyncGenerator[BatchResult, None]:
         tasks = [asyncio.create_task(self._reader(), name="douyin-batch-reader")]
         tasks += [
             asyncio.create_task(self._worker(), name=f"douyin-batch-worker-{n}")

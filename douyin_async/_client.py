@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Literal
@@ -200,7 +200,7 @@ class DouyinClient:
         progress: ProgressCallback | None = None,
         cache: bool | None = None,
         lang: Lang | None = None,
-    ) -> AsyncIterator[BatchResult]:
+    ) -> AsyncGenerator[BatchResult, None]:
         """Fetch many ids; yields exactly one :class:`BatchResult` per input, never raising per id.
 
         ``ids`` is any iterable or async iterable, read lazily. Results come as completed, or in

@@ -4,6 +4,7 @@ from ._batch import BatchProgress, BatchResult
 from ._client import DEFAULT_BASE_URL, DouyinClient
 from ._ids import normalize_item_id
 from ._models import ItemGetVideoResponse, ItemImage, Music, Quota, Video, VideoStreams
+from ._parse import extract_item_ids, parse_item_id
 from ._redact import Redactor
 from ._throttle import ThrottleLimits
 from .errors import (
@@ -63,5 +64,7 @@ __all__ = [
     "Video",
     "VideoStreams",
     "__version__",
+    "extract_item_ids",
     "normalize_item_id",
+    "parse_item_id",
 ]

@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 import os
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Collection
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Literal
@@ -18,7 +18,9 @@ import msgspec
 from ._batch import BatchResult, BatchRun, Ids, ProgressCallback
 from ._ids import normalize_item_id
 from ._models import ItemGetVideoResponse, Quota, decode_item_get_video
+from ._parse import DEFAULT_SHORT_LINK_HOSTS, parse_item_id
 from ._redact import Redactor
+from ._resolve import ShortLinkResolver
 from ._retry import RetryPolicy
 from ._throttle import DEFAULT_MARGIN, Throttle, ThrottleLimits
 from .errors import (
@@ -73,6 +75,7 @@ class DouyinClient:
         rate_margin: float = DEFAULT_MARGIN,
         max_rate_limit_retries: int = 20,
         retry_unknown_errors: bool = False,
+        short_link_hosts: Collection[str] = DEFAULT_SHORT_LINK_HOSTS,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         key = key if key is not None else os.environ.get(ENV_KEY)
@@ -110,6 +113,7 @@ class DouyinClient:
         self._session = session
         self._owns_session = session is None
         self._quota: Quota | None = None
+        self._resolver = ShortLinkResolver(self._open_session, self._redact, hosts=short_link_hosts)
 
     def _new_throttle(self) -> Throttle:
         return Throttle(
@@ -153,6 +157,29 @@ class DouyinClient:
         if self._owns_session and self._session is not None and not self._session.closed:
             await self._session.close()
         self._throttle = None
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            raise RuntimeError("the client is not open: use 'async with DouyinClient(...)'")
+        return self._session
+
+    async def resolve_item_id(self, text: str | int) -> str:
+        """The video id in an id, a video URL, a share text or a short link (one redirect lookup).
+
+        The lookup goes to the short-link host only, without the gateway's key or secret.
+        """
+        if self._session is None or self._session.closed:
+            await self.open()
+        return await self._resolver.resolve(text)
+
+    def _parse_input(self, value: Any) -> str | Callable[[Any], Awaitable[str]]:
+        """A batch input's id now, or the resolver to call for it (short links need a lookup)."""
+        try:
+            return parse_item_id(value, self._redact)
+        except InvalidParamError:
+            if self._resolver.short_link(value) is None:
+                raise
+            return self.resolve_item_id
 
     @property
     def quota(self) -> Quota | None:
@@ -203,7 +230,8 @@ class DouyinClient:
     ) -> AsyncGenerator[BatchResult, None]:
         """Fetch many ids; yields exactly one :class:`BatchResult` per input, never raising per id.
 
-        ``ids`` is any iterable or async iterable, read lazily. Results come as completed, or in
+        ``ids`` is any iterable or async iterable of ids, URLs or share texts (short links are
+        resolved on the way), read lazily. Results come as completed, or in
         input order with ``ordered=True``. A fatal error (bad key, no balance, quota) stops the batch:
         nothing more is sent and every remaining input yields a ``BatchAbortedError``.
         ``max_charged_calls`` stops it before more calls than that could be billed;
@@ -216,7 +244,7 @@ class DouyinClient:
         run = BatchRun(
             self,
             ids,
-            parse=lambda value: normalize_item_id(value, self._redact),
+            parse=self._parse_input,
             ordered=ordered,
             concurrency=concurrency,
             max_charged_calls=max_charged_calls,

@@ -5,16 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from ._redact import Redactor
+from ._redact import CREDENTIAL_PARAMS
 from .errors import InvalidParamError
 
 _ITEM_ID = re.compile(r"[0-9]{1,32}")
 
 
-_MASK_QUERY = Redactor()
-
-
-def normalize_item_id(value: object, redact: Callable[[str], str] = _MASK_QUERY) -> str:
+def normalize_item_id(value: object, redact: Callable[[str], str] = CREDENTIAL_PARAMS) -> str:
     """``value`` as the gateway's ``item_id``: 1 to 32 ASCII digits, from a str or an int.
 
     Raises InvalidParamError (code 4003, never sent) for anything else; the message quotes the

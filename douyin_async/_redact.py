@@ -30,3 +30,7 @@ class Redactor:
         text = self(text)
         text = " ".join(text.split())
         return text if len(text) <= limit else text[:limit] + "…"
+
+
+CREDENTIAL_PARAMS = Redactor()
+"""Masks credential query parameters only: for text that no client's secrets are known to."""

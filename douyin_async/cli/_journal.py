@@ -1,0 +1,128 @@
+"""The batch command's output files: one JSON line per result, appended, flushed, resumable.
+
+A line is written whole and flushed before the next result is taken, so a killed run loses at
+most the requests in flight. A torn last line (the process died inside a write) is cut off when
+the file is opened again, so it never breaks the next run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from .._batch import BatchResult
+from ..errors import BatchAbortedError
+
+
+class _RawItem(msgspec.Struct):
+    item: msgspec.Raw = msgspec.Raw(b"null")
+
+
+_ITEM = msgspec.json.Decoder(_RawItem)
+_ENCODE = msgspec.json.Encoder().encode
+
+
+class _Done(msgspec.Struct):
+    input: Any = None
+    item_id: str | None = None
+
+
+_DONE = msgspec.json.Decoder(_Done)
+
+
+class Journal:
+    """Successes to ``out``, failures to ``errors``; ``done`` holds what a rerun skips.
+
+    Inputs a stopped batch never attempted go to neither file: they are still to do.
+    """
+
+    def __init__(self, out: str, errors: str | None) -> None:
+        self.out_path = Path(out)
+        self.errors_path = Path(errors) if errors else None
+        self.done: set[str] = set()
+        self.repaired = 0
+        self._load()
+        self._out: IO[bytes] = open(self.out_path, "ab")  # noqa: SIM115 - closed in close()
+        self._errors: IO[bytes] | None = open(self.errors_path, "ab") if self.errors_path else None  # noqa: SIM115
+
+    def _load(self) -> None:
+        if not self.out_path.exists():
+            return
+        self.repaired = _cut_torn_tail(self.out_path)
+        with open(self.out_path, "rb") as lines:
+            for line in lines:
+                try:
+                    record = _DONE.decode(line)
+                except msgspec.DecodeError:
+                    continue
+                if record.item_id:
+                    self.done.add(record.item_id)
+                if isinstance(record.input, str | int):
+                    self.done.add(str(record.input).strip())
+
+    def skip(self, value: str) -> bool:
+        """Whether this input (or the id it spells) is already in the output."""
+        return value.strip() in self.done
+
+    def write(self, result: BatchResult) -> None:
+        if result.response is not None:
+            item = _ITEM.decode(result.response.raw).item
+            line = b'{"input":%s,"item_id":%s,"item":%s}\n' % (
+                _ENCODE(result.input), _ENCODE(result.item_id), bytes(item)
+            )
+            _append(self._out, line)
+            if result.item_id:
+                self.done.add(result.item_id)
+        elif self._errors is not None and result.error is not None and not isinstance(result.error, BatchAbortedError):
+            error = result.error
+            record = {
+                "input": result.input, "item_id": result.item_id, "code": error.code,
+                "error": type(error).__name__, "message": str(error), "attempts": result.attempts,
+            }
+            _append(self._errors, _ENCODE(record) + b"\n")
+
+    def close(self) -> None:
+        self._out.close()
+        if self._errors is not None:
+            self._errors.close()
+
+
+def _append(stream: IO[bytes], line: bytes) -> None:
+    stream.write(line)
+    stream.flush()
+
+
+def _cut_torn_tail(path: Path) -> int:
+    """Drop a last line that has no newline (a write cut short); returns the bytes dropped."""
+    size = path.stat().st_size
+    if size == 0:
+        return 0
+    with open(path, "rb+") as handle:
+        handle.seek(max(size - 65536, 0))
+        tail = handle.read()
+        if tail.endswith(b"\n"):
+            return 0
+        cut = tail.rfind(b"\n")
+        keep = size - len(tail) + cut + 1 if cut >= 0 else 0
+        if cut < 0 and size > len(tail):
+            keep = _last_newline_before(handle, size - len(tail))
+        handle.truncate(keep)
+        handle.flush()
+        os.fsync(handle.fileno())
+        return size - keep
+
+
+def _last_newline_before(handle: IO[bytes], end: int) -> int:
+    """The offset just past the last newline before ``end`` (0 if there is none)."""
+    step = 65536
+    while end > 0:
+        start = max(end - step, 0)
+        handle.seek(start)
+        cut = handle.read(end - start).rfind(b"\n")
+        if cut >= 0:
+            return start + cut + 1
+        end = start
+    return 0

@@ -1,0 +1,213 @@
+"""The real ``douyin-async`` command in a subprocess, against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from douyin_async.emulator import Emulator
+
+from .conftest import SEED_ID
+
+FAST = ["--rate", "300", "--concurrency", "8"]
+ENV = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+ENV.pop("DOUYIN_API_KEY", None)
+ENV.pop("DOUYIN_API_SECRET", None)
+
+
+def cli(*args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "douyin_async", *args], input=stdin, capture_output=True, text=True,
+        timeout=timeout, env=ENV,
+    )
+
+
+async def cli_async(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "douyin_async", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env or ENV,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_get_summary_and_json() -> None:
+    result = cli("get", SEED_ID, f"https://www.douyin.com/video/{SEED_ID}", "--emulator")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("修以美好") == 2
+    assert "/aweme/v1/play/" in result.stdout
+    assert "no watermark" in result.stdout
+    as_json = cli("get", SEED_ID, "--json", "--emulator")
+    assert json.loads(as_json.stdout)["nick"] == "花草日记 🪴 麦麦"
+
+
+def test_get_missing_video_exits_1() -> None:
+    result = cli("get", SEED_ID, "not an id", "--emulator")
+    assert result.returncode == 1
+    assert "not an id" in result.stderr
+    assert "修以美好" in result.stdout
+
+
+def test_batch_sample_file_and_rerun_skips_everything(tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[1] / "docs" / "examples" / "ids.txt"
+    out, err = tmp_path / "out.jsonl", tmp_path / "err.jsonl"
+    first = cli("batch", str(sample), "-o", str(out), "--errors", str(err), "--emulator", *FAST)
+    assert first.returncode == 1, first.stderr  # the sample holds a non-id and missing videos
+    done = lines(out)
+    failed = lines(err)
+    assert len(done) + len(failed) == 41
+    seed = next(record for record in done if record["item_id"] == SEED_ID)
+    assert seed["item"]["title"] == "修以美好,与君相遇#就算无人欣赏也要独自芬芳"  # type: ignore[index]
+    assert any(f["code"] == "4003" for f in failed)
+    assert "\x1b[" not in first.stderr  # not a terminal: plain lines, no escape codes
+    assert "done 41/41" in first.stderr
+    second = cli("batch", str(sample), "-o", str(out), "--errors", str(err), "--emulator", *FAST)
+    assert len(lines(out)) == len(done)
+    assert f"skipped (already in {out}) {len(done)}" in second.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "extra"),
+    [
+        ("ids.csv", "title,视频链接\nA,https://www.douyin.com/video/{id}\nB,{id2}\n", []),
+        ("ids.csv", "{id},x\n{id2},y\n", []),
+        ("ids.tsv", "n\tvideo\n1\t{id}\n2\t{id2}\n", ["--column", "video"]),
+        ("ids.jsonl", '{{"aweme_id": "{id}"}}\n{{"aweme_id": {id2}}}\n', []),
+        ("ids.jsonl", '{{"x": "{id}"}}\n{{"x": "{id2}"}}\n', ["--field", "x"]),
+        ("ids.txt", "{id}\n\n{id2}\n", []),
+    ],
+)
+def test_batch_input_formats(tmp_path: Path, name: str, content: str, extra: list[str]) -> None:
+    other = "7092264344980868363"
+    source = tmp_path / name
+    source.write_text(content.format(id=SEED_ID, id2=other), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = cli("batch", str(source), "-o", str(out), "--emulator", *FAST, *extra)
+    assert result.returncode in (0, 1), result.stderr
+    assert {record["item_id"] for record in lines(out)} <= {SEED_ID, other}
+    assert SEED_ID in {record["item_id"] for record in lines(out)}
+
+
+def test_batch_from_stdin(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    result = cli("batch", "-", "-o", str(out), "--emulator", *FAST, stdin=f"{SEED_ID}\n")
+    assert result.returncode == 0, result.stderr
+    assert lines(out)[0]["item_id"] == SEED_ID
+
+
+def test_batch_from_xlsx(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl", reason="openpyxl is in the test extra")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["作者", "视频ID"])
+    sheet.append(["a", SEED_ID])
+    sheet.append(["b", int(SEED_ID) + 4])
+    book.save(tmp_path / "ids.xlsx")
+    out = tmp_path / "out.jsonl"
+    result = cli("batch", str(tmp_path / "ids.xlsx"), "-o", str(out), "--emulator", *FAST)
+    assert result.returncode in (0, 1), result.stderr
+    assert SEED_ID in {record["item_id"] for record in lines(out)}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["batch", "missing.txt", "-o", "out.jsonl", "--emulator"], "cannot read"),
+        (["batch", "ids.csv", "-o", "out.jsonl", "--emulator", "--column", "nope"], "no column"),
+        (["batch", "ids.txt"], "required"),
+        (["get", SEED_ID], "DOUYIN_API_KEY"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_usage_and_input_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "ids.csv").write_text(f"id\n{SEED_ID}\n")
+    (tmp_path / "ids.txt").write_text(f"{SEED_ID}\n")
+    result = subprocess.run([sys.executable, "-m", "douyin_async", *args], capture_output=True, text=True,
+                            timeout=60, env=ENV, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+async def test_fatal_stop_exits_3_and_leaves_the_rest_undone(tmp_path: Path) -> None:
+    ids = [str(7092264344980868363 + i) for i in range(60)]
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join(ids) + "\n")
+    out, err = tmp_path / "out.jsonl", tmp_path / "err.jsonl"
+    async with Emulator(keys={"k": "s"}, balance=10) as emu:
+        env = {**ENV, "DOUYIN_API_KEY": "k", "DOUYIN_API_SECRET": "s"}
+        code, stdout, stderr = await cli_async(
+            "batch", str(source), "-o", str(out), "--errors", str(err), "--base-url", emu.base_url,
+            "--concurrency", "1", "--rate", "300", env=env,
+        )
+        assert emu.stats.charged == 10
+    assert code == 3, stderr
+    assert "4016" in stderr
+    assert "stay undone" in stderr
+    done = {r["item_id"] for r in lines(out)}
+    failed = lines(err)
+    assert [f["code"] for f in failed if f["code"] != "2000"] == ["4016"]
+    attempted = done | {f["item_id"] for f in failed}
+    assert len(attempted) == 11
+    assert attempted == set(ids[:11])
+
+
+def test_resume_after_sigkill_holds_every_id_exactly_once(tmp_path: Path) -> None:
+    ids = [str(7092264344980868363 + i) for i in range(400)]
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join(ids) + "\n")
+    out, err = tmp_path / "out.jsonl", tmp_path / "err.jsonl"
+    args = [sys.executable, "-m", "douyin_async", "batch", str(source), "-o", str(out), "--errors", str(err),
+            "--emulator", "--rate", "100", "--concurrency", "8"]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20_000):
+            time.sleep(0.05)
+        assert out.exists(), "the run never wrote anything"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    partial = len(out.read_text(encoding="utf-8").splitlines())
+    assert 0 < partial < 400
+    with open(out, "ab") as handle:  # as if killed inside a write
+        handle.write(b'{"input":"70922643449808')
+    rerun = subprocess.run(args, capture_output=True, text=True, timeout=120, env=ENV)
+    assert rerun.returncode in (0, 1), rerun.stderr
+    found = [record["item_id"] for record in lines(out)]
+    assert len(found) == len(set(found))  # every id at most once
+    expected = {i for i in ids if Emulator().expected_item(i) is not None}
+    assert set(found) == expected  # and every video is there
+
+
+def test_secret_never_printed_even_verbose(tmp_path: Path) -> None:
+    secret = "cli-secret-9f8e7d"
+    result = cli("get", SEED_ID, "--emulator", "--key", "cli-key", "--secret", secret, "--verbose")
+    assert result.returncode == 0
+    assert secret not in result.stdout + result.stderr
+    result = cli("get", "12345", "--base-url", "http://127.0.0.1:9/douyin", "--key", "cli-key",
+                 "--secret", secret, "--verbose", "--retries", "1")
+    assert result.returncode == 1
+    assert secret not in result.stdout + result.stderr
+    assert "cli-key" not in result.stdout + result.stderr
+    assert "retrying" in result.stderr
+
+
+def test_help_lists_commands_and_warns_about_flags() -> None:
+    result = cli("batch", "--help")
+    assert result.returncode == 0
+    assert "shell history" in result.stdout
+    assert "--emulator" in result.stdout
+    assert "emulator" in cli("--help").stdout

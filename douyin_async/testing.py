@@ -15,10 +15,9 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 
 from ._client import DouyinClient
-from .emulator import Emulator
+from .emulator import EMULATOR_KEY, EMULATOR_SECRET, Emulator
 
-EMULATOR_KEY = "test-key"
-EMULATOR_SECRET = "test-secret"
+__all__ = ["EMULATOR_KEY", "EMULATOR_SECRET", "douyin_client", "douyin_emulator"]
 
 
 @pytest_asyncio.fixture

@@ -148,7 +148,7 @@ async def test_fatal_stop_exits_3_and_leaves_the_rest_undone(tmp_path: Path) -> 
     out, err = tmp_path / "out.jsonl", tmp_path / "err.jsonl"
     async with Emulator(keys={"k": "s"}, balance=10) as emu:
         env = {**ENV, "DOUYIN_API_KEY": "k", "DOUYIN_API_SECRET": "s"}
-        code, stdout, stderr = await cli_async(
+        code, _, stderr = await cli_async(
             "batch", str(source), "-o", str(out), "--errors", str(err), "--base-url", emu.base_url,
             "--concurrency", "1", "--rate", "300", env=env,
         )

@@ -21,10 +21,9 @@ from .. import __version__
 from .._batch import BatchProgress
 from .._client import DEFAULT_BASE_URL, DouyinClient
 from .._parse import DEFAULT_SHORT_LINK_HOSTS
-from ..emulator import Emulator
+from ..emulator import EMULATOR_KEY, EMULATOR_SECRET, Emulator
 from ..emulator._cli import add_emulator_options, config_from_args, serve
 from ..errors import BatchAbortedError, DouyinError
-from ..testing import EMULATOR_KEY, EMULATOR_SECRET
 from ._inputs import InputError, read_inputs
 from ._journal import Journal
 from ._progress import ProgressReporter

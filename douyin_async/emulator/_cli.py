@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import contextlib
 
-from ._config import FAULTS, EmulatorConfig
+from ._config import EMULATOR_KEY, EMULATOR_SECRET, FAULTS, EmulatorConfig
 from ._server import Emulator
 
 
@@ -46,7 +46,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         return {name: float(value) for name, value in pairs or []}
 
     return EmulatorConfig(
-        keys=dict(args.key) if args.key else {"test-key": "test-secret"},
+        keys=dict(args.key) if args.key else {EMULATOR_KEY: EMULATOR_SECRET},
         stopped=dict(args.stopped or []),
         rate_limit=args.rate_limit,
         concurrency=args.concurrency,

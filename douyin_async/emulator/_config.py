@@ -10,12 +10,15 @@ BODY_FAULTS = ("reset", "truncated", "timeout")
 CODE_FAULTS = ("4000", "4001", "4002", "4017", "5000")
 FAULTS = CODE_FAULTS + HTTP_FAULTS + BODY_FAULTS
 
+EMULATOR_KEY = "test-key"
+EMULATOR_SECRET = "test-secret"
+
 
 @dataclass
 class EmulatorConfig:
     """Everything the emulator can be told; defaults behave like a healthy, unlimited gateway."""
 
-    keys: dict[str, str] = field(default_factory=lambda: {"test-key": "test-secret"})
+    keys: dict[str, str] = field(default_factory=lambda: {EMULATOR_KEY: EMULATOR_SECRET})
     stopped: dict[str, str] = field(default_factory=dict)
     """Keys answered with a fixed account code: 4006, 4007 or 4012."""
     rate_limit: float | None = None

@@ -6,8 +6,9 @@ import asyncio
 import datetime as dt
 import logging
 import os
-from collections.abc import AsyncGenerator, Awaitable, Callable, Collection
+from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Mapping, Sequence
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -16,12 +17,13 @@ import aiohttp
 import msgspec
 
 from ._batch import BatchResult, BatchRun, Ids, ProgressCallback
+from ._download import ByteCallback, Downloader
 from ._ids import normalize_item_id
-from ._models import ItemGetVideoResponse, Quota, decode_item_get_video
+from ._models import ItemGetVideoResponse, Quota, Video, decode_item_get_video
 from ._parse import DEFAULT_SHORT_LINK_HOSTS, parse_item_id
 from ._redact import Redactor
 from ._resolve import ShortLinkResolver
-from ._retry import RetryPolicy
+from ._retry import RetryPolicy, should_retry
 from ._throttle import DEFAULT_MARGIN, Throttle, ThrottleLimits
 from .errors import (
     ApiError,
@@ -76,6 +78,8 @@ class DouyinClient:
         max_rate_limit_retries: int = 20,
         retry_unknown_errors: bool = False,
         short_link_hosts: Collection[str] = DEFAULT_SHORT_LINK_HOSTS,
+        download_concurrency: int = 4,
+        media_headers: Mapping[str, str] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         key = key if key is not None else os.environ.get(ENV_KEY)
@@ -114,6 +118,9 @@ class DouyinClient:
         self._owns_session = session is None
         self._quota: Quota | None = None
         self._resolver = ShortLinkResolver(self._open_session, self._redact, hosts=short_link_hosts)
+        self._downloader = Downloader(
+            self._open_session, self._redact, self._policy, concurrency=download_concurrency, headers=media_headers
+        )
 
     def _new_throttle(self) -> Throttle:
         return Throttle(
@@ -172,6 +179,46 @@ class DouyinClient:
             await self.open()
         return await self._resolver.resolve(text)
 
+    async def download(
+        self,
+        target: str | int | Video | ItemGetVideoResponse,
+        dest: str | os.PathLike[str],
+        *,
+        kinds: Sequence[str] = ("video",),
+        watermark: bool = False,
+        overwrite: bool = False,
+        refresh_urls: bool = True,
+        on_bytes: ByteCallback | None = None,
+    ) -> list[Path]:
+        """Download a video's media; returns the paths written (or found complete already).
+
+        ``target`` is an id, URL or share text (fetched first), a ``Video`` or a response. ``dest``
+        is a directory (``{id}.mp4``, ``{id}.cover.jpg``, ``{id}.mp3``) or, for one kind, a file.
+        ``kinds`` from ``video``, ``cover``, ``music``. The video comes without watermark
+        (``url_raw``) unless ``watermark=True``; when the host refuses both of its URLs,
+        ``refresh_urls`` fetches the item once more with ``cache=False`` for fresh ones (billed).
+
+        >>> await client.download("7092264344980868359", "videos/")   # doctest: +SKIP
+        [PosixPath('videos/7092264344980868359.mp4')]
+        """
+        if isinstance(target, ItemGetVideoResponse):
+            video = target.item
+        elif isinstance(target, Video):
+            video = target
+        else:
+            video = (await self.item_get_video(await self.resolve_item_id(target))).item
+        if self._session is None or self._session.closed:
+            await self.open()
+
+        async def refresh() -> Video:
+            return (await self.item_get_video(video.num_iid, cache=False)).item
+
+        return await self._downloader.download(
+            video, Path(dest), kinds=(kinds,) if isinstance(kinds, str) else tuple(kinds),
+            watermark=watermark, overwrite=overwrite, refresh=refresh if refresh_urls else None,
+            on_bytes=on_bytes,
+        )
+
     def _parse_input(self, value: Any) -> str | Callable[[Any], Awaitable[str]]:
         """A batch input's id now, or the resolver to call for it (short links need a lookup)."""
         try:
@@ -190,6 +237,10 @@ class DouyinClient:
     def limits(self) -> ThrottleLimits:
         """The throttle's current rate and concurrency (lowered after 4008s, never above yours)."""
         return self._require_throttle().limits
+
+    def _current_limits(self) -> tuple[float | None, int | None]:
+        policy = self._require_throttle().policy
+        return policy.rate, policy.concurrency
 
     @property
     def redactor(self) -> Redactor:
@@ -275,16 +326,32 @@ class DouyinClient:
         params.update(_common_params(cache, lang))
         if self._session is None or self._session.closed:
             await self.open()
+        # Most calls succeed at once, and tenacity's per-call machinery costs more than the rest of
+        # the client: the first attempt runs directly, and only a retryable failure enters tenacity,
+        # which gets that failure as its attempt 1 and decides every wait and stop from there.
+        try:
+            return await self._numbered_attempt(item_id, params, 1, before_send)
+        except DouyinError as exc:
+            if not should_retry(exc):
+                raise
+            first_failure = exc
         async for attempt in self._policy.retrying(item_id):
             with attempt:
                 number = attempt.retry_state.attempt_number
-                try:
-                    return await self._attempt(item_id, params, number, before_send)
-                except DouyinError as exc:
-                    # An abort raised by before_send stopped this attempt before it was sent.
-                    exc.attempts = number - 1 if isinstance(exc, BatchAbortedError) else number
-                    raise
+                if number == 1:
+                    raise first_failure
+                return await self._numbered_attempt(item_id, params, number, before_send)
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _numbered_attempt(
+        self, item_id: str, params: dict[str, str], number: int, before_send: Callable[[], None] | None
+    ) -> ItemGetVideoResponse:
+        try:
+            return await self._attempt(item_id, params, number, before_send)
+        except DouyinError as exc:
+            # An abort raised by before_send stopped this attempt before it was sent.
+            exc.attempts = number - 1 if isinstance(exc, BatchAbortedError) else number
+            raise
 
     async def _attempt(
         self,
@@ -300,7 +367,7 @@ class DouyinClient:
         try:
             if before_send is not None:
                 before_send()
-            status, headers, body, failure = await self._send(session, params)
+            status, retry_after, body, failure = await self._send(session, params)
         finally:
             throttle.release()
         if failure is not None:
@@ -320,7 +387,7 @@ class DouyinClient:
             raise
         except MalformedResponseError as exc:
             if status != 200:
-                raise _status_error(status, headers, exc.excerpt) from None
+                raise _status_error(status, retry_after, exc.excerpt) from None
             raise
         if status != 200:
             log.info("item %s: HTTP %d carried a success envelope", item_id, status)
@@ -331,13 +398,14 @@ class DouyinClient:
 
     async def _send(
         self, session: aiohttp.ClientSession, params: dict[str, str]
-    ) -> tuple[int, dict[str, str], bytes, DouyinError | None]:
+    ) -> tuple[int, str | None, bytes, DouyinError | None]:
         """One HTTP exchange; failures come back as typed, redacted errors, never as aiohttp's."""
         failure: DouyinError
         try:
             async with session.get(self._url, params=params, timeout=self._timeout) as resp:
                 body = await resp.read()
-                return resp.status, dict(resp.headers), body, None
+                retry_after = resp.headers.get("Retry-After") if resp.status != 200 else None
+                return resp.status, retry_after, body, None
         except TimeoutError:
             failure = RequestTimeoutError(
                 f"no complete response within {self._timeout.total}s"
@@ -346,7 +414,7 @@ class DouyinClient:
             failure = TransportError(f"invalid URL: {self._redact(str(exc))}", retryable=False)
         except aiohttp.ClientError as exc:
             failure = TransportError(f"{type(exc).__name__}: {self._redact(str(exc))}")
-        return 0, {}, b"", failure
+        return 0, None, b"", failure
 
     def _note_quota(self, exc: ApiError) -> None:
         if exc.quota is not None:
@@ -370,11 +438,11 @@ def _with_attempts(response: ItemGetVideoResponse, attempts: int) -> ItemGetVide
     return msgspec.structs.replace(response, attempts=attempts)
 
 
-def _status_error(status: int, headers: dict[str, str], excerpt: str) -> HTTPStatusError:
+def _status_error(status: int, retry_after: str | None, excerpt: str) -> HTTPStatusError:
     return HTTPStatusError(
         f"HTTP {status} without a gateway envelope: {excerpt!r}",
         status=status,
-        retry_after=_retry_after(headers.get("Retry-After")),
+        retry_after=_retry_after(retry_after),
     )
 
 

@@ -17,6 +17,9 @@
     │   ├── RequestTimeoutError
     │   ├── HTTPStatusError
     │   └── MalformedResponseError    body is not the JSON envelope
+    ├── DownloadError                 a media file could not be downloaded
+    │   ├── MediaUnavailableError     403/404/410 on every URL tried, or no URL for that kind
+    │   └── MediaContentError         the body is not the media (an HTML page, wrong magic bytes)
     ├── BudgetExhaustedError          a batch's own limit on charged calls or the key's quota
     └── BatchAbortedError             input not sent (again): the batch stopped on a fatal error
 
@@ -42,11 +45,14 @@ __all__ = [
     "CodeInfo",
     "ConfigurationError",
     "DouyinError",
+    "DownloadError",
     "HTTPStatusError",
     "InsufficientBalanceError",
     "InvalidParamError",
     "MaintenanceError",
     "MalformedResponseError",
+    "MediaContentError",
+    "MediaUnavailableError",
     "NotFoundError",
     "QuotaExceededError",
     "RateLimitError",
@@ -205,6 +211,24 @@ class MalformedResponseError(TransportError):
     def __init__(self, message: str, *, excerpt: str = "", attempts: int = 0) -> None:
         super().__init__(message, attempts=attempts)
         self.excerpt = excerpt
+
+
+class DownloadError(DouyinError):
+    """A media download failed; ``url`` is the (redacted) URL, ``path`` the file it was for."""
+
+    def __init__(self, message: str, *, url: str = "", path: str = "", retryable: bool = False) -> None:
+        super().__init__(message)
+        self.url = url
+        self.path = path
+        self.retryable = retryable
+
+
+class MediaUnavailableError(DownloadError):
+    """The media host refused every URL for this file (403, 404, 410), or there was none."""
+
+
+class MediaContentError(DownloadError):
+    """The body is not the expected media: an HTML error page, or bytes of another format."""
 
 
 class BudgetExhaustedError(DouyinError):

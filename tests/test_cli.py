@@ -211,3 +211,28 @@ def test_help_lists_commands_and_warns_about_flags() -> None:
     assert "shell history" in result.stdout
     assert "--emulator" in result.stdout
     assert "emulator" in cli("--help").stdout
+
+
+def test_download_command_writes_verified_files(tmp_path: Path) -> None:
+    emu = Emulator()  # same deterministic media as the CLI's own emulator
+    item_id = next(str(i) for i in range(10**15, 10**15 + 50) if emu.expected_item(str(i)))
+    result = cli("download", f"https://www.douyin.com/video/{item_id}", "-d", str(tmp_path),
+                 "--kinds", "video,cover", "--emulator")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(tmp_path / f"{item_id}.mp4"), str(tmp_path / f"{item_id}.cover.jpg")]
+    assert (tmp_path / f"{item_id}.mp4").read_bytes() == emu.media_bytes("video", item_id)
+    assert "downloaded" in result.stderr
+    assert cli("download", item_id, "-d", str(tmp_path), "--kinds", "subtitles", "--emulator").returncode == 2
+
+
+def test_batch_with_download(tmp_path: Path) -> None:
+    emu = Emulator()
+    ids = [i for i in (str(10**15 + n) for n in range(12)) if emu.expected_item(i)]
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join(ids) + "\n")
+    media = tmp_path / "media"
+    result = cli("batch", str(source), "-o", str(tmp_path / "out.jsonl"), "--download", str(media),
+                 "--kinds", "video,music", "--emulator", *FAST)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in media.iterdir()) == sorted([f"{i}.mp4" for i in ids] + [f"{i}.mp3" for i in ids])
+    assert "0 downloads failed" in result.stdout

@@ -1,4 +1,4 @@
-"""The ``douyin-async`` command line: get, batch (resumable, with progress), emulator.
+"""The ``douyin-async`` command line: get, batch (resumable, with progress), download, emulator.
 
 Exit codes: 0 every id ok; 1 some ids failed; 2 usage or input error; 3 the run stopped on a
 fatal account error (or its own charge budget).
@@ -20,6 +20,8 @@ import msgspec
 from .. import __version__
 from .._batch import BatchProgress
 from .._client import DEFAULT_BASE_URL, DouyinClient
+from .._download import KINDS
+from .._models import ItemGetVideoResponse
 from .._parse import DEFAULT_SHORT_LINK_HOSTS
 from ..emulator import EMULATOR_KEY, EMULATOR_SECRET, Emulator
 from ..emulator._cli import add_emulator_options, config_from_args, serve
@@ -84,7 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="force the progress bar (default: on a terminal)")
     batch.add_argument("--no-progress", dest="bar", action="store_const", const=False,
                        help="plain progress lines instead of a bar")
+    batch.add_argument("--download", metavar="DIR", help="also download each video's media into DIR")
+    _add_media_options(batch)
     batch.set_defaults(handler=cmd_batch)
+
+    download = commands.add_parser("download", parents=[client], help="download videos, covers, music",
+                                   description="Download media of videos given by id, URL or share text.")
+    download.add_argument("targets", nargs="+", metavar="ID_OR_URL")
+    _add_media_options(download)
+    download.add_argument("-d", "--dir", required=True, metavar="DIR", help="where the files go")
+    download.set_defaults(handler=cmd_download)
 
     emulator = commands.add_parser("emulator", help="run the local gateway emulator",
                                    description="Run the gateway emulator until interrupted.")
@@ -93,6 +104,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_emulator_options(emulator)
     emulator.set_defaults(handler=cmd_emulator)
     return parser
+
+
+def _add_media_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("media")
+    group.add_argument("--kinds", type=_kinds, default=("video",), metavar="KINDS",
+                       help="comma-separated: video, cover, music (default: video)")
+    group.add_argument("--watermark", action="store_true", help="the watermarked video stream (default: without)")
+    group.add_argument("--overwrite", action="store_true", help="download again files that exist")
+
+
+def _kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(kind.strip() for kind in text.split(",") if kind.strip())
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(f"kinds are {', '.join(KINDS)}; not {', '.join(unknown) or 'empty'}")
+    return kinds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,13 +241,45 @@ async def cmd_batch(args: argparse.Namespace) -> int:
         journal.close()
 
 
+class _Downloads:
+    """Media downloads started by a batch, a few at a time, all awaited before the summary."""
+
+    def __init__(self, client: DouyinClient, args: argparse.Namespace, reporter: ProgressReporter) -> None:
+        self._client, self._args, self._reporter = client, args, reporter
+        self._slots = asyncio.Semaphore(4)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.failed = 0
+
+    async def submit(self, response: ItemGetVideoResponse) -> None:
+        await self._slots.acquire()
+        task = asyncio.create_task(self._one(response))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _one(self, response: ItemGetVideoResponse) -> None:
+        try:
+            await self._client.download(response, self._args.download, kinds=self._args.kinds,
+                                        watermark=self._args.watermark, overwrite=self._args.overwrite,
+                                        on_bytes=self._reporter.add_bytes)
+        except DouyinError as exc:
+            self.failed += 1
+            print(f"download {response.item.num_iid}: {exc}", file=sys.stderr)
+        finally:
+            self._slots.release()
+
+    async def drain(self) -> None:
+        await asyncio.gather(*self._tasks)
+
+
 async def _fetch_all(args: argparse.Namespace, journal: Journal, todo: Iterable[str], skipped: int) -> int:
     reporter = ProgressReporter(bar=args.bar)
     progress: BatchProgress | None = None
     aborted = 0
     codes: Counter[str] = Counter()
+    downloads_failed = 0
     try:
         async with open_client(args) as client:
+            downloads = _Downloads(client, args, reporter) if args.download else None
             results = client.iter_videos(todo, max_charged_calls=args.max_charged, progress=reporter)
             async with aclosing(results):
                 async for result in results:
@@ -229,6 +288,11 @@ async def _fetch_all(args: argparse.Namespace, journal: Journal, todo: Iterable[
                         aborted += 1
                     elif result.error is not None:
                         codes[result.error.code or type(result.error).__name__] += 1
+                    elif downloads is not None and result.response is not None:
+                        await downloads.submit(result.response)
+            if downloads is not None:
+                await downloads.drain()
+                downloads_failed = downloads.failed
             progress = reporter.last
             quota = client.quota
     finally:
@@ -240,11 +304,36 @@ async def _fetch_all(args: argparse.Namespace, journal: Journal, todo: Iterable[
     print(f"charged calls {progress.charged if progress else 0}"
           + (f", quota left {quota.remaining} of {quota.limit}" if quota else "")
           + f", elapsed {progress.elapsed if progress else 0:.1f}s")
+    if args.download:
+        print(f"media downloaded {reporter.bytes / 2**20:.1f} MiB into {args.download}, "
+              f"{downloads_failed} downloads failed")
     if stopped_by is not None:
         print(f"stopped: {stopped_by}. The {aborted} ids not attempted stay undone for the next run.",
               file=sys.stderr)
         return EXIT_FATAL
-    return EXIT_FAILED if codes else EXIT_OK
+    return EXIT_FAILED if codes or downloads_failed else EXIT_OK
+
+
+async def cmd_download(args: argparse.Namespace) -> int:
+    failed = False
+    reporter = ProgressReporter()
+    try:
+        async with open_client(args) as client:
+            for target in args.targets:
+                try:
+                    paths = await client.download(target, args.dir, kinds=args.kinds, watermark=args.watermark,
+                                                  overwrite=args.overwrite, on_bytes=reporter.add_bytes)
+                except DouyinError as exc:
+                    print(f"{target}: {exc}", file=sys.stderr)
+                    if exc.fatal:
+                        return EXIT_FATAL
+                    failed = True
+                    continue
+                for path in paths:
+                    print(path)
+    finally:
+        reporter.close(None)
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 async def cmd_emulator(args: argparse.Namespace) -> int:

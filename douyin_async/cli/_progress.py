@@ -40,13 +40,38 @@ class ProgressReporter:
         self._interval = interval
         self._last = 0.0
         self.last: BatchProgress | None = None
+        self.bytes = 0
+        self._bytes_started = time.monotonic()
         self._bar: Any = None
         self._task: Any = None
+        self._bytes_task: Any = None
+        self._bytes_last = 0.0
         if bar if bar is not None else stream.isatty():
             self._bar = _rich_bar(stream)
             if self._bar is not None:
-                self._task = self._bar.add_task("videos", total=None, status="")
                 self._bar.start()
+
+    def _videos_task(self) -> Any:
+        if self._task is None:
+            self._task = self._bar.add_task("videos", total=None, status="")
+        return self._task
+
+    def add_bytes(self, count: int) -> None:
+        """Media bytes written by downloads; shown as a second line (or in the plain lines)."""
+        self.bytes += count
+        now = time.monotonic()
+        if self._bar is not None and now - self._bytes_last >= 0.1:
+            self._bytes_last = now
+            if self._bytes_task is None:
+                self._bytes_task = self._bar.add_task("media", total=None, status="")
+            self._bar.update(self._bytes_task, completed=self.bytes, status=self.describe_bytes())
+        elif self._bar is None and self.last is None and now - self._bytes_last >= self._interval:
+            self._bytes_last = now
+            print(self.describe_bytes(), file=self._stream, flush=True)
+
+    def describe_bytes(self) -> str:
+        elapsed = max(time.monotonic() - self._bytes_started, 1e-9)
+        return f"downloaded {self.bytes / 2**20:.1f} MiB  {self.bytes / 2**20 / elapsed:.1f} MiB/s"
 
     def __call__(self, progress: BatchProgress) -> None:
         self.last = progress
@@ -54,21 +79,29 @@ class ProgressReporter:
         if self._bar is not None:
             if now - self._last >= 0.1:
                 self._last = now
-                self._bar.update(self._task, completed=progress.done, total=progress.total,
+                self._bar.update(self._videos_task(), completed=progress.done, total=progress.total,
                                  status=describe(progress))
             return
         if now - self._last >= self._interval:
             self._last = now
-            print(describe(progress), file=self._stream, flush=True)
+            print(self._plain(progress), file=self._stream, flush=True)
+
+    def _plain(self, progress: BatchProgress) -> str:
+        line = describe(progress)
+        return f"{line}  {self.describe_bytes()}" if self.bytes else line
 
     def close(self, progress: BatchProgress | None) -> None:
         if self._bar is not None:
             if progress is not None:
-                self._bar.update(self._task, completed=progress.done, total=progress.total,
+                self._bar.update(self._videos_task(), completed=progress.done, total=progress.total,
                                  status=describe(progress))
+            if self._bytes_task is not None:
+                self._bar.update(self._bytes_task, completed=self.bytes, status=self.describe_bytes())
             self._bar.stop()
         elif progress is not None:
-            print(describe(progress), file=self._stream, flush=True)
+            print(self._plain(progress), file=self._stream, flush=True)
+        elif self.bytes:
+            print(self.describe_bytes(), file=self._stream, flush=True)
 
 
 def _rich_bar(stream: TextIO) -> Any:

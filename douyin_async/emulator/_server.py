@@ -28,6 +28,11 @@ _HTML_PAGE = (
 )
 
 
+def _reset_point(body: bytes) -> int:
+    """How much of a body a 'reset' sends before dropping the connection."""
+    return max(len(body) // 3, 1)
+
+
 @dataclass
 class EmulatorStats:
     """What the emulator saw since it started (or since :meth:`Emulator.reset_stats`)."""
@@ -88,6 +93,7 @@ class Emulator:
         self._rng = random.Random(self.config.seed)
         self._keys: defaultdict[str, KeyState] = defaultdict(KeyState)
         self._scripts: dict[str, deque[str]] = {}
+        self._media_scripts: dict[str, deque[str]] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._request_counter = 0
         self.stats = EmulatorStats()
@@ -147,6 +153,12 @@ class Emulator:
     def script(self, item_id: str, outcomes: list[str]) -> None:
         """The next requests for ``item_id`` answer these outcomes (codes or fault names) in order."""
         self._scripts[item_id] = deque(outcomes)
+
+    def script_media(self, url: str, outcomes: list[str]) -> None:
+        """The next requests for this media URL answer these outcomes in order: ``reset``,
+        ``httpNNN`` (an HTML page with that status), ``html`` (one with 200) or ``ok``."""
+        path = url[len(self.origin):] if url.startswith(self.origin) else url
+        self._media_scripts[path] = deque(outcomes)
 
     def expected_item(self, item_id: str, lang: str = "cn") -> dict[str, Any] | None:
         """The item this emulator returns for ``item_id``, or None where it answers 2000."""
@@ -365,7 +377,7 @@ class Emulator:
         response.content_type = content_type
         response.content_length = len(body)
         await response.prepare(request)
-        await response.write(body[: max(len(body) // 3, 1)])
+        await response.write(body[:_reset_point(body)])
         if request.transport is not None:
             request.transport.abort()
         return response
@@ -398,8 +410,9 @@ class Emulator:
         if kind not in catalog.MEDIA_TYPES or catalog.MEDIA_TYPES[kind][0] != ext \
                 or not _ITEM_ID.fullmatch(item_id) or not catalog.exists(item_id, self.config.found_ratio):
             return self._html(404)
-        fault = self._draw(self.config.media_faults)
-        if fault in ("http403", "http404"):
+        script = self._media_scripts.get(request.rel_url.path_qs)
+        fault = script.popleft() if script else self._draw(self.config.media_faults)
+        if fault is not None and fault.startswith("http"):
             return self._html(int(fault[4:]))
         if fault == "html":
             return web.Response(text=_HTML_PAGE.format(status=200), content_type="text/html")
@@ -417,9 +430,10 @@ class Emulator:
                 return web.Response(status=416, headers={"Content-Range": f"bytes */{len(body)}"})
             headers["Content-Range"] = f"bytes {start}-{stop - 1}/{len(body)}"
             body, status = body[start:stop], 206
-        self.stats.media_bytes += len(body)
         if fault == "reset":
+            self.stats.media_bytes += _reset_point(body)
             return await self._reset(request, body, content_type, status, headers)
+        self.stats.media_bytes += len(body)
         return await self._send(request, body, content_type, status, headers)
 
     async def _short_link(self, request: web.Request) -> web.Response:

@@ -175,14 +175,13 @@ class BatchRun:
             progress.aborted += 1
         else:
             progress.failed[result.error.code or type(result.error).__name__] += 1
-        limits = self._client.limits
-        progress.rate, progress.concurrency = limits.rate, limits.concurrency
         if self._ordered:
             self._pending[result.index] = result
         else:
             self._ready.append(result)
         self._changed.set()
         if self._on_progress is not None:
+            progress.rate, progress.concurrency = self._client._current_limits()
             self._on_progress(progress)
 
     # -- the reader ---------------------------------------------------------------------------

@@ -111,8 +111,7 @@ class _Envelope(msgspec.Struct):
 
 
 _DECODER = msgspec.json.Decoder(_Envelope)
-_QUOTA = re.compile(r"today:\s*(\d+)\s+max:\s*(\d+)")
-_EXPIRES = re.compile(r"expires:\s*(\d{4})-(\d{2})-(\d{2})")
+_QUOTA = re.compile(r"today:\s*(\d+)\s+max:\s*(\d+)(?:.*?expires:\s*(\d{4})-(\d{2})-(\d{2}))?")
 
 
 def parse_quota(api_info: str) -> Quota | None:
@@ -121,9 +120,9 @@ def parse_quota(api_info: str) -> Quota | None:
     if match is None:
         return None
     expires = None
-    if found := _EXPIRES.search(api_info):
+    if match[3]:
         try:
-            expires = dt.date(*(int(part) for part in found.groups()))
+            expires = dt.date(int(match[3]), int(match[4]), int(match[5]))
         except ValueError:
             expires = None
     return Quota(used=int(match[1]), limit=int(match[2]), expires=expires)

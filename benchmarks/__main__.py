@@ -1,0 +1,122 @@
+"""Run every benchmark and print markdown tables: ``python -m benchmarks [--quick] [--no-write]``.
+
+Everything talks to 127.0.0.1 only, is bounded in requests and time, and stops the servers it
+starts. ``--quick`` uses tiny sizes (under a minute) so CI keeps the benchmarks working; the full
+run writes ``benchmarks/RESULTS.md`` and the adaptive-throughput plot under ``docs/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import importlib.metadata
+import os
+import platform
+import sys
+from pathlib import Path
+
+from . import decode, goodput, overhead, scale
+from .servers import fast_server
+
+ROOT = Path(__file__).resolve().parents[1]
+PLOT = ROOT / "docs" / "benchmarks-adaptive.png"
+
+
+def markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def environment(server_kind: str) -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = []
+    for package in ("douyin-async", "aiohttp", "msgspec", "tenacity", "aiolimiter", "httpx", "uvloop", "pydantic"):
+        try:
+            versions.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{package} (not installed)")
+    return "\n".join([
+        f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"- CPU: {cpu}, {os.cpu_count()} cores",
+        f"- Python {platform.python_version()} ({platform.python_implementation()}), {platform.system()}",
+        f"- {', '.join(versions)}",
+        f"- fast server: {server_kind}, in its own process on 127.0.0.1",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, under a minute")
+    parser.add_argument("--no-write", action="store_true", help="print only; do not write RESULTS.md")
+    parser.add_argument("--python-server", action="store_true", help="use the aiohttp server even if nginx exists")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    loops = ["asyncio"]
+    try:
+        import uvloop  # noqa: F401
+
+        loops.append("uvloop")
+    except ImportError:
+        pass
+
+    sections = []
+    with fast_server(prefer_nginx=not args.python_server) as server:
+        sections.append(("Environment", environment(server.kind)))
+        count, rounds = (1000, 1) if quick else (20_000, 5)
+        rows = []
+        for loop in loops:
+            results = overhead.run(server.base_url, count=count, concurrency=64, rounds=rounds, loop=loop)
+            rows += overhead.rows(results, loop)
+        sections.append((
+            f"Client overhead ({count:,} requests per run, 64 concurrent, throttle off, "
+            f"median of {rounds} interleaved runs)",
+            markdown(overhead.HEADER, rows),
+        ))
+        print(sections[-1][1], flush=True)
+
+        sizes = [1_000, 5_000] if quick else [10_000, 100_000, 1_000_000]
+        scale_rows = []
+        for size in sizes:
+            measured = scale.measure(server.base_url, size)
+            scale_rows.append([f"{size:,}", f"{measured['seconds']:.1f} s", f"{measured['us_per_id']:.0f} µs",
+                               f"{measured['peak_rss_mib']:.0f} MiB"])
+        sections.append(("Scale (iter_videos, 64 concurrent, one process per size)",
+                         markdown(["ids", "time", "time per id", "peak RSS"], scale_rows)))
+        print(sections[-1][1], flush=True)
+
+    rate, concurrency, ids = (20.0, 2, 100) if quick else (50.0, 4, 3000)
+    goodput_rows = asyncio.run(goodput.run(rate=rate, concurrency=concurrency, count=ids))
+    sections.append((
+        f"Goodput under the gateway's limits (emulator: R = {rate:g}/s, C = {concurrency}; {ids:,} ids)",
+        markdown(goodput.HEADER, goodput.table(goodput_rows, rate, ids)),
+    ))
+    print(sections[-1][1], flush=True)
+
+    number = 2_000 if quick else 20_000
+    sections.append(("Decode (the seed's success body)", markdown(decode.HEADER, decode.run(number))))
+    print(sections[-1][1], flush=True)
+
+    if not args.no_write and not quick:
+        plotted = goodput.plot(goodput_rows[1], rate, str(PLOT))
+        body = "\n\n".join(f"## {title}\n\n{text}" for title, text in sections)
+        if plotted:
+            body += f"\n\n## Adaptive throughput over time\n\n![adaptive throughput](../docs/{PLOT.name})\n"
+        (ROOT / "benchmarks" / "RESULTS.md").write_text(
+            "# Benchmark results\n\nProduced by `python -m benchmarks`; see docs/benchmarks.md.\n\n" + body,
+            encoding="utf-8",
+        )
+        print(f"wrote {ROOT / 'benchmarks' / 'RESULTS.md'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -112,23 +112,27 @@ class DouyinClient:
             max_rate_limit_retries=max_rate_limit_retries,
             sleep=sleep,
         )
-        # Validated now so that a bad setting fails at construction, not on first use.
-        self._throttle: Throttle | None = self._new_throttle()
+        self._short_link_hosts = short_link_hosts
+        self._download_concurrency = download_concurrency
+        self._media_headers = media_headers
         self._session = session
         self._owns_session = session is None
         self._quota: Quota | None = None
-        self._resolver = ShortLinkResolver(self._open_session, self._redact, hosts=short_link_hosts)
-        self._downloader = Downloader(
-            self._open_session, self._redact, self._policy, concurrency=download_concurrency, headers=media_headers
-        )
+        # Built now so that a bad setting fails at construction; built again by open() after
+        # aclose(), because their limiters and semaphores belong to one event loop.
+        self._throttle: Throttle | None = None
+        self._start_loop_resources()
 
-    def _new_throttle(self) -> Throttle:
-        return Throttle(
-            self._rate_limit,
-            self._max_concurrency,
-            margin=self._rate_margin,
-            adaptive=self._adaptive,
+    def _start_loop_resources(self) -> Throttle:
+        self._throttle = Throttle(
+            self._rate_limit, self._max_concurrency, margin=self._rate_margin, adaptive=self._adaptive
         )
+        self._resolver = ShortLinkResolver(self._open_session, self._redact, hosts=self._short_link_hosts)
+        self._downloader = Downloader(
+            self._open_session, self._redact, self._policy,
+            concurrency=self._download_concurrency, headers=self._media_headers,
+        )
+        return self._throttle
 
     def __repr__(self) -> str:
         return (
@@ -151,7 +155,7 @@ class DouyinClient:
     async def open(self) -> None:
         """Create the session and throttle on the running loop (``async with`` does this)."""
         if self._throttle is None:
-            self._throttle = self._new_throttle()
+            self._start_loop_resources()
         if self._session is None or (self._owns_session and self._session.closed):
             connector = aiohttp.TCPConnector(
                 limit=max(self._max_concurrency or 0, 100), ttl_dns_cache=300
@@ -248,9 +252,7 @@ class DouyinClient:
         return self._redact
 
     def _require_throttle(self) -> Throttle:
-        if self._throttle is None:
-            self._throttle = self._new_throttle()
-        return self._throttle
+        return self._throttle if self._throttle is not None else self._start_loop_resources()
 
     async def item_get_video(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import aiohttp
 import pytest
@@ -170,3 +171,21 @@ async def test_many_concurrent_calls_on_one_client(emulator: Emulator, make_clie
     found = [r for r in results if not isinstance(r, BaseException)]
     assert len(found) == sum(emulator.expected_item(str(10**12 + i)) is not None for i in range(200))
     assert emulator.stats.max_in_flight <= 8
+
+
+def test_client_reopens_on_a_new_event_loop() -> None:
+    """Limiters and semaphores belong to one loop: a client closed and reopened gets new ones."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = DouyinClient(KEY, SECRET, base_url=f"http://127.0.0.1:{port}/douyin", rate_limit=50,
+                          max_concurrency=1, short_link_hosts=[f"127.0.0.1:{port}"])
+
+    async def use() -> list[str]:
+        async with Emulator(port=port) as emu, client:
+            await asyncio.gather(*(client.item_get_video(SEED_ID) for _ in range(4)))
+            # More short links than the resolver's four slots, so its semaphore is contended.
+            return await asyncio.gather(*(client.resolve_item_id(emu.short_link(SEED_ID)) for _ in range(6)))
+
+    assert asyncio.run(use()) == [SEED_ID] * 6
+    assert asyncio.run(use()) == [SEED_ID] * 6

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator
 from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from typing import Any
 
@@ -167,23 +167,30 @@ async def open_client(args: argparse.Namespace) -> AsyncIterator[DouyinClient]:
         yield await stack.enter_async_context(DouyinClient(key, secret, **options))
 
 
-async def cmd_get(args: argparse.Namespace) -> int:
+async def _for_each(targets: list[str], action: Callable[[str], Awaitable[None]]) -> int:
+    """``action`` for every target; failures go to stderr, and a fatal one stops at once."""
     failed = False
+    for target in targets:
+        try:
+            await action(target)
+        except DouyinError as exc:
+            print(f"{target}: {exc}", file=sys.stderr)
+            if exc.fatal:
+                return EXIT_FATAL
+            failed = True
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+async def cmd_get(args: argparse.Namespace) -> int:
     async with open_client(args) as client:
-        for target in args.targets:
-            try:
-                response = await client.item_get_video(await client.resolve_item_id(target))
-            except DouyinError as exc:
-                print(f"{target}: {exc}", file=sys.stderr)
-                if exc.fatal:
-                    return EXIT_FATAL
-                failed = True
-                continue
+        async def show(target: str) -> None:
+            response = await client.item_get_video(await client.resolve_item_id(target))
             if args.json:
                 print(bytes(_RAW_ITEM.decode(response.raw).item).decode())
             else:
                 print(_summary(response.item))
-    return EXIT_FAILED if failed else EXIT_OK
+
+        return await _for_each(args.targets, show)
 
 
 def _summary(item: Any) -> str:
@@ -315,25 +322,17 @@ async def _fetch_all(args: argparse.Namespace, journal: Journal, todo: Iterable[
 
 
 async def cmd_download(args: argparse.Namespace) -> int:
-    failed = False
     reporter = ProgressReporter()
     try:
         async with open_client(args) as client:
-            for target in args.targets:
-                try:
-                    paths = await client.download(target, args.dir, kinds=args.kinds, watermark=args.watermark,
-                                                  overwrite=args.overwrite, on_bytes=reporter.add_bytes)
-                except DouyinError as exc:
-                    print(f"{target}: {exc}", file=sys.stderr)
-                    if exc.fatal:
-                        return EXIT_FATAL
-                    failed = True
-                    continue
-                for path in paths:
-                    print(path)
+            async def fetch(target: str) -> None:
+                paths = await client.download(target, args.dir, kinds=args.kinds, watermark=args.watermark,
+                                              overwrite=args.overwrite, on_bytes=reporter.add_bytes)
+                print("\n".join(map(str, paths)))
+
+            return await _for_each(args.targets, fetch)
     finally:
         reporter.close(None)
-    return EXIT_FAILED if failed else EXIT_OK
 
 
 async def cmd_emulator(args: argparse.Namespace) -> int:

@@ -22,22 +22,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from douyin_async.emulator._catalog import SEED_ITEM
+from douyin_async.emulator._catalog import SEED_ITEM, SEED_SUCCESS
 
 PLACEHOLDER = "__ITEM_ID__"
 
 
 def envelope_template() -> str:
     """The seed's success envelope (compact JSON) with the id replaced by a placeholder."""
-    item = {**SEED_ITEM, "num_iid": PLACEHOLDER}
-    envelope = {
-        "item": item, "error": "", "reason": "", "error_code": "0000", "cache": 0,
-        "api_info": "today:60 max:10100 all[110=60+19+31];expires:2030-12-31",
-        "execution_time": "0.237", "server_time": "Beijing/2022-06-24 16:54:24",
-        "client_ip": "127.0.0.1", "call_args": [], "api_type": "douyin",
-        "translate_language": "zh-CN", "translate_engine": "google_new", "server_memory": "3.04MB",
-        "request_id": "1.62b57bc005cc9", "last_id": "1038207645",
-    }
+    envelope = {**SEED_SUCCESS, "item": {**SEED_ITEM, "num_iid": PLACEHOLDER}}
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
 
 

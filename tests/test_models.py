@@ -19,26 +19,11 @@ from douyin_async import (
 )
 from douyin_async._models import decode_item_get_video, parse_quota
 from douyin_async._redact import Redactor
-from douyin_async.emulator._catalog import SEED_ITEM
+from douyin_async.emulator._catalog import SEED_ERROR, SEED_ITEM, SEED_SUCCESS
 
 from .conftest import SEED_ID
 
 REDACT = Redactor(["the-key", "the-secret"])
-
-SEED_SUCCESS: dict[str, Any] = {
-    "item": SEED_ITEM, "error": "", "reason": "", "error_code": "0000", "cache": 0,
-    "api_info": "today:60 max:10100 all[110=60+19+31];expires:2030-12-31",
-    "execution_time": "0.237", "server_time": "Beijing/2022-06-24 16:54:24",
-    "client_ip": "106.6.39.153", "call_args": [], "api_type": "douyin",
-    "translate_language": "zh-CN", "translate_engine": "google_new", "server_memory": "3.04MB",
-    "request_id": "1.62b57bc005cc9", "last_id": "1038207645",
-}
-SEED_ERROR: dict[str, Any] = {
-    "error": "item-not-found", "reason": "没找到", "error_code": "2000", "success": 0, "cache": 0,
-    "api_info": "today:0 max:10000", "execution_time": 0.081,
-    "server_time": "Beijing/2020-06-10 23:44:00", "call_args": [], "api_type": "douyin",
-    "request_id": "1ee0ffc041242",
-}
 
 
 def decode(payload: dict[str, Any] | bytes, item_id: str = SEED_ID) -> ItemGetVideoResponse:
@@ -185,4 +170,6 @@ def test_seed_text_item_matches_catalog() -> None:
     text = seed.read_text(encoding="utf-8")
     start = text.index("响应示例\n") + len("响应示例\n")
     example = json.loads(text[start:text.index("异常示例")])
-    assert example["item"] == SEED_ITEM
+    assert example == SEED_SUCCESS
+    error_start = text.index("异常示例\n") + len("异常示例\n")
+    assert json.loads(text[error_start:text.index("相关资料")]) == SEED_ERROR

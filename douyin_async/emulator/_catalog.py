@@ -35,6 +35,24 @@ SEED_ITEM: dict[str, Any] = {
     "item_imgs": [],
 }
 
+SEED_SUCCESS: dict[str, Any] = {
+    "item": SEED_ITEM, "error": "", "reason": "", "error_code": "0000", "cache": 0,
+    "api_info": "today:60 max:10100 all[110=60+19+31];expires:2030-12-31",
+    "execution_time": "0.237", "server_time": "Beijing/2022-06-24 16:54:24",
+    "client_ip": "106.6.39.153", "call_args": [], "api_type": "douyin",
+    "translate_language": "zh-CN", "translate_engine": "google_new", "server_memory": "3.04MB",
+    "request_id": "1.62b57bc005cc9", "last_id": "1038207645",
+}
+"""The seed document's success example, verbatim."""
+
+SEED_ERROR: dict[str, Any] = {
+    "error": "item-not-found", "reason": "没找到", "error_code": "2000", "success": 0, "cache": 0,
+    "api_info": "today:0 max:10000", "execution_time": 0.081,
+    "server_time": "Beijing/2020-06-10 23:44:00", "call_args": [], "api_type": "douyin",
+    "request_id": "1ee0ffc041242",
+}
+"""The seed document's error example, verbatim."""
+
 _WORDS = {
     "cn": ["花草", "日记", "美食", "旅行", "猫咪", "日落", "城市", "音乐", "舞蹈", "海边", "春天", "咖啡"],
     "en": ["flowers", "diary", "food", "travel", "cat", "sunset", "city", "music", "dance", "seaside",

@@ -49,8 +49,15 @@ class BatchResult:
 
     @property
     def attempted(self) -> bool:
-        """False for inputs never sent: unparsable, or not reached before a fatal stop."""
-        return self.attempts > 0 or self.duplicate
+        """Whether the gateway was asked for this id (by this input, or by the one it repeats).
+
+        False for unparsable inputs and for those a fatal stop reached before they were sent.
+        """
+        if self.item_id is None:
+            return False
+        if isinstance(self.error, BatchAbortedError):
+            return self.error.attempts > 0
+        return True
 
 
 @dataclass
@@ -202,7 +209,7 @@ class BatchRun:
                 else:
                     job.resolve = parsed
                 if self._abort is not None:
-                    self._emit(self._aborted(job, 0))
+                    self._emit(self._aborted(job))
                 else:
                     await self._jobs.put(job)
             if self.progress.total is None:
@@ -227,7 +234,7 @@ class BatchRun:
                     continue
             assert job.item_id is not None
             if self._abort is not None:
-                self._emit(self._aborted(job, 0))
+                self._emit(self._aborted(job))
             elif not self._claim(job):
                 await self._fetch(job)
 
@@ -292,9 +299,8 @@ class BatchRun:
         committed = self.progress.charged + self.progress.in_flight
         if self._max_charged is not None and committed >= self._max_charged:
             self._stop(BudgetExhaustedError(f"max_charged_calls={self._max_charged} reached"))
-        quota = self._client.quota
-        if self._abort is None and self._respect_quota and quota is not None \
-                and quota.used + self.progress.in_flight >= quota.limit:
+        quota = self._client.quota if self._respect_quota else None
+        if self._abort is None and quota is not None and quota.used + self.progress.in_flight >= quota.limit:
             self._stop(BudgetExhaustedError(f"daily quota reached ({quota.used}/{quota.limit})"))
         if self._abort is not None:
             raise BatchAbortedError(self._abort)
@@ -304,9 +310,9 @@ class BatchRun:
         self.progress.stopped_by = cause
         log.error("batch stopped: %s", cause)
 
-    def _aborted(self, job: _Job, attempts: int) -> BatchResult:
+    def _aborted(self, job: _Job) -> BatchResult:
         assert self._abort is not None
-        return BatchResult(job.input, job.item_id, None, BatchAbortedError(self._abort), attempts, job.index)
+        return BatchResult(job.input, job.item_id, None, BatchAbortedError(self._abort), 0, job.index)
 
     @staticmethod
     def _share(result: BatchResult, job: _Job) -> BatchResult:

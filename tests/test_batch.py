@@ -132,6 +132,18 @@ async def test_duplicates_are_fetched_once_and_each_gets_a_result() -> None:
     assert results[3].item_id == IDS[2]
 
 
+async def test_duplicates_of_aborted_inputs_are_not_attempted() -> None:
+    ids = [IDS[0], IDS[1], IDS[2], IDS[2], IDS[3], IDS[3]]
+    # One request in flight, four workers: the repeat of IDS[2] attaches to its original, which is
+    # still waiting for the throttle when IDS[1] hits 4016 and stops the batch.
+    async with Emulator(balance=1, latency=0.05) as emu, client_for(emu, max_concurrency=1) as client:
+        results = await client.get_videos(ids, concurrency=4)
+        assert emu.stats.requests == 2
+    assert results[3].duplicate
+    assert [r.attempted for r in results] == [True, True, False, False, False, False]
+    assert [type(r.error).__name__ for r in results[2:]] == ["BatchAbortedError"] * 4
+
+
 async def test_unparsable_inputs_fail_without_a_request() -> None:
     ids = ["abc", None, IDS[0], "1 2", -1, "１２３"]
     async with Emulator() as emu, client_for(emu) as client:

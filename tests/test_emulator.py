@@ -239,3 +239,17 @@ def test_standalone_help_lists_every_knob() -> None:
     for flag in ("--port", "--rate-limit", "--concurrency", "--daily-quota", "--balance", "--maintenance",
                  "--fault", "--latency", "--slow-body", "--seed", "--media-fault", "--found-ratio"):
         assert flag in out
+
+
+async def test_slow_body_is_dribbled_out(session: aiohttp.ClientSession) -> None:
+    from douyin_async import DouyinClient, RequestTimeoutError
+
+    async with Emulator(slow_body=0.4) as emu:
+        started = asyncio.get_running_loop().time()
+        status, body, _ = await get(session, emu, item_id=SEED_ID)
+        assert status == 200
+        assert body["item"]["num_iid"] == SEED_ID
+        assert asyncio.get_running_loop().time() - started >= 0.35
+        async with DouyinClient(KEY, SECRET, base_url=emu.base_url, timeout=0.15, max_retries=0) as client:
+            with pytest.raises(RequestTimeoutError):
+                await client.item_get_video(SEED_ID)

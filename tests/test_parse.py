@@ -146,3 +146,29 @@ async def test_batch_inputs_may_be_short_links_and_urls() -> None:
         assert isinstance(results[2].error, InvalidParamError)
         assert emu.stats.requests == 1  # the two inputs for one id share one fetch
         assert emu.stats.credential_leaks == 0
+
+
+async def test_short_link_host_refusing_head_is_asked_with_get() -> None:
+    from aiohttp import web
+
+    methods: list[str] = []
+
+    async def short(request: web.Request) -> web.Response:
+        methods.append(request.method)
+        if request.method == "HEAD":
+            return web.Response(status=405)
+        raise web.HTTPFound(f"https://www.iesdouyin.com/share/video/{SEED_ID}/?region=CN")
+
+    app = web.Application()
+    app.router.add_route("*", "/abc/", short)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host = f"127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with DouyinClient(KEY, SECRET, short_link_hosts=[host]) as client:
+            assert await client.resolve_item_id(f"看看 http://{host}/abc/ 复制") == SEED_ID
+    finally:
+        await runner.cleanup()
+    assert methods == ["HEAD", "GET"]

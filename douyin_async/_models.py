@@ -89,6 +89,11 @@ class ItemGetVideoResponse(msgspec.Struct, frozen=True):
     attempts: int = 1
     raw: bytes = b""
 
+    @property
+    def raw_item(self) -> bytes:
+        """The ``item`` exactly as the gateway sent it (JSON bytes), for archiving."""
+        return bytes(_RAW_ITEM.decode(self.raw).item)
+
     def __repr__(self) -> str:
         return (
             f"ItemGetVideoResponse(item_id={self.item.num_iid!r}, title={self.item.title!r}, "
@@ -110,7 +115,12 @@ class _Envelope(msgspec.Struct):
     api_info: str = ""
 
 
+class _RawItem(msgspec.Struct):
+    item: msgspec.Raw = msgspec.Raw(b"null")
+
+
 _DECODER = msgspec.json.Decoder(_Envelope)
+_RAW_ITEM = msgspec.json.Decoder(_RawItem)
 _QUOTA = re.compile(r"today:\s*(\d+)\s+max:\s*(\d+)(?:.*?expires:\s*(\d{4})-(\d{2})-(\d{2}))?")
 
 

@@ -173,3 +173,8 @@ def test_seed_text_item_matches_catalog() -> None:
     assert example == SEED_SUCCESS
     error_start = text.index("异常示例\n") + len("异常示例\n")
     assert json.loads(text[error_start:text.index("相关资料")]) == SEED_ERROR
+
+
+def test_raw_item_is_the_item_as_sent() -> None:
+    body = json.dumps(SEED_SUCCESS, ensure_ascii=False).encode()
+    assert json.loads(decode(body).raw_item) == SEED_ITEM

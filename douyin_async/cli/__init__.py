@@ -15,8 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from typing import Any
 
-import msgspec
-
 from .. import __version__
 from .._batch import BatchProgress
 from .._client import DEFAULT_BASE_URL, DouyinClient
@@ -31,13 +29,6 @@ from ._journal import Journal
 from ._progress import ProgressReporter
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FATAL = 0, 1, 2, 3
-
-
-class _RawItem(msgspec.Struct):
-    item: msgspec.Raw = msgspec.Raw(b"null")
-
-
-_RAW_ITEM = msgspec.json.Decoder(_RawItem)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,7 +177,7 @@ async def cmd_get(args: argparse.Namespace) -> int:
         async def show(target: str) -> None:
             response = await client.item_get_video(await client.resolve_item_id(target))
             if args.json:
-                print(bytes(_RAW_ITEM.decode(response.raw).item).decode())
+                print(response.raw_item.decode())
             else:
                 print(_summary(response.item))
 
@@ -249,7 +240,11 @@ async def cmd_batch(args: argparse.Namespace) -> int:
 
 
 class _Downloads:
-    """Media downloads started by a batch, a few at a time, all awaited before the summary."""
+    """Media downloads started by a batch, all awaited before the summary.
+
+    At most four are pending at once, so a batch that fetches faster than media downloads waits
+    for them instead of piling up tasks (the client limits the downloads running at once).
+    """
 
     def __init__(self, client: DouyinClient, args: argparse.Namespace, reporter: ProgressReporter) -> None:
         self._client, self._args, self._reporter = client, args, reporter

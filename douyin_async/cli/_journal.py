@@ -16,12 +16,6 @@ import msgspec
 from .._batch import BatchResult
 from ..errors import BatchAbortedError
 
-
-class _RawItem(msgspec.Struct):
-    item: msgspec.Raw = msgspec.Raw(b"null")
-
-
-_ITEM = msgspec.json.Decoder(_RawItem)
 _ENCODE = msgspec.json.Encoder().encode
 
 
@@ -43,7 +37,6 @@ class Journal:
         self.out_path = Path(out)
         self.errors_path = Path(errors) if errors else None
         self.done: set[str] = set()
-        self.repaired = 0
         self._load()
         self._out: IO[bytes] = open(self.out_path, "ab")  # noqa: SIM115 - closed in close()
         self._errors: IO[bytes] | None = open(self.errors_path, "ab") if self.errors_path else None  # noqa: SIM115
@@ -51,7 +44,7 @@ class Journal:
     def _load(self) -> None:
         if not self.out_path.exists():
             return
-        self.repaired = _cut_torn_tail(self.out_path)
+        _cut_torn_tail(self.out_path)
         with open(self.out_path, "rb") as lines:
             for line in lines:
                 try:
@@ -69,9 +62,8 @@ class Journal:
 
     def write(self, result: BatchResult) -> None:
         if result.response is not None:
-            item = _ITEM.decode(result.response.raw).item
             line = b'{"input":%s,"item_id":%s,"item":%s}\n' % (
-                _ENCODE(result.input), _ENCODE(result.item_id), bytes(item)
+                _ENCODE(result.input), _ENCODE(result.item_id), result.response.raw_item
             )
             _append(self._out, line)
             if result.item_id:
@@ -95,24 +87,16 @@ def _append(stream: IO[bytes], line: bytes) -> None:
     stream.flush()
 
 
-def _cut_torn_tail(path: Path) -> int:
-    """Drop a last line that has no newline (a write cut short); returns the bytes dropped."""
+def _cut_torn_tail(path: Path) -> None:
+    """Drop a last line that has no newline (a write cut short)."""
     size = path.stat().st_size
-    if size == 0:
-        return 0
     with open(path, "rb+") as handle:
-        handle.seek(max(size - 65536, 0))
-        tail = handle.read()
-        if tail.endswith(b"\n"):
-            return 0
-        cut = tail.rfind(b"\n")
-        keep = size - len(tail) + cut + 1 if cut >= 0 else 0
-        if cut < 0 and size > len(tail):
-            keep = _last_newline_before(handle, size - len(tail))
-        handle.truncate(keep)
+        handle.seek(max(size - 1, 0))
+        if size == 0 or handle.read(1) == b"\n":
+            return
+        handle.truncate(_last_newline_before(handle, size))
         handle.flush()
         os.fsync(handle.fileno())
-        return size - keep
 
 
 def _last_newline_before(handle: IO[bytes], end: int) -> int:

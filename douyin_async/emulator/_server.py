@@ -194,7 +194,7 @@ class Emulator:
         query = request.query
         key, secret = query.get("key", ""), query.get("secret", "")
         jsonu = query.get("result_type") == "jsonu"
-        refusal = self._refuse(key, secret, query)
+        refusal = self._refuse_account(key, secret) or self._refuse_params(query)
         if refusal is not None:
             return self._error(refusal, key, started, jsonu)
         self.arrivals.append(started)
@@ -211,8 +211,8 @@ class Emulator:
             state.in_flight -= 1
             self.stats.in_flight -= 1
 
-    def _refuse(self, key: str, secret: str, query: Any) -> str | None:
-        """Account and parameter checks, in the order a gateway makes them."""
+    def _refuse_account(self, key: str, secret: str) -> str | None:
+        """The account checks, which come first on every API."""
         if key not in self.config.keys:
             return "4004"
         if secret != self.config.keys[key]:
@@ -221,6 +221,11 @@ class Emulator:
             return self.config.stopped[key]
         if self.config.maintenance:
             return "4009"
+        return None
+
+    @staticmethod
+    def _refuse_params(query: Any) -> str | None:
+        """The item_get_video parameter checks, after the account's."""
         if "pageToken" in query or "page_token" in query:
             return "4015"
         item_id = query.get("item_id")
@@ -386,7 +391,7 @@ class Emulator:
         self.stats.requests += 1
         jsonu = request.query.get("result_type") == "jsonu"
         key = request.query.get("key", "")
-        refusal = self._refuse(key, request.query.get("secret", ""), {"item_id": "0"})
+        refusal = self._refuse_account(key, request.query.get("secret", ""))
         return self._error(refusal or "4010", key, time.monotonic(), jsonu)
 
     # -- media and short links ---------------------------------------------------------------------

@@ -6,8 +6,7 @@ import json
 import timeit
 from collections.abc import Callable
 
-from douyin_async._models import decode_item_get_video
-from douyin_async._redact import Redactor
+from douyin_async import decode_item_get_video
 
 from .servers import PLACEHOLDER, envelope_template
 
@@ -16,8 +15,7 @@ BODY = envelope_template().replace(PLACEHOLDER, SEED_ID).encode()
 
 
 def _ours() -> Callable[[], object]:
-    redactor = Redactor(["k", "s"])
-    return lambda: decode_item_get_video(BODY, SEED_ID, redactor).item.video.url_raw
+    return lambda: decode_item_get_video(BODY, SEED_ID).item.video.url_raw
 
 
 def _json() -> Callable[[], object]:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from douyin_async.emulator._catalog import SEED_ITEM, SEED_SUCCESS
+from douyin_async.emulator import SEED_ITEM, SEED_SUCCESS
 
 PLACEHOLDER = "__ITEM_ID__"
 

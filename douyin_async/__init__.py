@@ -2,11 +2,16 @@
 
 from ._batch import BatchProgress, BatchResult
 from ._client import DEFAULT_BASE_URL, DouyinClient
+from ._decode import decode_item_get_video
+from ._download import MEDIA_KINDS
 from ._ids import normalize_item_id
-from ._models import ItemGetVideoResponse, ItemImage, Music, Quota, Video, VideoStreams
-from ._parse import extract_item_ids, parse_item_id
+from ._models import ItemGetVideoResponse, ItemImage, Music, Video, VideoStreams
+from ._options import MediaOptions, RetryOptions, ShortLinkOptions
+from ._parse import DEFAULT_SHORT_LINK_HOSTS, extract_item_ids, find_short_link, parse_item_id
+from ._quota import Quota
 from ._redact import Redactor
-from ._throttle import ThrottleLimits
+from ._throttle import LocalThrottle, Outcome, Throttle, ThrottleLimits
+from ._transport import AiohttpTransport, MockTransport, Request, Response, Stream, Transport
 from .errors import (
     AccountDisabledError,
     ApiError,
@@ -19,6 +24,7 @@ from .errors import (
     HTTPStatusError,
     InsufficientBalanceError,
     InvalidParamError,
+    InvalidSettingError,
     MaintenanceError,
     MalformedResponseError,
     MediaContentError,
@@ -36,7 +42,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_SHORT_LINK_HOSTS",
+    "MEDIA_KINDS",
     "AccountDisabledError",
+    "AiohttpTransport",
     "ApiError",
     "AuthError",
     "BatchAbortedError",
@@ -50,27 +59,41 @@ __all__ = [
     "HTTPStatusError",
     "InsufficientBalanceError",
     "InvalidParamError",
+    "InvalidSettingError",
     "ItemGetVideoResponse",
     "ItemImage",
+    "LocalThrottle",
     "MaintenanceError",
     "MalformedResponseError",
     "MediaContentError",
+    "MediaOptions",
     "MediaUnavailableError",
+    "MockTransport",
     "Music",
     "NotFoundError",
+    "Outcome",
     "Quota",
     "QuotaExceededError",
     "RateLimitError",
     "Redactor",
+    "Request",
     "RequestTimeoutError",
+    "Response",
+    "RetryOptions",
     "ServerError",
+    "ShortLinkOptions",
+    "Stream",
+    "Throttle",
     "ThrottleLimits",
+    "Transport",
     "TransportError",
     "UnexpectedItemError",
     "Video",
     "VideoStreams",
     "__version__",
+    "decode_item_get_video",
     "extract_item_ids",
+    "find_short_link",
     "normalize_item_id",
     "parse_item_id",
 ]

@@ -12,15 +12,14 @@ import asyncio
 import logging
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ._models import ItemGetVideoResponse
+from ._quota import Quota
+from ._throttle import ThrottleLimits
 from .errors import BatchAbortedError, BudgetExhaustedError, DouyinError
-
-if TYPE_CHECKING:
-    from ._client import DouyinClient
 
 log = logging.getLogger("douyin_async")
 
@@ -28,6 +27,24 @@ Ids = Iterable[Any] | AsyncIterable[Any]
 ProgressCallback = Callable[["BatchProgress"], None]
 Resolver = Callable[[Any], Awaitable[str]]
 Parser = Callable[[Any], "str | Resolver"]
+
+
+class Fetcher(Protocol):
+    """What a batch needs from a client: fetch one id, and tell the limits and the key's quota."""
+
+    async def fetch(
+        self, item_id: str, params: Mapping[str, str], before_send: Callable[[], None] | None = None
+    ) -> ItemGetVideoResponse:
+        """Fetch a normalised id; ``before_send`` runs before every attempt and may raise to stop it."""
+        ...
+
+    @property
+    def limits(self) -> ThrottleLimits: ...
+
+    @property
+    def quota(self) -> Quota | None: ...
+
+    def redact(self, text: str) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,31 +115,29 @@ class BatchRun:
 
     def __init__(
         self,
-        client: DouyinClient,
+        fetcher: Fetcher,
         ids: Ids,
         *,
         parse: Parser,
+        params: Mapping[str, str],
         ordered: bool,
         concurrency: int | None,
         max_charged_calls: int | None,
         respect_quota: bool,
         dedupe: int,
         progress: ProgressCallback | None,
-        cache: bool | None,
-        lang: Any,
     ) -> None:
-        self._client = client
+        self._fetcher = fetcher
         self._ids = ids
         self._parse = parse
+        self._params = params
         self._ordered = ordered
-        self._workers_count = concurrency or client.limits.concurrency_ceiling or 32
+        self._workers_count = concurrency or fetcher.limits.concurrency_ceiling or 32
         self._window = max(64, self._workers_count * 8)
         self._max_charged = max_charged_calls
         self._respect_quota = respect_quota
         self._dedupe = dedupe
         self._on_progress = progress
-        self._cache = cache
-        self._lang = lang
         self.progress = BatchProgress(total=len(ids) if hasattr(ids, "__len__") else None)  # type: ignore[arg-type]
         self._slots = asyncio.Semaphore(self._window)
         self._jobs: asyncio.Queue[_Job] = asyncio.Queue(maxsize=self._workers_count)
@@ -188,7 +203,8 @@ class BatchRun:
             self._ready.append(result)
         self._changed.set()
         if self._on_progress is not None:
-            progress.rate, progress.concurrency = self._client._current_limits()
+            limits = self._fetcher.limits
+            progress.rate, progress.concurrency = limits.rate, limits.concurrency
             self._on_progress(progress)
 
     # -- the reader ---------------------------------------------------------------------------
@@ -268,13 +284,11 @@ class BatchRun:
         response: ItemGetVideoResponse | None = None
         error: DouyinError | None = None
         try:
-            response = await self._client._fetch(
-                job.item_id, cache=self._cache, lang=self._lang, before_send=before_send
-            )
+            response = await self._fetcher.fetch(job.item_id, self._params, before_send)
         except DouyinError as exc:
             error = exc
         except Exception as exc:  # a bug must not lose the id: report it as that id's error
-            error = DouyinError(f"unexpected {type(exc).__name__}: {self._client.redactor(str(exc))}")
+            error = DouyinError(f"unexpected {type(exc).__name__}: {self._fetcher.redact(str(exc))}")
             log.error("unexpected error for item %s: %s", job.item_id, error)
         finally:
             if reserved:
@@ -299,7 +313,7 @@ class BatchRun:
         committed = self.progress.charged + self.progress.in_flight
         if self._max_charged is not None and committed >= self._max_charged:
             self._stop(BudgetExhaustedError(f"max_charged_calls={self._max_charged} reached"))
-        quota = self._client.quota if self._respect_quota else None
+        quota = self._fetcher.quota if self._respect_quota else None
         if self._abort is None and quota is not None and quota.used + self.progress.in_flight >= quota.limit:
             self._stop(BudgetExhaustedError(f"daily quota reached ({quota.used}/{quota.limit})"))
         if self._abort is not None:

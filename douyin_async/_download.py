@@ -14,21 +14,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
-
 from ._models import Video
+from ._options import MediaOptions
 from ._redact import Redactor
 from ._retry import RetryPolicy
-from .errors import DownloadError, MediaContentError, MediaUnavailableError
+from ._transport import Request, Stream, Transport
+from .errors import DownloadError, MediaContentError, MediaUnavailableError, TransportError
 
-BROWSER_HEADERS = {
-    "User-Agent": (
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/124.0 Safari/537.36"
-    ),
-    "Referer": "https://www.douyin.com/",
-}
-KINDS = ("video", "cover", "music")
+MEDIA_KINDS = ("video", "cover", "music")
 _SUFFIX = {"video": ".mp4", "cover": ".cover.jpg", "music": ".mp3"}
 _GONE = frozenset({403, 404, 410})
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
@@ -47,7 +40,7 @@ def media_urls(video: Video, kind: str, watermark: bool) -> list[str]:
     elif kind == "music":
         ordered = [video.music.url]
     else:
-        raise ValueError(f"unknown media kind {kind!r}; kinds are {', '.join(KINDS)}")
+        raise ValueError(f"unknown media kind {kind!r}; kinds are {', '.join(MEDIA_KINDS)}")
     return list(dict.fromkeys(url for url in ordered if url))
 
 
@@ -60,6 +53,15 @@ def looks_like(kind: str, head: bytes) -> bool:
     return head[:3] == b"\xff\xd8\xff" or head[:8] == b"\x89PNG\r\n\x1a\n" or (
         head[:4] == b"RIFF" and head[8:12] == b"WEBP"
     )
+
+
+def _content_type(headers: Mapping[str, str]) -> str:
+    return headers.get("Content-Type", "").partition(";")[0].strip().lower()
+
+
+def _content_length(headers: Mapping[str, str]) -> int | None:
+    value = headers.get("Content-Length", "")
+    return int(value) if value.isdigit() else None
 
 
 def _is_media_type(content_type: str) -> bool:
@@ -89,22 +91,13 @@ class _File:
 class Downloader:
     """Downloads for one client: one concurrency limit, one set of headers, one retry policy."""
 
-    def __init__(
-        self,
-        session: Callable[[], aiohttp.ClientSession],
-        redact: Redactor,
-        policy: RetryPolicy,
-        *,
-        concurrency: int = 4,
-        headers: Mapping[str, str] | None = None,
-        timeout: float = 60.0,
-    ) -> None:
-        self._session = session
+    def __init__(self, transport: Transport, redact: Redactor, policy: RetryPolicy, options: MediaOptions) -> None:
+        self._transport = transport
         self._redact = redact
         self._policy = policy
-        self._slots = asyncio.Semaphore(concurrency)
-        self._headers = dict(BROWSER_HEADERS if headers is None else headers)
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+        self._slots = asyncio.Semaphore(options.concurrency)
+        self._headers = dict(options.headers)
+        self._read_timeout = options.read_timeout
 
     async def download(
         self,
@@ -155,9 +148,7 @@ class Downloader:
         raise last
 
     async def _with_retries(self, file: _File, url: str, on_bytes: ByteCallback | None) -> None:
-        async for attempt in self._policy.retrying(file.path.name):
-            with attempt:
-                await self._attempt(file, url, on_bytes)
+        await self._policy.call(lambda: self._attempt(file, url, on_bytes), file.path.name)
 
     async def _attempt(self, file: _File, url: str, on_bytes: ByteCallback | None) -> None:
         failure: DownloadError
@@ -165,13 +156,8 @@ class Downloader:
         try:
             async with self._slots:
                 await self._stream(file, url, shown, on_bytes)
-        except DownloadError:
-            raise
-        except TimeoutError:
-            failure = DownloadError(f"media download timed out: {shown}", url=shown, retryable=True)
-        except aiohttp.ClientError as exc:
-            reason = f"{type(exc).__name__}: {self._redact(str(exc))}"
-            failure = DownloadError(f"media download failed ({reason})", url=shown, retryable=True)
+        except TransportError as exc:
+            failure = DownloadError(f"media download failed ({exc}): {shown}", url=shown, retryable=exc.retryable)
         else:
             self._finish(file, shown)
             return
@@ -183,35 +169,41 @@ class Downloader:
         headers = dict(self._headers)
         if offset:
             headers["Range"] = f"bytes={offset}-"
-        session = self._session()
-        async with session.get(url, headers=headers, timeout=self._timeout) as resp:
-            if resp.status in _GONE:
-                raise MediaUnavailableError(f"media host answered {resp.status}: {shown}", url=shown)
-            if resp.status == 416 and offset:
-                file.part.unlink()  # the part is not a prefix of this file: start again
-                raise DownloadError(f"range not satisfiable, restarting: {shown}", url=shown, retryable=True)
-            if resp.status not in (200, 206):
-                retryable = resp.status == 429 or resp.status >= 500
-                raise DownloadError(f"media host answered {resp.status}: {shown}", url=shown, retryable=retryable)
-            if not _is_media_type(resp.content_type):
-                raise MediaContentError(f"expected {file.kind} but got {resp.content_type}: {shown}", url=shown)
-            total = resp.content_length
-            if resp.status == 206:
-                match = _CONTENT_RANGE.fullmatch(resp.headers.get("Content-Range", ""))
-                if match is None or int(match[1]) != offset:
-                    offset = 0  # not the range asked for: take the body as the whole file
-                total = int(match[3]) if match is not None and match[3] != "*" else None
-            else:
-                offset = 0  # the host ignored Range (or there was none): the body is the whole file
+        request = Request("GET", url, headers=headers, read_timeout=self._read_timeout, follow_redirects=True)
+        async with self._transport.stream(request) as resp:
+            offset, total = self._check_answer(file, resp, offset, shown)
             # Writes go straight to the page cache; a thread hop per chunk would cost more than the write.
             with open(file.part, "ab" if offset else "wb") as out:  # noqa: ASYNC230 (see above)
-                async for chunk in resp.content.iter_chunked(_CHUNK):
+                async for chunk in resp.iter_chunks(_CHUNK):
                     out.write(chunk)
                     if on_bytes is not None:
                         on_bytes(len(chunk))
         size = file.part.stat().st_size
         if total is not None and size != total:
             raise DownloadError(f"incomplete: {size} of {total} bytes from {shown}", url=shown, retryable=True)
+
+    @staticmethod
+    def _check_answer(file: _File, resp: Stream, offset: int, shown: str) -> tuple[int, int | None]:
+        """Raise for an answer that is not this media file; else where its body starts, and the full size."""
+        status = resp.status
+        if status in _GONE:
+            raise MediaUnavailableError(f"media host answered {status}: {shown}", url=shown)
+        if status == 416 and offset:
+            file.part.unlink()  # the part is not a prefix of this file: start again
+            raise DownloadError(f"range not satisfiable, restarting: {shown}", url=shown, retryable=True)
+        if status not in (200, 206):
+            retryable = status == 429 or status >= 500
+            raise DownloadError(f"media host answered {status}: {shown}", url=shown, retryable=retryable)
+        content_type = _content_type(resp.headers)
+        if not _is_media_type(content_type):
+            raise MediaContentError(f"expected {file.kind} but got {content_type}: {shown}", url=shown)
+        if status != 206:  # the host ignored Range (or there was none): the body is the whole file
+            return 0, _content_length(resp.headers)
+        match = _CONTENT_RANGE.fullmatch(resp.headers.get("Content-Range", ""))
+        total = int(match[3]) if match is not None and match[3] != "*" else None
+        if match is None or int(match[1]) != offset:
+            return 0, total  # not the range asked for: take the body as the whole file
+        return offset, total
 
     def _finish(self, file: _File, shown: str) -> None:
         """Verify the whole .part file, then move it into place atomically."""

@@ -1,21 +1,10 @@
-"""Response models: frozen msgspec Structs, and the one decoder that turns a body into them."""
+"""Response models: frozen msgspec Structs for what ``item_get_video`` returns."""
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-from decimal import Decimal
-
 import msgspec
 
-from ._redact import Redactor
-from .errors import (
-    SUCCESS,
-    MalformedResponseError,
-    UnexpectedItemError,
-    error_for_code,
-    normalize_code,
-)
+from ._quota import Quota
 
 
 class VideoStreams(msgspec.Struct, frozen=True):
@@ -63,18 +52,6 @@ class Video(msgspec.Struct, frozen=True):
         return [img if isinstance(img, str) else img.url for img in self.item_imgs]
 
 
-class Quota(msgspec.Struct, frozen=True):
-    """The key's usage as reported in ``api_info``: ``today:USED max:LIMIT ...;expires:DATE``."""
-
-    used: int
-    limit: int
-    expires: dt.date | None = None
-
-    @property
-    def remaining(self) -> int:
-        return max(self.limit - self.used, 0)
-
-
 class ItemGetVideoResponse(msgspec.Struct, frozen=True):
     """A successful ``item_get_video`` answer; ``raw`` is the body exactly as received."""
 
@@ -101,95 +78,10 @@ class ItemGetVideoResponse(msgspec.Struct, frozen=True):
         )
 
 
-class _Envelope(msgspec.Struct):
-    """The wire shape, loose exactly where the gateway is: item, error_code, execution_time."""
-
-    item: Video | list[Video] | None = None
-    error_code: str | int = ""
-    error: str = ""
-    reason: str = ""
-    request_id: str = ""
-    execution_time: Decimal | None = None
-    server_time: str = ""
-    cache: int | str = 0
-    api_info: str = ""
 
 
 class _RawItem(msgspec.Struct):
     item: msgspec.Raw = msgspec.Raw(b"null")
 
 
-_DECODER = msgspec.json.Decoder(_Envelope)
 _RAW_ITEM = msgspec.json.Decoder(_RawItem)
-_QUOTA = re.compile(r"today:\s*(\d+)\s+max:\s*(\d+)(?:.*?expires:\s*(\d{4})-(\d{2})-(\d{2}))?")
-
-
-def parse_quota(api_info: str) -> Quota | None:
-    """The quota in ``api_info``, or None when it is absent or unparsable (never an error)."""
-    match = _QUOTA.search(api_info)
-    if match is None:
-        return None
-    expires = None
-    if match[3]:
-        try:
-            expires = dt.date(int(match[3]), int(match[4]), int(match[5]))
-        except ValueError:
-            expires = None
-    return Quota(used=int(match[1]), limit=int(match[2]), expires=expires)
-
-
-def _single_item(item: Video | list[Video] | None) -> Video | None:
-    if isinstance(item, list):
-        return item[0] if item else None
-    return item
-
-
-def decode_item_get_video(
-    body: bytes,
-    item_id: str,
-    redactor: Redactor,
-    *,
-    retry_unknown: bool = False,
-) -> ItemGetVideoResponse:
-    """Decode one body for ``item_id``: the response on success, else raise its typed error."""
-    try:
-        env = _DECODER.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise MalformedResponseError(
-            f"response is not the gateway's JSON envelope: {redactor(str(exc))}",
-            excerpt=redactor.excerpt(body),
-        ) from None
-    code = normalize_code(env.error_code)
-    quota = parse_quota(env.api_info)
-    if code != SUCCESS:
-        error = error_for_code(
-            code, reason=env.reason or env.error, request_id=env.request_id,
-            retry_unknown=retry_unknown,
-        )
-        error.quota = quota
-        raise error
-    item = _single_item(env.item)
-    if item is None:
-        raise UnexpectedItemError(
-            f"success without an item for {item_id}", code=code, request_id=env.request_id
-        )
-    if item.num_iid != item_id:
-        raise UnexpectedItemError(
-            f"asked for {item_id}, got item {item.num_iid!r}", code=code,
-            request_id=env.request_id,
-        )
-    try:
-        cache = int(env.cache)
-    except ValueError:
-        cache = 0
-    return ItemGetVideoResponse(
-        item=item,
-        error_code=code,
-        request_id=env.request_id,
-        execution_time=float(env.execution_time or 0),
-        server_time=env.server_time,
-        cache=cache,
-        quota=quota,
-        api_info=env.api_info,
-        raw=body,
-    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 MASK = "***"
 _SECRET_PARAMS = re.compile(r"(?i)\b(key|secret|api_key|apikey|token)=([^&\s#'\"<>]*)")
@@ -26,10 +26,14 @@ class Redactor:
 
     def excerpt(self, body: bytes, limit: int = 200) -> str:
         """A redacted, printable, truncated start of a response body."""
-        text = body[: limit * 4].decode("utf-8", errors="replace")
-        text = self(text)
-        text = " ".join(text.split())
-        return text if len(text) <= limit else text[:limit] + "…"
+        return excerpt(body, self, limit)
+
+
+def excerpt(body: bytes, redact: Callable[[str], str], limit: int = 200) -> str:
+    """A redacted, printable start of ``body``, at most ``limit`` characters."""
+    text = redact(body[: limit * 4].decode("utf-8", errors="replace"))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 CREDENTIAL_PARAMS = Redactor()

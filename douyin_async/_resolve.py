@@ -7,14 +7,13 @@ has its own small concurrency, a bounded number of hops and a timeout.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
 from urllib.parse import urljoin
 
-import aiohttp
-
+from ._options import ShortLinkOptions
 from ._parse import find_short_link, id_from_location, parse_item_id
 from ._redact import Redactor
-from .errors import InvalidParamError, RequestTimeoutError, TransportError
+from ._transport import Request, Transport
+from .errors import InvalidParamError, TransportError
 
 BROWSER_USER_AGENT = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
@@ -26,22 +25,13 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 class ShortLinkResolver:
     """Turns any input with an id or a short link into the id; shared by one client."""
 
-    def __init__(
-        self,
-        session: Callable[[], aiohttp.ClientSession],
-        redact: Redactor,
-        *,
-        hosts: Collection[str],
-        max_hops: int = 5,
-        timeout: float = 10.0,
-        concurrency: int = 4,
-    ) -> None:
-        self._session = session
+    def __init__(self, transport: Transport, redact: Redactor, options: ShortLinkOptions) -> None:
+        self._transport = transport
         self._redact = redact
-        self.hosts = frozenset(host.lower() for host in hosts)
-        self._max_hops = max_hops
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._slots = asyncio.Semaphore(concurrency)
+        self.hosts = frozenset(host.lower() for host in options.hosts)
+        self._max_hops = options.max_hops
+        self._timeout = options.timeout
+        self._slots = asyncio.Semaphore(options.concurrency)
         self._headers = {"User-Agent": BROWSER_USER_AGENT}
 
     def short_link(self, text: object) -> str | None:
@@ -70,21 +60,20 @@ class ShortLinkResolver:
         raise InvalidParamError(f"short link took more than {self._max_hops} redirects", code="4003")
 
     async def _location(self, url: str) -> str | None:
-        """The redirect target of ``url`` (HEAD, or GET where HEAD is refused), or None."""
-        failure: TransportError
-        try:
-            for method in ("HEAD", "GET"):
-                async with self._session().request(
-                    method, url, allow_redirects=False, timeout=self._timeout, headers=self._headers
-                ) as resp:
-                    if resp.status in _REDIRECTS:
-                        return resp.headers.get("Location")
-                    if resp.status not in (405, 501):
-                        return None
-            return None
-        except TimeoutError:
-            failure = RequestTimeoutError(f"short link lookup timed out: {self._redact(url)}")
-        except aiohttp.ClientError as exc:
-            reason = f"{type(exc).__name__}: {self._redact(str(exc))}"
-            failure = TransportError(f"short link lookup failed: {reason}")
-        raise failure
+        """The redirect target of ``url`` (HEAD, or GET where HEAD is refused), or None.
+
+        The body is never read: only the status and the ``Location`` header matter.
+        """
+        for method in ("HEAD", "GET"):
+            request = Request(method, url, headers=self._headers, timeout=self._timeout)
+            try:
+                async with self._transport.stream(request) as answer:
+                    status, location = answer.status, answer.headers.get("Location")
+            except TransportError as exc:
+                exc.message = f"short link lookup of {self._redact(url)} failed: {exc.message}"
+                raise
+            if status in _REDIRECTS:
+                return location
+            if status not in (405, 501):
+                return None
+        return None

@@ -1,24 +1,30 @@
-"""When to retry and how long to wait: one positive predicate and a capped full-jitter backoff.
+"""When to retry and how long to wait: one positive predicate, capped full-jitter backoff, tenacity.
 
-4008 answers have their own allowance (``max_rate_limit_retries``) instead of using up
-``max_retries``: the throttle has already slowed down, and the call is expected to succeed
-once it has, so a brief saturation must not turn into failures. Every other retryable error
-(4000, 4001, 4002, 4017, 4009, transport failures) counts against ``max_retries``.
+Two tenacity loops, each driven only by its own retry state: the inner one retries 4008s (up to
+``rate_limit_retries`` in a row, with a short jittered wait, since the throttle has already
+slowed down); the outer one retries every other retryable failure (4000, 4001, 4002, 4017,
+4009, transport failures) up to ``max_retries`` times, its n-th wait drawn from
+``[0, min(backoff_max, backoff_initial * 2**(n-1))]``. So the waits' ceilings run 0.5, 1, 2, 4, ...
+at the defaults, whatever order tenacity evaluates ``wait`` and ``stop`` in.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-import random
+import math
 from collections.abc import Awaitable, Callable
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from ._options import RetryOptions
 from .errors import DouyinError, HTTPStatusError, MaintenanceError, RateLimitError
 
 log = logging.getLogger("douyin_async")
 
-Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
 
 
 def should_retry(exc: BaseException) -> bool:
@@ -26,8 +32,16 @@ def should_retry(exc: BaseException) -> bool:
     return isinstance(exc, DouyinError) and exc.retryable
 
 
+def _is_rate_limited(exc: BaseException) -> bool:
+    return isinstance(exc, RateLimitError)
+
+
+def _is_other_retryable(exc: BaseException) -> bool:
+    return should_retry(exc) and not isinstance(exc, RateLimitError)
+
+
 class RetryPolicy:
-    """Retry limits and backoff for one client; :meth:`retrying` makes the per-call controller."""
+    """Retry limits and backoff for one client; :meth:`call` runs one call under them."""
 
     def __init__(
         self,
@@ -35,71 +49,103 @@ class RetryPolicy:
         max_retries: int,
         backoff_initial: float,
         backoff_max: float,
-        max_rate_limit_retries: int,
-        sleep: Sleep,
-        jitter: Callable[[float, float], float] = random.uniform,
+        options: RetryOptions,
     ) -> None:
-        if max_retries < 0 or max_rate_limit_retries < 0:
-            raise ValueError("retry counts must be >= 0")
-        if not 0 <= backoff_initial <= backoff_max:
-            raise ValueError("need 0 <= backoff_initial <= backoff_max")
         self.max_retries = max_retries
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
-        self.max_rate_limit_retries = max_rate_limit_retries
-        self._sleep = sleep
-        self._jitter = jitter
+        self.options = options
+        self._failures = AsyncRetrying(
+            retry=retry_if_exception(_is_other_retryable),
+            stop=stop_after_attempt(max_retries + 1),
+            wait=self._wait,
+            sleep=options.sleep,
+            reraise=True,
+            before_sleep=_log_retry,
+        )
+        self._rate_limited = AsyncRetrying(
+            retry=retry_if_exception(_is_rate_limited),
+            stop=stop_after_attempt(options.rate_limit_retries + 1),
+            wait=self._wait,
+            sleep=options.sleep,
+            reraise=True,
+            before_sleep=_log_retry,
+        )
 
     def delay(self, exc: BaseException, failures: int) -> float:
-        """Seconds to wait before the next attempt after ``exc``, the ``failures``-th real failure."""
+        """Seconds to wait after ``exc``, the ``failures``-th failure in a row of its kind."""
         if isinstance(exc, RateLimitError):
-            return self._jitter(0, self.backoff_initial)
+            return self.options.jitter(0, self.backoff_initial)
         if isinstance(exc, MaintenanceError):
             return self.backoff_max
         if isinstance(exc, HTTPStatusError) and exc.retry_after is not None:
             return min(max(exc.retry_after, 0.0), self.backoff_max)
         ceiling = min(self.backoff_max, self.backoff_initial * 2 ** max(failures - 1, 0))
-        return self._jitter(0, ceiling)
+        return self.options.jitter(0, ceiling)
 
-    def retrying(self, item_id: str) -> AsyncRetrying:
-        """A tenacity controller for one call; its counters live only as long as the call."""
-        budget = _Budget(self)
-        return AsyncRetrying(
-            retry=retry_if_exception(should_retry),
-            stop=budget.exhausted,
-            wait=budget.wait,
-            sleep=self._sleep,
-            reraise=True,
-            before_sleep=lambda state: _log_retry(item_id, state),
-        )
+    def _wait(self, state: RetryCallState) -> float:
+        return self.delay(_exception(state), state.attempt_number)
 
+    async def call(self, attempt: Callable[[], Awaitable[T]], label: str) -> T:
+        """Run ``attempt`` (for ``label``, as logs name it) until it succeeds, fails for good, or the retries are spent.
 
-class _Budget:
-    """Per-call counts of real failures and of 4008s, each against its own limit."""
+        Most calls succeed at once, and tenacity's per-call set-up costs more than the rest of the
+        client: the first attempt runs directly, and only a retryable failure enters tenacity,
+        which is handed that failure as its first attempt's outcome.
+        """
+        try:
+            return await attempt()
+        except DouyinError as exc:
+            if not should_retry(exc):
+                raise
+            first: DouyinError | None = exc
 
-    def __init__(self, policy: RetryPolicy) -> None:
-        self._policy = policy
-        self.failures = 0
-        self.rate_limited = 0
+        async def replaying_first(label: str) -> T:
+            nonlocal first
+            if first is not None:
+                failure, first = first, None
+                raise failure
+            return await attempt()
 
-    def exhausted(self, state: RetryCallState) -> bool:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, RateLimitError):
-            self.rate_limited += 1
-            return self.rate_limited > self._policy.max_rate_limit_retries
-        self.failures += 1
-        return self.failures > self._policy.max_retries
+        async def through_rate_limits(label: str) -> T:
+            return await self._rate_limited.copy()(replaying_first, label)
 
-    def wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        assert exc is not None
-        return self._policy.delay(exc, self.failures)
+        return await self._failures.copy()(through_rate_limits, label)
 
 
-def _log_retry(item_id: str, state: RetryCallState) -> None:
-    exc = state.outcome.exception() if state.outcome else None
+def _exception(state: RetryCallState) -> BaseException:
+    exc = state.outcome.exception() if state.outcome is not None else None
+    assert exc is not None, "tenacity waits only after a failed attempt"
+    return exc
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = _exception(state)
     code = getattr(exc, "code", None) or type(exc).__name__
     log.info(
-        "retrying item %s after %s (attempt %d), sleeping %.2fs",
-        item_id, code, state.attempt_number, state.upcoming_sleep,
+        "retrying %s after %s (attempt %d), sleeping %.2fs",
+        state.args[0], code, state.attempt_number, state.upcoming_sleep,
     )
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def retry_after_seconds(value: str | None, now: Callable[[], dt.datetime] = _utc_now) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), if parseable."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return max((when - now()).total_seconds(), 0.0)

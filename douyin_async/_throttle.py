@@ -1,39 +1,49 @@
-"""Client-side throttle: a no-burst token bucket plus a concurrency cap, adapting to 4008.
+"""The throttle seam, and the in-process throttle: a no-burst token bucket plus a cap in flight.
 
-Every attempt takes a concurrency slot, then a rate token, then sends. The bucket is an
-aiolimiter ``AsyncLimiter(1, 1 / rate)``: capacity one, so it never bursts, even at start-up.
-It paces at ``rate * (1 - margin)``: a gateway counting requests per one-second window sees
-at most ``rate`` of them in any window even when each request's arrival jitters by up to
+Every attempt acquires (a concurrency slot, then a rate token), sends, and releases with what
+came back: that :class:`Outcome` is all an adaptive throttle needs. A throttle shared between
+processes implements the same :class:`Throttle` protocol and drops in via
+``DouyinClient(throttle=...)``.
+
+The bucket is aiolimiter's ``AsyncLimiter`` with a capacity of one token (plus a small credit
+for late timer wake-ups), so it never bursts, even at start-up. It paces at
+``rate * (1 - margin)``: a gateway counting requests per one-second window sees at most ``rate``
+of them in any window even when each request's arrival jitters by up to
 ``margin / (1 - margin)`` seconds (about 20 ms at the default 2%).
-
-Adaptation (AIMD): on a 4008 the learned bound becomes what actually got through in the last
-second (a strict window admits exactly its limit, so that is the best estimate of it) and the rate
-drops below it; the concurrency drops only when the gate was full, since otherwise the rate was the
-cause. Successes raise both additively back towards just below the bound, which itself creeps
-up towards the configured ceiling so that a limit that was raised is found again. One burst of
-4008s (one window) counts once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
+import enum
+import logging
 import time
-from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 import msgspec
 from aiolimiter import AsyncLimiter
 
+from ._adaptive import AimdPolicy
+from ._cap import ConcurrencyCap
+from ._options import check, check_count, check_positive, is_number
+
+log = logging.getLogger("douyin_async")
+
 DEFAULT_MARGIN = 0.02
 LATENESS_CREDIT = 0.002
-_BELOW_BOUND_AFTER_CUT = 0.9
-_TARGET_BELOW_BOUND = 0.97
-_BOUND_CREEP = 1.0003
-_RECOVERY_STEPS = 20
-_WINDOW = 1.0
-_PROBE_AFTER = 500
-_RATE_BINDING = 0.8
+"""Seconds of late timer wake-ups the bucket makes up for (a capacity-one bucket loses them)."""
+
+
+class Outcome(enum.Enum):
+    """What came back for one attempt, as the throttle's feedback."""
+
+    ANSWERED = "answered"
+    """The gateway answered with a code other than 4008: the limits held."""
+    LIMITED = "limited"
+    """4008: too many requests, or too many in flight."""
+    NO_ANSWER = "no_answer"
+    """No envelope came back (connection failure, timeout): nothing learned about the limits."""
 
 
 class ThrottleLimits(msgspec.Struct, frozen=True):
@@ -47,196 +57,128 @@ class ThrottleLimits(msgspec.Struct, frozen=True):
     rate_limited: int
 
 
-class _PacedLimiter(AsyncLimiter):
-    """``AsyncLimiter(1, 1 / rate)`` whose rate can change while tasks wait on it.
-
-    A bucket of capacity one loses, for good, every moment a waiter is woken late; at 50/s that
-    was 3% of the rate. So the level may fall ``LATENESS_CREDIT`` seconds' worth below empty:
-    late wake-ups are made up, and no window can gain more than that much (2 ms of a 20 ms margin).
-    """
-
-    def __init__(self, rate: float) -> None:
-        super().__init__(1, 1 / rate)
-        self.rate = rate
-
-    def _leak(self) -> None:
-        now = self._loop.time()
-        elapsed = now - self._last_check
-        self._level = max(self._level - elapsed * self._rate_per_sec, -LATENESS_CREDIT * self._rate_per_sec)
-        self._last_check = now
-
-    def set_rate(self, rate: float) -> None:
-        self.rate = rate
-        self._leak()
-        self.time_period = 1 / rate
-        self._rate_per_sec = rate
-        self._wake_next()
-
-
-class _Gate:
-    """A FIFO semaphore whose limit can be lowered or raised while tasks wait on it."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.in_flight = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
+class Throttle(Protocol):
+    """Decides when an attempt may be sent; one per key, shared by every call that uses it."""
 
     async def acquire(self) -> None:
-        if self.in_flight < self.limit and not self._waiters:
-            self.in_flight += 1
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self.release()  # the slot was handed over just as we were cancelled
-            else:
-                self._waiters.remove(waiter)
-            raise
+        """Wait until one more request may be sent. Pair every acquire with one release."""
+        ...
 
-    def release(self) -> None:
-        self.in_flight -= 1
-        self._wake()
+    async def release(self, outcome: Outcome) -> None:
+        """The request is over; ``outcome`` says what came back."""
+        ...
 
-    def set_limit(self, limit: int) -> None:
-        self.limit = limit
-        self._wake()
-
-    def _wake(self) -> None:
-        while self._waiters and self.in_flight < self.limit:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                self.in_flight += 1
-                waiter.set_result(None)
+    @property
+    def limits(self) -> ThrottleLimits:
+        """The limits in force now."""
+        ...
 
 
-class AimdPolicy:
-    """The adaptation rules, pure: told what happened and when, it decides the limits."""
+class LocalThrottle:
+    """The in-process throttle: shared by every call of one client, so together they stay within both limits.
 
-    def __init__(self, rate_ceiling: float | None, concurrency_ceiling: int | None, margin: float) -> None:
-        self.rate_ceiling = rate_ceiling
-        self.concurrency_ceiling = concurrency_ceiling
-        self.margin = margin
-        self.rate = rate_ceiling
-        self.concurrency = concurrency_ceiling
-        self.paused_until = -math.inf
-        self.rate_limited = 0
-        self._rate_bound = rate_ceiling
-        self._concurrency_bound = concurrency_ceiling
-        self._successes_since_raise = 0
-        self._cooldown_until = -math.inf
-        self._first_send: float | None = None
-        self._recent_successes: deque[float] = deque()
-        self._recent_sends: deque[float] = deque()
-
-    def pace(self, rate: float) -> float:
-        """The rate actually paced at: ``rate`` less the safety margin."""
-        return rate * (1 - self.margin)
-
-    def on_send(self, now: float) -> None:
-        if self._first_send is None:
-            self._first_send = now
-        _prune(self._recent_sends, now).append(now)
-
-    def on_rate_limited(self, now: float, others_in_flight: int) -> None:
-        """A 4008: cut whichever limit was the cause, once per burst of them (one window)."""
-        self.rate_limited += 1
-        if now < self._cooldown_until:
-            return
-        self._cooldown_until = now + _WINDOW
-        self._successes_since_raise = 0
-        # Our rate was the constraint if we sent at (near) our pace, or a pause held us back.
-        sent = self._per_second(self._recent_sends, now)
-        rate_bound = self.rate is not None and (
-            sent >= _RATE_BINDING * self.pace(self.rate) or self.paused_until > now - _WINDOW
-        )
-        if self.concurrency is not None and not rate_bound and others_in_flight:
-            # Refused below our own pace with others in flight: the gateway's cap on requests in
-            # flight is the limit, and it is below what was in flight (this request included).
-            self.concurrency = self._concurrency_bound = others_in_flight
-        elif self.rate is not None:
-            got_through = self._per_second(self._recent_successes, now)
-            self._rate_bound = min(self.rate, max(got_through, self.rate * 0.5, 0.01))
-            self.rate = self._rate_bound * _BELOW_BOUND_AFTER_CUT
-            # The gateway's window stays full until its oldest admitted request ages out.
-            if self._recent_successes:
-                self.paused_until = self._recent_successes[0] + _WINDOW
-
-    def on_success(self, now: float) -> None:
-        """A request got through: climb back towards the learned bounds and the ceilings."""
-        if self.rate is not None and self._rate_bound is not None and self.rate_ceiling is not None:
-            _prune(self._recent_successes, now).append(now)
-            self._rate_bound = min(self._rate_bound * _BOUND_CREEP, self.rate_ceiling)
-            at_ceiling = self._rate_bound >= self.rate_ceiling
-            target = self.rate_ceiling if at_ceiling else self._rate_bound * _TARGET_BELOW_BOUND
-            if self.rate < target:
-                step = self.rate_ceiling / _RECOVERY_STEPS
-                self.rate = min(self.rate + step / max(self.rate, 1.0), target)
-        if self.concurrency is not None and self._concurrency_bound is not None:
-            assert self.concurrency_ceiling is not None
-            self._successes_since_raise += 1
-            # Below the learned bound: +1 per window of successes. At it: probe +1 only rarely.
-            needed = self.concurrency if self.concurrency < self._concurrency_bound else _PROBE_AFTER
-            if self.concurrency < self.concurrency_ceiling and self._successes_since_raise >= needed:
-                self._successes_since_raise = 0
-                self.concurrency += 1
-                self._concurrency_bound = max(self._concurrency_bound, self.concurrency)
-
-    def _per_second(self, events: deque[float], now: float) -> float:
-        """Events per second over the last window (or since the first send, if sooner)."""
-        span = min(_WINDOW, now - self._first_send) if self._first_send is not None else 0.0
-        return len(_prune(events, now)) / span if span > 0 else 0.0
-
-
-class Throttle:
-    """Shared by every call of one client, so concurrent callers together stay within both limits."""
+    >>> client = DouyinClient(throttle=LocalThrottle(rate_limit=10, max_concurrency=3))   # doctest: +SKIP
+    """
 
     def __init__(
         self,
-        rate_limit: float | None,
-        max_concurrency: int | None,
+        rate_limit: float | None = 5.0,
+        max_concurrency: int | None = 5,
         *,
         margin: float = DEFAULT_MARGIN,
         adaptive: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if rate_limit is not None and rate_limit <= 0:
-            raise ValueError("rate_limit must be positive or None")
-        if max_concurrency is not None and max_concurrency < 1:
-            raise ValueError("max_concurrency must be at least 1 or None")
-        if not 0 <= margin < 1:
-            raise ValueError("margin must be in [0, 1)")
+        check_positive("rate_limit", rate_limit, optional=True)
+        check_count("max_concurrency", max_concurrency, minimum=1, optional=True)
+        check("margin", margin, is_number(margin) and 0 <= margin < 1, "a number from 0 up to (not including) 1")
         self.policy = AimdPolicy(rate_limit, max_concurrency, margin)
         self._adaptive = adaptive
         self._clock = clock
         self._in_flight = 0
-        self._limiter = _PacedLimiter(self.policy.pace(rate_limit)) if rate_limit else None
-        self._gate = _Gate(max_concurrency) if max_concurrency else None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._limiter: AsyncLimiter | None = None
+        self._cap: ConcurrencyCap | None = None
+        self._pace = 0.0
+        self._last_send = -float("inf")
+        self._not_before = -float("inf")
+
+    def _bind(self) -> None:
+        """Build the loop-bound parts on the running loop (again, if the client moved loops)."""
+        loop = asyncio.get_running_loop()
+        if loop is self._loop:
+            return
+        self._loop, self._in_flight = loop, 0
+        policy = self.policy
+        self._limiter = self._new_limiter(policy.pace(policy.rate)) if policy.rate is not None else None
+        if policy.concurrency_ceiling is not None:
+            self._cap = ConcurrencyCap(policy.concurrency_ceiling)
+            self._cap.set_limit(policy.concurrency or policy.concurrency_ceiling)
+
+    def _new_limiter(self, pace: float) -> AsyncLimiter:
+        self._pace = pace
+        credit = min(LATENESS_CREDIT * pace, 0.5)
+        return AsyncLimiter(1 + credit, (1 + credit) / pace)
 
     async def acquire(self) -> None:
-        """Wait for a concurrency slot, then a rate token. Pair with :meth:`release`."""
-        if self._gate is not None:
-            await self._gate.acquire()
+        self._bind()
+        cap = self._cap
+        if cap is not None:
+            await cap.acquire()
         try:
             if self._limiter is not None:
-                pause = self.policy.paused_until - self._clock()
-                if pause > 0:
-                    await asyncio.sleep(pause)
-                await self._limiter.acquire()
+                await self._take_token()
         except BaseException:
-            if self._gate is not None:
-                self._gate.release()
+            if cap is not None:
+                cap.release()
             raise
         self._in_flight += 1
-        if self._adaptive and self._limiter is not None:
-            self.policy.on_send(self._clock())
 
-    def release(self) -> None:
+    async def _take_token(self) -> None:
+        """A token from the current bucket, outside any pause, even if both change meanwhile."""
+        while True:
+            hold = max(self.policy.paused_until, self._not_before) - self._clock()
+            if hold > 0:
+                await asyncio.sleep(hold)
+                continue
+            limiter = self._limiter
+            assert limiter is not None
+            await limiter.acquire()
+            if limiter is self._limiter and self.policy.paused_until <= self._clock():
+                break
+        self._last_send = now = self._clock()
+        if self._adaptive:
+            self.policy.on_send(now)
+
+    async def release(self, outcome: Outcome) -> None:
         self._in_flight -= 1
-        if self._gate is not None:
-            self._gate.release()
+        if self._cap is not None:
+            self._cap.release()
+        if outcome is Outcome.NO_ANSWER:
+            return
+        if outcome is Outcome.LIMITED and not self._adaptive:
+            self.policy.rate_limited += 1
+        if not self._adaptive:
+            return
+        if outcome is Outcome.LIMITED:
+            self.policy.on_rate_limited(self._clock(), self._in_flight)
+            self._apply()
+            log.info("rate limited (4008); throttle now %s", self.limits)
+        else:
+            self.policy.on_success(self._clock())
+            self._apply()
+
+    def _apply(self) -> None:
+        policy = self.policy
+        if self._limiter is not None and policy.rate is not None:
+            pace = policy.pace(policy.rate)
+            if pace != self._pace:
+                # Waiters on the old bucket move to the new one; its first token waits one
+                # interval of the new pace after the last send, so a change is never a burst.
+                self._limiter = self._new_limiter(pace)
+                self._not_before = self._last_send + 1 / pace
+        if self._cap is not None and policy.concurrency is not None:
+            self._cap.set_limit(policy.concurrency)
 
     @property
     def limits(self) -> ThrottleLimits:
@@ -249,33 +191,3 @@ class Throttle:
             concurrency_ceiling=policy.concurrency_ceiling,
             rate_limited=policy.rate_limited,
         )
-
-    def on_rate_limited(self) -> None:
-        """A 4008 came back (its slot already released)."""
-        if self._adaptive:
-            self.policy.on_rate_limited(self._clock(), self._in_flight)
-            self._apply()
-        else:
-            self.policy.rate_limited += 1
-
-    def on_success(self) -> None:
-        """Any answer other than 4008 came back."""
-        if self._adaptive:
-            self.policy.on_success(self._clock())
-            self._apply()
-
-    def _apply(self) -> None:
-        policy = self.policy
-        if self._limiter is not None and policy.rate is not None:
-            pace = policy.pace(policy.rate)
-            if pace != self._limiter.rate:
-                self._limiter.set_rate(pace)
-        if self._gate is not None and policy.concurrency is not None:
-            self._gate.set_limit(policy.concurrency)
-
-
-def _prune(events: deque[float], now: float) -> deque[float]:
-    """``events`` without those older than one window."""
-    while events and events[0] <= now - _WINDOW:
-        events.popleft()
-    return events

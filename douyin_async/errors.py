@@ -17,6 +17,7 @@
     │   ├── RequestTimeoutError
     │   ├── HTTPStatusError
     │   └── MalformedResponseError    body is not the JSON envelope
+    ├── InvalidSettingError           a setting outside its allowed range (also a ValueError)
     ├── DownloadError                 a media file could not be downloaded
     │   ├── MediaUnavailableError     403/404/410 on every URL tried, or no URL for that kind
     │   └── MediaContentError         the body is not the media (an HTML page, wrong magic bytes)
@@ -30,10 +31,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ._models import Quota
+from ._quota import Quota
 
 __all__ = [
     "CODES",
@@ -49,6 +48,7 @@ __all__ = [
     "HTTPStatusError",
     "InsufficientBalanceError",
     "InvalidParamError",
+    "InvalidSettingError",
     "MaintenanceError",
     "MalformedResponseError",
     "MediaContentError",
@@ -211,6 +211,10 @@ class MalformedResponseError(TransportError):
     def __init__(self, message: str, *, excerpt: str = "", attempts: int = 0) -> None:
         super().__init__(message, attempts=attempts)
         self.excerpt = excerpt
+
+
+class InvalidSettingError(DouyinError, ValueError):
+    """A client, throttle or option setting is outside its allowed range; raised at construction."""
 
 
 class DownloadError(DouyinError):

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from ._client import DouyinClient
+from . import DouyinClient
 from .emulator import EMULATOR_KEY, EMULATOR_SECRET, Emulator
 
 __all__ = ["EMULATOR_KEY", "EMULATOR_SECRET", "douyin_client", "douyin_emulator"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from douyin_async import DouyinClient
+from douyin_async import DouyinClient, RetryOptions
 from douyin_async.emulator import Emulator
 
 KEY = "test-key"
@@ -40,16 +40,19 @@ async def emulator() -> AsyncIterator[Emulator]:
 
 @pytest.fixture
 def make_client(emulator: Emulator, sleeps: SleepRecorder) -> ClientFactory:
-    """Clients on the emulator with no throttle and an instant, recorded backoff sleep."""
+    """Clients on the emulator with no throttle and an instant, recorded backoff sleep.
 
-    def factory(**overrides: Any) -> DouyinClient:
+    ``retry`` takes a dict of :class:`RetryOptions` fields, added to the recorded sleep.
+    """
+
+    def factory(*, retry: dict[str, Any] | None = None, **overrides: Any) -> DouyinClient:
         options: dict[str, Any] = {
             "key": KEY,
             "secret": SECRET,
             "base_url": emulator.base_url,
             "rate_limit": None,
             "max_concurrency": None,
-            "sleep": sleeps,
+            "retry": RetryOptions(**{"sleep": sleeps, **(retry or {})}),
         }
         options.update(overrides)
         return DouyinClient(**options)

@@ -14,6 +14,7 @@ from douyin_async import (
     InvalidParamError,
     MalformedResponseError,
     RequestTimeoutError,
+    ShortLinkOptions,
     TransportError,
 )
 from douyin_async.emulator import Emulator
@@ -179,7 +180,7 @@ def test_client_reopens_on_a_new_event_loop() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     client = DouyinClient(KEY, SECRET, base_url=f"http://127.0.0.1:{port}/douyin", rate_limit=50,
-                          max_concurrency=1, short_link_hosts=[f"127.0.0.1:{port}"])
+                          max_concurrency=1, short_links=ShortLinkOptions(hosts=[f"127.0.0.1:{port}"]))
 
     async def use() -> list[str]:
         async with Emulator(port=port) as emu, client:

@@ -51,7 +51,7 @@ async def test_code_maps_to_class_attempts_and_charge(
 ) -> None:
     item_id = "1234567890"
     emulator.script(item_id, [code] * 30)
-    async with make_client(max_retries=2, max_rate_limit_retries=3) as client:
+    async with make_client(max_retries=2, retry={"rate_limit_retries": 3}) as client:
         with pytest.raises(errors.ApiError) as caught:
             await client.item_get_video(item_id)
     error = caught.value
@@ -82,7 +82,7 @@ async def test_unknown_code_retried_only_when_configured(
     emulator: Emulator, make_client: ClientFactory
 ) -> None:
     emulator.script("1234567890", ["5000", "5000"])
-    async with make_client(retry_unknown_errors=True, max_retries=3) as client:
+    async with make_client(retry={"retry_unknown_errors": True}, max_retries=3) as client:
         response = await client.item_get_video("1234567890")
     assert response.attempts == 3
 

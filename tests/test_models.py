@@ -15,10 +15,11 @@ from douyin_async import (
     MalformedResponseError,
     NotFoundError,
     Quota,
+    Redactor,
     UnexpectedItemError,
+    decode_item_get_video,
 )
-from douyin_async._models import decode_item_get_video, parse_quota
-from douyin_async._redact import Redactor
+from douyin_async._quota import parse_quota
 from douyin_async.emulator._catalog import SEED_ERROR, SEED_ITEM, SEED_SUCCESS
 
 from .conftest import SEED_ID
@@ -28,7 +29,7 @@ REDACT = Redactor(["the-key", "the-secret"])
 
 def decode(payload: dict[str, Any] | bytes, item_id: str = SEED_ID) -> ItemGetVideoResponse:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    return decode_item_get_video(body, item_id, REDACT)
+    return decode_item_get_video(body, item_id, redact=REDACT)
 
 
 def test_seed_success_example() -> None:

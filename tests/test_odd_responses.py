@@ -12,7 +12,7 @@ import re
 import aiohttp
 import pytest
 
-from douyin_async import DouyinClient, HTTPStatusError, MalformedResponseError, TransportError
+from douyin_async import DouyinClient, HTTPStatusError, MalformedResponseError, RetryOptions, TransportError
 
 AIOHTTP_VERSION = tuple(int(part) for part in aiohttp.__version__.split(".")[:2])
 pytestmark = pytest.mark.skipif(
@@ -31,7 +31,7 @@ async def noop_sleep(seconds: float) -> None:
 
 def client() -> DouyinClient:
     return DouyinClient("odd-key", SECRET, base_url="https://gw.example/douyin", max_retries=1,
-                        rate_limit=None, max_concurrency=None, sleep=noop_sleep)
+                        rate_limit=None, max_concurrency=None, retry=RetryOptions(sleep=noop_sleep))
 
 
 async def test_json_body_with_wrong_content_type_is_still_decoded() -> None:

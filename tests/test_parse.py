@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from douyin_async import DouyinClient, InvalidParamError, extract_item_ids, parse_item_id
+from douyin_async import DouyinClient, InvalidParamError, ShortLinkOptions, extract_item_ids, parse_item_id
 from douyin_async.emulator import Emulator
 from douyin_async.emulator._catalog import SEED_ITEM
 
@@ -123,7 +123,7 @@ def test_parse_either_returns_an_ascii_id_or_raises_invalid_param(text: str) -> 
 async def test_short_link_resolved_without_credentials() -> None:
     async with Emulator() as emu:
         host = f"127.0.0.1:{emu.port}"
-        async with DouyinClient(KEY, SECRET, base_url=emu.base_url, short_link_hosts=[host]) as client:
+        async with DouyinClient(KEY, SECRET, base_url=emu.base_url, short_links=ShortLinkOptions(hosts=[host])) as client:
             share = f"7.92 复制打开抖音，看看【花草】 {emu.short_link(SEED_ID)} 复制此链接"
             assert await client.resolve_item_id(share) == SEED_ID
             assert await client.resolve_item_id(f"https://www.douyin.com/video/{SEED_ID}") == SEED_ID
@@ -138,7 +138,7 @@ async def test_batch_inputs_may_be_short_links_and_urls() -> None:
     async with Emulator() as emu:
         host = f"127.0.0.1:{emu.port}"
         inputs = [emu.short_link(SEED_ID), f"https://www.douyin.com/video/{SEED_ID}", "nonsense"]
-        async with DouyinClient(KEY, SECRET, base_url=emu.base_url, short_link_hosts=[host]) as client:
+        async with DouyinClient(KEY, SECRET, base_url=emu.base_url, short_links=ShortLinkOptions(hosts=[host])) as client:
             results = await client.get_videos(inputs)
         assert [r.item_id for r in results] == [SEED_ID, SEED_ID, None]
         assert results[0].ok
@@ -167,7 +167,7 @@ async def test_short_link_host_refusing_head_is_asked_with_get() -> None:
     await site.start()
     host = f"127.0.0.1:{runner.addresses[0][1]}"
     try:
-        async with DouyinClient(KEY, SECRET, short_link_hosts=[host]) as client:
+        async with DouyinClient(KEY, SECRET, short_links=ShortLinkOptions(hosts=[host])) as client:
             assert await client.resolve_item_id(f"看看 http://{host}/abc/ 复制") == SEED_ID
     finally:
         await runner.cleanup()

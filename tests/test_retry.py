@@ -7,17 +7,16 @@ import asyncio
 import pytest
 import tenacity
 
-from douyin_async import errors
+from douyin_async import RetryOptions, errors
 from douyin_async._retry import RetryPolicy, should_retry
 from douyin_async.emulator import Emulator
 
 from .conftest import ClientFactory, SleepRecorder
 
 
-def policy(**overrides: float) -> RetryPolicy:
-    options = {"max_retries": 3, "backoff_initial": 0.5, "backoff_max": 4.0, "max_rate_limit_retries": 5}
-    options.update(overrides)
-    return RetryPolicy(sleep=asyncio.sleep, jitter=lambda low, high: high, **options)  # type: ignore[arg-type]
+def policy() -> RetryPolicy:
+    return RetryPolicy(max_retries=3, backoff_initial=0.5, backoff_max=4.0,
+                       options=RetryOptions(rate_limit_retries=5, jitter=lambda low, high: high))
 
 
 @pytest.mark.parametrize(
@@ -47,8 +46,7 @@ def test_exponential_backoff_is_capped() -> None:
 
 
 def test_full_jitter_stays_within_bounds() -> None:
-    p = RetryPolicy(max_retries=3, backoff_initial=0.5, backoff_max=4.0, max_rate_limit_retries=1,
-                    sleep=asyncio.sleep)
+    p = RetryPolicy(max_retries=3, backoff_initial=0.5, backoff_max=4.0, options=RetryOptions())
     server = errors.ServerError("x", code="4000")
     assert all(0 <= p.delay(server, 3) <= 2.0 for _ in range(200))
 
@@ -65,11 +63,23 @@ def test_maintenance_waits_the_long_pause_and_4008_a_short_one() -> None:
     assert p.delay(errors.RateLimitError("x", code="4008"), 7) == 0.5
 
 
+async def test_real_attempts_sleep_the_documented_sequence(
+    emulator: Emulator, make_client: ClientFactory, sleeps: SleepRecorder
+) -> None:
+    """Ceilings 0.5, 1, 2, 4 (jitter pinned to the ceiling), and 4008s their own short wait."""
+    emulator.script("1234567890", ["4000", "4001", "4008", "4002", "4017"])
+    async with make_client(max_retries=4, backoff_initial=0.5, backoff_max=30,
+                           retry={"jitter": lambda low, high: high}) as client:
+        response = await client.item_get_video("1234567890")
+    assert response.attempts == 6
+    assert sleeps.delays == [0.5, 1.0, 0.5, 2.0, 4.0]
+
+
 async def test_4008_does_not_use_up_max_retries(
     emulator: Emulator, make_client: ClientFactory
 ) -> None:
     emulator.script("1234567890", ["4008", "4000", "4008", "4008", "4001"])
-    async with make_client(max_retries=2, max_rate_limit_retries=3) as client:
+    async with make_client(max_retries=2, retry={"rate_limit_retries": 3}) as client:
         response = await client.item_get_video("1234567890")
     assert response.attempts == 6
 
@@ -128,7 +138,7 @@ async def test_cancellation_is_not_retried_or_swallowed(emulator: Emulator, make
 
 async def test_cancellation_during_backoff_sleep(emulator: Emulator, make_client: ClientFactory) -> None:
     emulator.script("1234567890", ["4000"] * 5)
-    async with make_client(max_retries=5, sleep=asyncio.sleep, backoff_initial=10, backoff_max=10) as client:
+    async with make_client(max_retries=5, retry={"sleep": asyncio.sleep}, backoff_initial=10, backoff_max=10) as client:
         task = asyncio.create_task(client.item_get_video("1234567890"))
         while emulator.stats.requests == 0:
             await asyncio.sleep(0.01)

@@ -8,7 +8,7 @@ import traceback
 
 import pytest
 
-from douyin_async import DouyinClient, DouyinError
+from douyin_async import DouyinClient, DouyinError, RetryOptions
 from douyin_async.emulator import Emulator
 
 KEY = "K3Y-must-not-leak-91bc"
@@ -36,7 +36,7 @@ async def test_secret_appears_nowhere(caplog: pytest.LogCaptureFixture, capsys: 
         emu.config.timeout_delay = 1.0
         async with DouyinClient(
             KEY, SECRET, base_url=emu.base_url, max_retries=1, backoff_initial=0, backoff_max=0,
-            timeout=0.3, max_rate_limit_retries=1,
+            timeout=0.3, retry=RetryOptions(rate_limit_retries=1),
         ) as client:
             texts.append(repr(client))
             for item_id in range(1000, 1008):
@@ -60,7 +60,7 @@ async def test_secret_appears_nowhere(caplog: pytest.LogCaptureFixture, capsys: 
     texts += [out, err, caplog.text]
     texts += [repr(record.args) + record.getMessage() for record in caplog.records]
     everything = "\n".join(texts)
-    assert "retrying item" in caplog.text  # the retry log ran, so it was checked
+    assert "retrying 1000 after" in caplog.text  # the retry log ran, so it was checked
     assert "Payload" in everything and "nginx" in everything  # the failures were real
     assert KEY not in everything
     assert SECRET not in everything

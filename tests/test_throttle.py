@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
 
-from douyin_async import DouyinClient
-from douyin_async._throttle import AimdPolicy, Throttle
+from douyin_async import DouyinClient, InvalidSettingError, LocalThrottle, Outcome
+from douyin_async._adaptive import AimdPolicy
 from douyin_async.emulator import Emulator
 
 from .conftest import KEY, SECRET
@@ -24,19 +25,19 @@ def max_in_window(times: list[float], window: float = 1.0) -> int:
 
 
 async def test_no_burst_at_start_and_no_window_over_the_rate() -> None:
-    throttle = Throttle(10, None)
+    throttle = LocalThrottle(10, None)
     stamps: list[float] = []
     for _ in range(25):
         await throttle.acquire()
         stamps.append(time.monotonic())
-        throttle.release()
+        await throttle.release(Outcome.ANSWERED)
     assert max_in_window(stamps) <= 10
     # The first eleven must already span a full second: a bursting bucket would send ten at once.
     assert stamps[10] - stamps[0] >= 1.0
 
 
 async def test_concurrent_callers_share_the_limits() -> None:
-    throttle = Throttle(None, 3)
+    throttle = LocalThrottle(None, 3)
     in_flight = peak = 0
 
     async def call() -> None:
@@ -46,21 +47,21 @@ async def test_concurrent_callers_share_the_limits() -> None:
         peak = max(peak, in_flight)
         await asyncio.sleep(0.01)
         in_flight -= 1
-        throttle.release()
+        await throttle.release(Outcome.ANSWERED)
 
     await asyncio.gather(*(call() for _ in range(30)))
     assert peak == 3
 
 
 async def test_cancelled_waiter_does_not_leak_a_slot() -> None:
-    throttle = Throttle(None, 1)
+    throttle = LocalThrottle(None, 1)
     await throttle.acquire()
     waiter = asyncio.create_task(throttle.acquire())
     await asyncio.sleep(0)
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
-    throttle.release()
+    await throttle.release(Outcome.ANSWERED)
     await asyncio.wait_for(throttle.acquire(), 1)
     assert throttle.limits.in_flight == 1
 
@@ -113,27 +114,59 @@ def test_a_lone_request_cannot_be_over_a_concurrency_cap() -> None:
     assert policy.rate is not None and policy.rate < 1000
 
 
-async def test_throttle_applies_the_policy_to_limiter_and_gate() -> None:
-    throttle = Throttle(None, 4)  # no rate limit: a 4008 can only be the concurrency
+async def test_throttle_applies_the_policy_to_the_cap() -> None:
+    throttle = LocalThrottle(None, 4)  # no rate limit: a 4008 can only be the concurrency
     for _ in range(3):
         await throttle.acquire()
-    throttle.release()
-    throttle.on_rate_limited()
+    await throttle.release(Outcome.LIMITED)
     assert throttle.limits.concurrency == 2
-    assert throttle._gate is not None and throttle._gate.limit == 2
+    assert throttle.limits.in_flight == 2
+    third = asyncio.create_task(throttle.acquire())
+    await asyncio.sleep(0.05)
+    assert not third.done()  # two in flight, a cap of two: the third waits
+    await throttle.release(Outcome.ANSWERED)
+    await asyncio.wait_for(third, 1)
+    assert throttle.limits.in_flight == 2
 
 
 async def test_adaptive_off_keeps_limits() -> None:
-    throttle = Throttle(20, 8, adaptive=False)
-    throttle.on_rate_limited()
-    assert (throttle.limits.rate, throttle.limits.concurrency) == (20, 8)
+    throttle = LocalThrottle(20, 8, adaptive=False)
+    await throttle.acquire()
+    await throttle.release(Outcome.LIMITED)
+    assert (throttle.limits.rate, throttle.limits.concurrency, throttle.limits.rate_limited) == (20, 8, 1)
 
 
-@pytest.mark.parametrize("bad", [{"rate_limit": 0}, {"max_concurrency": 0}, {"margin": 1.0}])
-def test_invalid_settings_rejected(bad: dict[str, float]) -> None:
-    options = {"rate_limit": 1.0, "max_concurrency": 1, **bad}
-    with pytest.raises(ValueError):
-        Throttle(options["rate_limit"], int(options["max_concurrency"]), margin=options.get("margin", 0.02))
+async def test_a_rate_cut_applies_to_requests_already_waiting() -> None:
+    """Waiters on the old bucket move to the new one: nothing goes out at the old pace."""
+    throttle = LocalThrottle(50, None)
+    await throttle.acquire()
+    waiters = [asyncio.create_task(throttle.acquire()) for _ in range(3)]
+    await asyncio.sleep(0)
+    throttle.policy.rate = 5.0  # what a 4008 at full pace would decide, without the pause
+    throttle._apply()
+    stamps = []
+    for waiter in asyncio.as_completed(waiters):
+        await waiter
+        stamps.append(time.monotonic())
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert min(gaps) >= 0.9 / (5 * 0.98)
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"rate_limit": 0}, "rate_limit=0"),
+        ({"rate_limit": -5}, "rate_limit=-5"),
+        ({"rate_limit": float("nan")}, "rate_limit=nan"),
+        ({"rate_limit": float("inf")}, "rate_limit=inf"),
+        ({"max_concurrency": 0}, "max_concurrency=0"),
+        ({"max_concurrency": 2.5}, "max_concurrency=2.5"),
+        ({"margin": 1.0}, "margin=1.0"),
+    ],
+)
+def test_invalid_settings_rejected_with_the_value(options: dict[str, float], named: str) -> None:
+    with pytest.raises(InvalidSettingError, match=named):
+        LocalThrottle(**options)  # type: ignore[arg-type]
 
 
 async def test_client_holds_concurrency_and_rate_at_the_server() -> None:

@@ -15,15 +15,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from typing import Any
 
-from .. import __version__
-from .._batch import BatchProgress
-from .._client import DEFAULT_BASE_URL, DouyinClient
-from .._download import KINDS
-from .._models import ItemGetVideoResponse
-from .._parse import DEFAULT_SHORT_LINK_HOSTS
-from ..emulator import EMULATOR_KEY, EMULATOR_SECRET, Emulator
-from ..emulator._cli import add_emulator_options, config_from_args, serve
-from ..errors import BatchAbortedError, DouyinError
+from .. import (
+    DEFAULT_BASE_URL,
+    DEFAULT_SHORT_LINK_HOSTS,
+    MEDIA_KINDS,
+    BatchAbortedError,
+    BatchProgress,
+    DouyinClient,
+    DouyinError,
+    ItemGetVideoResponse,
+    ShortLinkOptions,
+    __version__,
+)
+from ..emulator import EMULATOR_KEY, EMULATOR_SECRET, Emulator, add_emulator_options, config_from_args, serve
 from ._inputs import InputError, read_inputs
 from ._journal import Journal
 from ._progress import ProgressReporter
@@ -99,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_media_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("media")
-    group.add_argument("--kinds", type=_kinds, default=("video",), metavar="KINDS",
+    group.add_argument("--kinds", type=_kinds, default=("video",), metavar="MEDIA_KINDS",
                        help="comma-separated: video, cover, music (default: video)")
     group.add_argument("--watermark", action="store_true", help="the watermarked video stream (default: without)")
     group.add_argument("--overwrite", action="store_true", help="download again files that exist")
@@ -107,9 +111,9 @@ def _add_media_options(parser: argparse.ArgumentParser) -> None:
 
 def _kinds(text: str) -> tuple[str, ...]:
     kinds = tuple(kind.strip() for kind in text.split(",") if kind.strip())
-    unknown = [kind for kind in kinds if kind not in KINDS]
+    unknown = [kind for kind in kinds if kind not in MEDIA_KINDS]
     if unknown or not kinds:
-        raise argparse.ArgumentTypeError(f"kinds are {', '.join(KINDS)}; not {', '.join(unknown) or 'empty'}")
+        raise argparse.ArgumentTypeError(f"kinds are {', '.join(MEDIA_KINDS)}; not {', '.join(unknown) or 'empty'}")
     return kinds
 
 
@@ -154,7 +158,7 @@ async def open_client(args: argparse.Namespace) -> AsyncIterator[DouyinClient]:
             emulator = Emulator(keys={key: secret}, latency=0.02, jitter=0.03, seed=1)
             await stack.enter_async_context(emulator)
             options["base_url"] = emulator.base_url
-            options["short_link_hosts"] = (*DEFAULT_SHORT_LINK_HOSTS, f"127.0.0.1:{emulator.port}")
+            options["short_links"] = ShortLinkOptions(hosts=(*DEFAULT_SHORT_LINK_HOSTS, f"127.0.0.1:{emulator.port}"))
         yield await stack.enter_async_context(DouyinClient(key, secret, **options))
 
 

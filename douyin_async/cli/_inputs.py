@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .._parse import find_short_link, parse_item_id
+from .. import find_short_link, parse_item_id
 from ..errors import InvalidParamError
 
 ID_COLUMNS = (

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import msgspec
 
-from .._batch import BatchResult
+from .. import BatchResult
 from ..errors import BatchAbortedError
 
 _ENCODE = msgspec.json.Encoder().encode

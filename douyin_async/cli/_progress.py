@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .._batch import BatchProgress
+from .. import BatchProgress
 
 
 def describe(progress: BatchProgress) -> str:

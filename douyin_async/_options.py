@@ -1,0 +1,99 @@
+"""Option groups for the client's less common settings, each checked when it is made.
+
+The keywords most people set stay on ``DouyinClient`` itself; the rest come in these groups,
+as httpx groups ``Timeout`` and ``Limits``, so the constructor reads at a glance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass, field
+
+from ._parse import DEFAULT_SHORT_LINK_HOSTS
+from .errors import InvalidSettingError
+
+Sleep = Callable[[float], Awaitable[None]]
+Jitter = Callable[[float, float], float]
+
+BROWSER_HEADERS: Mapping[str, str] = {
+    "User-Agent": (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/124.0 Safari/537.36"
+    ),
+    "Referer": "https://www.douyin.com/",
+}
+
+
+def check(name: str, value: object, ok: bool, allowed: str) -> None:
+    """Raise :class:`InvalidSettingError` naming the setting, its value and what is allowed."""
+    if not ok:
+        raise InvalidSettingError(f"{name}={value!r} is not allowed: {allowed}")
+
+
+def is_number(value: object) -> bool:
+    """A real, finite int or float (not a bool, not NaN or infinity)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_positive(name: str, value: object, *, optional: bool = False) -> None:
+    allowed = "a positive, finite number" + (" or None" if optional else "")
+    check(name, value, (optional and value is None) or (is_number(value) and value > 0), allowed)  # type: ignore[operator]
+
+
+def check_count(name: str, value: object, *, minimum: int, optional: bool = False) -> None:
+    allowed = f"a whole number >= {minimum}" + (" or None" if optional else "")
+    ok = (optional and value is None) or (
+        isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+    )
+    check(name, value, ok, allowed)
+
+
+@dataclass(frozen=True)
+class RetryOptions:
+    """How retries behave beyond ``max_retries`` and the backoff bounds.
+
+    ``rate_limit_retries``: 4008 answers allowed in a row before giving up; they do not use up
+    ``max_retries``, because the throttle has already slowed down. ``retry_unknown_errors``
+    retries 5000 and codes the contract does not list. ``sleep`` and ``jitter`` are injectable
+    so that tests can record backoff without waiting.
+    """
+
+    rate_limit_retries: int = 20
+    retry_unknown_errors: bool = False
+    sleep: Sleep = asyncio.sleep
+    jitter: Jitter = random.uniform
+
+    def __post_init__(self) -> None:
+        check_count("rate_limit_retries", self.rate_limit_retries, minimum=0)
+
+
+@dataclass(frozen=True)
+class MediaOptions:
+    """Media downloads: files at once, headers sent to the media host, and the stall timeout."""
+
+    concurrency: int = 4
+    headers: Mapping[str, str] = field(default_factory=lambda: dict(BROWSER_HEADERS))
+    read_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        check_count("media concurrency", self.concurrency, minimum=1)
+        check_positive("media read_timeout", self.read_timeout)
+
+
+@dataclass(frozen=True)
+class ShortLinkOptions:
+    """Short links (``https://v.douyin.com/CODE/``): hosts recognised, hops, timeout, lookups at once."""
+
+    hosts: Collection[str] = DEFAULT_SHORT_LINK_HOSTS
+    max_hops: int = 5
+    timeout: float = 10.0
+    concurrency: int = 4
+
+    def __post_init__(self) -> None:
+        check("short link hosts", self.hosts, not isinstance(self.hosts, str), "a collection of host names")
+        check_count("short link max_hops", self.max_hops, minimum=1)
+        check_positive("short link timeout", self.timeout)
+        check_count("short link concurrency", self.concurrency, minimum=1)

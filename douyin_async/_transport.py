@@ -1,0 +1,276 @@
+"""The one seam between the SDK and HTTP: a request goes in; status, headers and body come out.
+
+    Transport              what the API client, the downloader and the short-link resolver call
+    ├── AiohttpTransport   the default: one aiohttp session, opened on the running loop
+    └── MockTransport      answers from a function of yours, in memory, for tests
+
+aiohttp's exceptions become our typed, redacted errors in one place, :func:`transport_error`, and
+are raised outside the ``except`` block, so no chained exception carries a URL with credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+import aiohttp
+import msgspec
+
+from ._redact import CREDENTIAL_PARAMS
+from .errors import RequestTimeoutError, TransportError
+
+Redact = Callable[[str], str]
+# Python 3.10's asyncio.TimeoutError is not the builtin TimeoutError (they merged in 3.11).
+_TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
+_FAILURES = (*_TIMEOUTS, aiohttp.ClientError)
+_NO_HEADERS: Mapping[str, str] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request. ``timeout`` bounds the whole exchange, ``read_timeout`` each read."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=lambda: _NO_HEADERS)
+    timeout: float | None = None
+    read_timeout: float | None = None
+    follow_redirects: bool = False
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The query string as a dict (for handlers of a :class:`MockTransport`)."""
+        return dict(parse_qsl(urlsplit(self.url).query))
+
+    def __repr__(self) -> str:
+        return f"Request({self.method} {CREDENTIAL_PARAMS(self.url)})"
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A whole response: status, headers (case-insensitive where the transport gives them) and body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @classmethod
+    def json(cls, data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+        """A JSON response, for :class:`MockTransport` handlers."""
+        return cls(status, {"Content-Type": "application/json", **(headers or {})}, msgspec.json.encode(data))
+
+
+class Stream(Protocol):
+    """A response whose body is read in chunks (media)."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def iter_chunks(self, size: int) -> AsyncIterator[bytes]: ...
+
+
+class Transport(Protocol):
+    """Sends requests; raises only :class:`TransportError` (and its subclasses) for failures."""
+
+    async def send(self, request: Request) -> Response:
+        """One exchange, the body read whole."""
+        ...
+
+    def stream(self, request: Request) -> AbstractAsyncContextManager[Stream]:
+        """One exchange whose body is read while the context is open."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the transport opened (not what it was given)."""
+        ...
+
+
+def transport_error(exc: BaseException, request: Request, redact: Redact) -> TransportError:
+    """aiohttp's exception for ``request`` as our typed error; every text in it is redacted."""
+    if isinstance(exc, _TIMEOUTS):
+        limit = request.timeout if request.timeout is not None else request.read_timeout
+        return RequestTimeoutError(f"no complete response within {limit}s")
+    if isinstance(exc, aiohttp.InvalidURL):
+        return TransportError(f"invalid URL: {redact(str(exc))}", retryable=False)
+    return TransportError(f"{type(exc).__name__}: {redact(str(exc))}")
+
+
+class AiohttpTransport:
+    """The default transport: an aiohttp session, created on first use unless one is given.
+
+    A session passed in stays the caller's: it is neither closed nor replaced.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession | None = None,
+        *,
+        connection_limit: int = 100,
+        redact: Redact = CREDENTIAL_PARAMS,
+    ) -> None:
+        self._session = session
+        self._owns_session = session is None
+        self._connection_limit = connection_limit
+        self._redact = redact
+        self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
+
+    def _current_session(self) -> aiohttp.ClientSession:
+        session = self._session
+        if session is not None and not session.closed:
+            return session
+        if not self._owns_session:
+            raise TransportError("the aiohttp session given to the client is closed", retryable=False)
+        connector = aiohttp.TCPConnector(limit=self._connection_limit, ttl_dns_cache=300)
+        self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
+
+    def _timeout(self, request: Request) -> aiohttp.ClientTimeout:
+        key = (request.timeout, request.read_timeout)
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            timeout = self._timeouts[key] = aiohttp.ClientTimeout(
+                total=request.timeout, sock_connect=request.read_timeout, sock_read=request.read_timeout
+            )
+        return timeout
+
+    async def send(self, request: Request) -> Response:
+        session = self._current_session()
+        failure: TransportError
+        try:
+            async with session.request(
+                request.method, request.url, headers=request.headers or None,
+                timeout=self._timeout(request), allow_redirects=request.follow_redirects,
+            ) as resp:
+                return Response(resp.status, resp.headers, await resp.read())
+        except _FAILURES as exc:
+            failure = transport_error(exc, request, self._redact)
+        raise failure
+
+    @asynccontextmanager
+    async def stream(self, request: Request) -> AsyncIterator[Stream]:
+        session = self._current_session()
+        failure: TransportError
+        try:
+            resp = await session.request(
+                request.method, request.url, headers=request.headers or None,
+                timeout=self._timeout(request), allow_redirects=request.follow_redirects,
+            )
+        except _FAILURES as exc:
+            failure = transport_error(exc, request, self._redact)
+        else:
+            try:
+                yield _AiohttpStream(resp, request, self._redact)
+            finally:
+                resp.release()
+            return
+        raise failure
+
+    async def aclose(self) -> None:
+        if self._owns_session and self._session is not None and not self._session.closed:
+            await self._session.close()
+
+
+class _AiohttpStream:
+    __slots__ = ("_redact", "_request", "_resp")
+
+    def __init__(self, resp: aiohttp.ClientResponse, request: Request, redact: Redact) -> None:
+        self._resp, self._request, self._redact = resp, request, redact
+
+    @property
+    def status(self) -> int:
+        return self._resp.status
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._resp.headers
+
+    async def iter_chunks(self, size: int) -> AsyncIterator[bytes]:
+        chunks = self._resp.content.iter_chunked(size)
+        while True:
+            failure: TransportError
+            try:
+                chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                return
+            except _FAILURES as exc:
+                failure = transport_error(exc, self._request, self._redact)
+            else:
+                yield chunk
+                continue
+            raise failure
+
+
+Handler = Callable[[Request], "Response | Awaitable[Response]"]
+
+
+class MockTransport:
+    """Answers every request from ``handler``, in memory: test your own code without a server.
+
+    The handler returns a :class:`Response` (or awaits one), or raises a :class:`TransportError`
+    to act out a network failure.
+
+    >>> def handler(request: Request) -> Response:
+    ...     return Response.json({"error_code": "2000", "reason": "没找到"})
+    >>> client = DouyinClient("k", "s", transport=MockTransport(handler))   # doctest: +SKIP
+    """
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+
+    async def send(self, request: Request) -> Response:
+        answer = self._handler(request)
+        response = await answer if inspect.isawaitable(answer) else answer
+        return Response(response.status, _CaselessHeaders(response.headers), response.body)
+
+    @asynccontextmanager
+    async def stream(self, request: Request) -> AsyncIterator[Stream]:
+        yield _BytesStream(await self.send(request))
+
+    async def aclose(self) -> None:
+        return None
+
+
+class _CaselessHeaders(Mapping[str, str]):
+    """Headers looked up in any case, as HTTP wants (aiohttp's already are)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._items = {name.lower(): value for name, value in headers.items()}
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class _BytesStream:
+    __slots__ = ("_response",)
+
+    def __init__(self, response: Response) -> None:
+        self._response = response
+
+    @property
+    def status(self) -> int:
+        return self._response.status
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._response.headers
+
+    async def iter_chunks(self, size: int) -> AsyncIterator[bytes]:
+        body = self._response.body
+        for start in range(0, len(body), size):
+            yield body[start:start + size]

@@ -1,0 +1,87 @@
+"""Every invalid setting fails at construction, naming the value and what is allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+
+from douyin_async import (
+    DouyinClient,
+    InvalidSettingError,
+    LocalThrottle,
+    MediaOptions,
+    MockTransport,
+    Response,
+    RetryOptions,
+    ShortLinkOptions,
+)
+
+CREDENTIALS = {"key": "k", "secret": "s"}
+
+
+def answer(request: object) -> Response:
+    return Response.json({})
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"timeout": 0}, "timeout=0 is not allowed: a positive, finite number"),
+        ({"timeout": float("nan")}, "timeout=nan"),
+        ({"max_retries": -1}, "max_retries=-1 is not allowed: a whole number >= 0"),
+        ({"max_retries": 1.5}, "max_retries=1.5"),
+        ({"backoff_initial": -0.1}, "backoff_initial=-0.1"),
+        ({"backoff_initial": 5, "backoff_max": 1}, r"backoff_max=1 is not allowed: .* >= backoff_initial \(5\)"),
+        ({"backoff_max": float("inf")}, "backoff_max=inf"),
+        ({"rate_limit": 0}, "rate_limit=0"),
+        ({"rate_limit": float("nan")}, "rate_limit=nan"),
+        ({"max_concurrency": 0}, "max_concurrency=0 is not allowed: a whole number >= 1 or None"),
+        ({"base_url": "ftp://gw/douyin"}, "base_url='ftp://gw/douyin'"),
+        ({"base_url": "https://gw/douyin?x=1"}, "without a query"),
+        ({"lang": "de"}, "lang='de'"),
+        ({"throttle": LocalThrottle(10, 2), "rate_limit": 10}, "a throttle brings its own limits"),
+        ({"transport": MockTransport(answer), "session": "placeholder"}, "a transport or a session"),
+    ],
+)
+async def test_client_settings(options: dict[str, Any], message: str) -> None:
+    if options.get("session") == "placeholder":
+        options["session"] = aiohttp.ClientSession()
+    try:
+        with pytest.raises(InvalidSettingError, match=message) as caught:
+            DouyinClient(**CREDENTIALS, **options)
+        assert isinstance(caught.value, ValueError)
+    finally:
+        if "session" in options:
+            await options["session"].close()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: RetryOptions(rate_limit_retries=-1), "rate_limit_retries=-1"),
+        (lambda: MediaOptions(concurrency=0), "media concurrency=0"),
+        (lambda: MediaOptions(read_timeout=-1), "media read_timeout=-1"),
+        (lambda: ShortLinkOptions(hosts="v.douyin.com"), "a collection of host names"),
+        (lambda: ShortLinkOptions(max_hops=0), "short link max_hops=0"),
+        (lambda: ShortLinkOptions(timeout=0), "short link timeout=0"),
+    ],
+)
+def test_option_groups(make: Any, message: str) -> None:
+    with pytest.raises(InvalidSettingError, match=message):
+        make()
+
+
+def test_missing_credentials_name_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DOUYIN_API_KEY", raising=False)
+    monkeypatch.delenv("DOUYIN_API_SECRET", raising=False)
+    with pytest.raises(InvalidSettingError, match="DOUYIN_API_KEY and DOUYIN_API_SECRET"):
+        DouyinClient()
+
+
+def test_a_given_throttle_is_used_as_is() -> None:
+    throttle = LocalThrottle(7, 3)
+    client = DouyinClient(**CREDENTIALS, throttle=throttle)
+    assert (client.limits.rate_ceiling, client.limits.concurrency_ceiling) == (7, 3)
+    assert "rate_limit=7, max_concurrency=3" in repr(client)

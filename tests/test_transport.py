@@ -1,0 +1,149 @@
+"""The transport seam: the in-memory transport, and the one mapping of aiohttp's exceptions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from douyin_async import (
+    AiohttpTransport,
+    DouyinClient,
+    MockTransport,
+    NotFoundError,
+    Request,
+    RequestTimeoutError,
+    Response,
+    RetryOptions,
+    ServerError,
+    TransportError,
+)
+from douyin_async._transport import transport_error
+from douyin_async.emulator import SEED_ITEM, SEED_SUCCESS
+
+from .conftest import SEED_ID, SleepRecorder
+
+KEY, SECRET = "mock-key", "mock-secret-77"
+
+
+def mock_client(transport: MockTransport, sleeps: SleepRecorder, **options: object) -> DouyinClient:
+    return DouyinClient(KEY, SECRET, base_url="https://gw.example/douyin", transport=transport,
+                        rate_limit=None, max_concurrency=None, retry=RetryOptions(sleep=sleeps),
+                        **options)  # type: ignore[arg-type]
+
+
+async def test_mock_transport_answers_the_client_without_a_server(sleeps: SleepRecorder) -> None:
+    seen: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request)
+        if request.params["item_id"] == SEED_ID:
+            return Response.json(SEED_SUCCESS)
+        return Response.json({"error_code": "2000", "reason": "没找到", "request_id": "r2"})
+
+    async with mock_client(MockTransport(handler), sleeps) as client:
+        response = await client.item_get_video(SEED_ID)
+        with pytest.raises(NotFoundError) as caught:
+            await client.item_get_video("123")
+    assert response.item.title == SEED_ITEM["title"]
+    assert caught.value.request_id == "r2" and caught.value.charged
+    assert [r.params["item_id"] for r in seen] == [SEED_ID, "123"]
+    assert seen[0].params["key"] == KEY and seen[0].method == "GET"
+    assert SECRET not in repr(seen[0])
+
+
+async def test_mock_transport_failures_are_retried_like_real_ones(sleeps: SleepRecorder) -> None:
+    answers = iter([TransportError("connection reset"), Response.json({"error_code": "4001"})] * 2)
+
+    async def handler(request: Request) -> Response:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async with mock_client(MockTransport(handler), sleeps, max_retries=3) as client:
+        with pytest.raises(ServerError) as caught:
+            await client.item_get_video(SEED_ID)
+    assert caught.value.attempts == 4 and len(sleeps.delays) == 3
+
+
+async def test_mock_transport_headers_are_case_insensitive() -> None:
+    transport = MockTransport(lambda request: Response(200, {"content-type": "video/mp4"}, b"x"))
+    async with transport.stream(Request("GET", "https://media.example/v.mp4")) as answer:
+        assert answer.headers.get("Content-Type") == "video/mp4"
+        assert [chunk async for chunk in answer.iter_chunks(1)] == [b"x"]
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind", "retryable"),
+    [
+        (TimeoutError(), RequestTimeoutError, True),
+        (asyncio.TimeoutError(), RequestTimeoutError, True),  # not TimeoutError on Python 3.10
+        (aiohttp.ServerDisconnectedError(), TransportError, True),
+        (aiohttp.ClientPayloadError("Response payload is not completed"), TransportError, True),
+        (aiohttp.InvalidURL(f"http://gw/?key={KEY}&secret={SECRET}"), TransportError, False),
+    ],
+    ids=["TimeoutError", "asyncio.TimeoutError", "disconnected", "payload", "invalid-url"],
+)
+def test_one_mapping_for_every_aiohttp_failure(exc: BaseException, kind: type, retryable: bool) -> None:
+    request = Request("GET", f"http://gw/?key={KEY}&secret={SECRET}&item_id=1", timeout=3.0)
+    error = transport_error(exc, request, lambda text: text.replace(KEY, "***").replace(SECRET, "***"))
+    assert type(error) is kind and error.retryable is retryable
+    assert SECRET not in str(error) and KEY not in str(error)
+
+
+@pytest.fixture
+async def stalling_server() -> AsyncIterator[str]:
+    """A server that sends headers and half a body, then stalls; and one that never answers."""
+
+    async def half(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Length": "100"})
+        await resp.prepare(request)
+        await resp.write(b"x" * 50)
+        await asyncio.sleep(10)
+        return resp
+
+    async def never(request: web.Request) -> web.Response:
+        await asyncio.sleep(10)
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_get("/half", half)
+    app.router.add_get("/never", never)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def read_all(transport: AiohttpTransport, request: Request) -> bytes:
+    async with transport.stream(request) as answer:
+        return b"".join([chunk async for chunk in answer.iter_chunks(1024)])
+
+
+async def test_real_timeouts_are_typed_for_send_and_stream(stalling_server: str) -> None:
+    transport = AiohttpTransport()
+    try:
+        with pytest.raises(RequestTimeoutError) as caught:
+            await transport.send(Request("GET", f"{stalling_server}/never?secret={SECRET}", timeout=0.2))
+        assert SECRET not in str(caught.value) and caught.value.__context__ is None
+        with pytest.raises(RequestTimeoutError):
+            await read_all(transport, Request("GET", f"{stalling_server}/half", read_timeout=0.2))
+    finally:
+        await transport.aclose()
+
+
+async def test_a_closed_session_of_the_callers_is_a_typed_error() -> None:
+    session = aiohttp.ClientSession()
+    await session.close()
+    async with DouyinClient(KEY, SECRET, base_url="http://127.0.0.1:9/douyin", session=session) as client:
+        with pytest.raises(TransportError, match="session given to the client is closed") as caught:
+            await client.item_get_video(SEED_ID)
+    assert not caught.value.retryable and caught.value.attempts == 1

@@ -53,12 +53,21 @@ def environment(server_kind: str) -> str:
     ])
 
 
+SECTIONS = ("overhead", "scale", "goodput", "decode")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, under a minute")
     parser.add_argument("--no-write", action="store_true", help="print only; do not write RESULTS.md")
     parser.add_argument("--python-server", action="store_true", help="use the aiohttp server even if nginx exists")
+    parser.add_argument("--only", metavar="SECTIONS", default=",".join(SECTIONS),
+                        help=f"comma-separated sections to run (default: all of {', '.join(SECTIONS)})")
     args = parser.parse_args(argv)
+    only = set(args.only.split(","))
+    unknown = only - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; sections are {', '.join(SECTIONS)}")
     quick = args.quick
     loops = ["asyncio"]
     try:
@@ -73,39 +82,44 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(("Environment", environment(server.kind)))
         count, rounds = (1000, 1) if quick else (20_000, 5)
         rows = []
-        for loop in loops:
+        for loop in loops if "overhead" in only else []:
             results = overhead.run(server.base_url, count=count, concurrency=64, rounds=rounds, loop=loop)
             rows += overhead.rows(results, loop)
-        sections.append((
-            f"Client overhead ({count:,} requests per run, 64 concurrent, throttle off, "
-            f"median of {rounds} interleaved runs)",
-            markdown(overhead.HEADER, rows),
-        ))
-        print(sections[-1][1], flush=True)
+        if rows:
+            sections.append((
+                f"Client overhead ({count:,} requests per run, 64 concurrent, throttle off, "
+                f"median of {rounds} interleaved runs)",
+                markdown(overhead.HEADER, rows),
+            ))
+            print(sections[-1][1], flush=True)
 
-        sizes = [1_000, 5_000] if quick else [10_000, 100_000, 1_000_000]
+        sizes = [] if "scale" not in only else [1_000, 5_000] if quick else [10_000, 100_000, 1_000_000]
         scale_rows = []
         for size in sizes:
             measured = scale.measure(server.base_url, size)
             scale_rows.append([f"{size:,}", f"{measured['seconds']:.1f} s", f"{measured['us_per_id']:.0f} µs",
                                f"{measured['peak_rss_mib']:.0f} MiB"])
-        sections.append(("Scale (iter_videos, 64 concurrent, one process per size)",
-                         markdown(["ids", "time", "time per id", "peak RSS"], scale_rows)))
-        print(sections[-1][1], flush=True)
+        if scale_rows:
+            sections.append(("Scale (iter_videos, 64 concurrent, one process per size)",
+                             markdown(["ids", "time", "time per id", "peak RSS"], scale_rows)))
+            print(sections[-1][1], flush=True)
 
     rate, concurrency, ids = (20.0, 2, 100) if quick else (50.0, 4, 3000)
-    goodput_rows = asyncio.run(goodput.run(rate=rate, concurrency=concurrency, count=ids))
-    sections.append((
-        f"Goodput under the gateway's limits (emulator: R = {rate:g}/s, C = {concurrency}; {ids:,} ids)",
-        markdown(goodput.HEADER, goodput.table(goodput_rows, rate, ids)),
-    ))
-    print(sections[-1][1], flush=True)
+    goodput_rows = []
+    if "goodput" in only:
+        goodput_rows = asyncio.run(goodput.run(rate=rate, concurrency=concurrency, count=ids))
+        sections.append((
+            f"Goodput under the gateway's limits (emulator: R = {rate:g}/s, C = {concurrency}; {ids:,} ids)",
+            markdown(goodput.HEADER, goodput.table(goodput_rows, rate, ids)),
+        ))
+        print(sections[-1][1], flush=True)
 
-    number = 2_000 if quick else 20_000
-    sections.append(("Decode (the seed's success body)", markdown(decode.HEADER, decode.run(number))))
-    print(sections[-1][1], flush=True)
+    if "decode" in only:
+        number = 2_000 if quick else 20_000
+        sections.append(("Decode (the seed's success body)", markdown(decode.HEADER, decode.run(number))))
+        print(sections[-1][1], flush=True)
 
-    if not args.no_write and not quick:
+    if not args.no_write and not quick and only == set(SECTIONS):
         plotted = goodput.plot(goodput_rows[1], rate, str(PLOT))
         body = "\n\n".join(f"## {title}\n\n{text}" for title, text in sections)
         if plotted:

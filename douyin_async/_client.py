@@ -86,9 +86,7 @@ class DouyinClient:
             raise InvalidSettingError(
                 f"missing credentials: pass key= and secret= or set {ENV_KEY} and {ENV_SECRET}"
             )
-        parsed = urlsplit(base_url) if isinstance(base_url, str) else None
-        check("base_url", base_url, parsed is not None and parsed.scheme in ("http", "https")
-              and bool(parsed.hostname) and not parsed.query, "an http(s) URL without a query")
+        check("base_url", base_url, _is_gateway_url(base_url), "an http(s) URL with a host, a valid port and no query")
         check_positive("timeout", timeout)
         check_count("max_retries", max_retries, minimum=0)
         check("backoff_initial", backoff_initial, is_number(backoff_initial) and backoff_initial >= 0,
@@ -294,6 +292,17 @@ class DouyinClient:
     async def get_videos(self, ids: Ids, *, ordered: bool = True, **options: Any) -> list[BatchResult]:
         """:meth:`iter_videos` collected into a list (in input order by default)."""
         return [result async for result in self.iter_videos(ids, ordered=ordered, **options)]
+
+
+def _is_gateway_url(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    parsed = urlsplit(value)
+    try:
+        parsed.port  # noqa: B018 (it raises for a port out of range)
+    except ValueError:
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.hostname) and not parsed.query
 
 
 def _common_params(cache: bool | None, lang: str | None) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
+from typing import Any
 
 import msgspec
 
@@ -19,7 +19,7 @@ from .errors import (
 )
 
 
-class _Envelope(msgspec.Struct):
+class _Envelope(msgspec.Struct, gc=False):
     """The wire shape, loose exactly where the gateway is: item, error_code, execution_time."""
 
     item: Video | list[Video] | None = None
@@ -27,7 +27,7 @@ class _Envelope(msgspec.Struct):
     error: str = ""
     reason: str = ""
     request_id: str = ""
-    execution_time: Decimal | None = None
+    execution_time: float | str | None = None
     server_time: str = ""
     cache: int | str = 0
     api_info: str = ""
@@ -62,14 +62,13 @@ def decode_item_get_video(
             f"response is not the gateway's JSON envelope: {redact(str(exc))}",
             excerpt=excerpt(body, redact),
         ) from None
-    code = normalize_code(env.error_code)
-    quota = parse_quota(env.api_info)
+    code = SUCCESS if env.error_code == SUCCESS else normalize_code(env.error_code)
     if code != SUCCESS:
         error = error_for_code(
             code, reason=env.reason or env.error, request_id=env.request_id,
             retry_unknown=retry_unknown,
         )
-        error.quota = quota
+        error.quota = parse_quota(env.api_info)
         raise error
     item = _single_item(env.item)
     if item is None:
@@ -81,18 +80,17 @@ def decode_item_get_video(
             f"asked for {item_id}, got item {item.num_iid!r}", code=code,
             request_id=env.request_id,
         )
-    try:
-        cache = int(env.cache)
-    except ValueError:
-        cache = 0
     return ItemGetVideoResponse(
-        item=item,
-        error_code=code,
-        request_id=env.request_id,
-        execution_time=float(env.execution_time or 0),
-        server_time=env.server_time,
-        cache=cache,
-        quota=quota,
-        api_info=env.api_info,
-        raw=body,
+        item, code, env.request_id, _number(env.execution_time, float), env.server_time,
+        _number(env.cache, int), env.api_info, 1, body,
     )
+
+
+def _number(value: float | str | None, kind: type[float] | type[int]) -> Any:
+    """``value`` as ``kind`` whether it came as a number or a string; 0 when it is neither."""
+    if isinstance(value, kind):
+        return value
+    try:
+        return kind(value or 0)
+    except (TypeError, ValueError):
+        return kind(0)

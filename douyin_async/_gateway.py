@@ -15,11 +15,11 @@ import msgspec
 
 from ._decode import decode_item_get_video
 from ._models import ItemGetVideoResponse
-from ._quota import Quota
+from ._quota import Quota, parse_quota
 from ._redact import Redactor
-from ._retry import RetryPolicy, retry_after_seconds
+from ._retry import RetryPolicy, retry_after_seconds, should_retry
 from ._throttle import Outcome, Throttle, ThrottleLimits
-from ._transport import Request, Transport
+from ._transport import Request, Response, Transport
 from .errors import ApiError, DouyinError, HTTPStatusError, MalformedResponseError, RateLimitError
 
 log = logging.getLogger("douyin_async")
@@ -45,7 +45,8 @@ class Gateway:
         self.transport = transport
         self.throttle = throttle
         self.redact = redact
-        self.quota: Quota | None = None
+        self._quota: Quota | None = None
+        self._api_info = ""
         self._endpoint = f"{base_url}/item_get_video/?{urlencode(credentials)}"
         self._defaults = dict(defaults)
         self._policy = policy
@@ -60,8 +61,6 @@ class Gateway:
 
     def _url_prefix(self, overrides: Mapping[str, str]) -> str:
         """The URL up to the id, built once per set of parameters: a call only appends its id."""
-        if not overrides and self._prefixes:
-            return self._default_prefix
         params = {**self._defaults, **overrides}
         key = tuple(sorted(params.items()))
         prefix = self._prefixes.get(key)
@@ -78,7 +77,7 @@ class Gateway:
     ) -> ItemGetVideoResponse:
         """Fetch a normalised id; ``before_send`` runs after the throttle, before every attempt,
         and may raise to stop the call (batches use it to stop sending after a fatal error)."""
-        url = self._url_prefix(params) + item_id
+        url = (self._url_prefix(params) if params else self._default_prefix) + item_id
         sent = 0
 
         async def attempt() -> ItemGetVideoResponse:
@@ -90,7 +89,8 @@ class Gateway:
                 if before_send is not None:
                     before_send()
                 sent += 1
-                response = await self._exchange(url, item_id)
+                answer = await self.transport.send(Request("GET", url, timeout=self._timeout))
+                response = self._read(answer, item_id)
                 outcome = Outcome.ANSWERED
                 return response
             except RateLimitError:
@@ -102,23 +102,31 @@ class Gateway:
             finally:
                 await throttle.release(outcome)
 
+        # The first attempt runs here and not through the retry policy: most calls succeed at
+        # once, and every coroutine frame between the caller and the socket costs on each resume.
         try:
-            response = await self._policy.call(attempt, item_id)
+            return await attempt()
+        except DouyinError as exc:
+            exc.attempts = sent
+            if not should_retry(exc):
+                raise
+            first = exc
+        try:
+            response = await self._policy.retry(first, attempt, item_id)
         except DouyinError as exc:
             exc.attempts = sent
             raise
-        return response if sent == 1 else msgspec.structs.replace(response, attempts=sent)
+        return msgspec.structs.replace(response, attempts=sent)
 
-    async def _exchange(self, url: str, item_id: str) -> ItemGetVideoResponse:
-        """One request and its decoded answer; a gateway error envelope raises its typed error."""
-        answer = await self.transport.send(Request("GET", url, timeout=self._timeout))
+    def _read(self, answer: Response, item_id: str) -> ItemGetVideoResponse:
+        """The decoded answer; a gateway error envelope raises its typed error."""
         try:
             response = decode_item_get_video(
                 answer.body, item_id, redact=self.redact, retry_unknown=self._retry_unknown
             )
         except ApiError as exc:
             if exc.quota is not None:
-                self.quota = exc.quota
+                self._quota, self._api_info = exc.quota, ""
             raise
         except MalformedResponseError as exc:
             if answer.status != 200:
@@ -130,6 +138,16 @@ class Gateway:
             raise
         if answer.status != 200:
             log.info("item %s: HTTP %d carried a success envelope", item_id, answer.status)
-        if response.quota is not None:
-            self.quota = response.quota
+        if response.api_info:
+            self._api_info = response.api_info
         return response
+
+    @property
+    def quota(self) -> Quota | None:
+        """The key's quota from the latest ``api_info`` that held one; parsed when asked for."""
+        if self._api_info:
+            parsed = parse_quota(self._api_info)
+            self._api_info = ""
+            if parsed is not None:
+                self._quota = parsed
+        return self._quota

@@ -17,10 +17,10 @@ def normalize_item_id(value: object, redact: Callable[[str], str] = CREDENTIAL_P
     Raises InvalidParamError (code 4003, never sent) for anything else; the message quotes the
     input through ``redact``, since pasted input can hold credentials.
     """
-    if isinstance(value, int) and not isinstance(value, bool):
-        text = str(value) if value >= 0 else ""
-    elif isinstance(value, str):
+    if isinstance(value, str):
         text = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        text = str(value) if value >= 0 else ""
     else:
         raise InvalidParamError(
             f"item_id must be a str or int of 1-32 digits, not {type(value).__name__}",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import msgspec
 
-from ._quota import Quota
+from ._quota import Quota, parse_quota
 
 
-class VideoStreams(msgspec.Struct, frozen=True):
+class VideoStreams(msgspec.Struct, frozen=True, gc=False):
     """The video's media URLs: ``url`` is watermarked, ``url_raw`` is not, ``pic_url`` the cover."""
 
     url: str = ""
@@ -15,7 +15,7 @@ class VideoStreams(msgspec.Struct, frozen=True):
     pic_url: str = ""
 
 
-class Music(msgspec.Struct, frozen=True):
+class Music(msgspec.Struct, frozen=True, gc=False):
     """The soundtrack: ``url`` is an mp3, ``pic_url`` its cover."""
 
     title: str = ""
@@ -24,13 +24,13 @@ class Music(msgspec.Struct, frozen=True):
     pic_url: str = ""
 
 
-class ItemImage(msgspec.Struct, frozen=True):
+class ItemImage(msgspec.Struct, frozen=True, gc=False):
     """One image of an image post."""
 
     url: str = ""
 
 
-class Video(msgspec.Struct, frozen=True):
+class Video(msgspec.Struct, frozen=True, gc=False):
     """One Douyin video as the gateway describes it."""
 
     num_iid: str
@@ -52,7 +52,7 @@ class Video(msgspec.Struct, frozen=True):
         return [img if isinstance(img, str) else img.url for img in self.item_imgs]
 
 
-class ItemGetVideoResponse(msgspec.Struct, frozen=True):
+class ItemGetVideoResponse(msgspec.Struct, frozen=True, gc=False):
     """A successful ``item_get_video`` answer; ``raw`` is the body exactly as received."""
 
     item: Video
@@ -61,10 +61,14 @@ class ItemGetVideoResponse(msgspec.Struct, frozen=True):
     execution_time: float
     server_time: str
     cache: int
-    quota: Quota | None
     api_info: str = ""
     attempts: int = 1
     raw: bytes = b""
+
+    @property
+    def quota(self) -> Quota | None:
+        """The key's quota from ``api_info``, parsed when asked for (most callers never do)."""
+        return parse_quota(self.api_info)
 
     @property
     def raw_item(self) -> bytes:
@@ -76,8 +80,6 @@ class ItemGetVideoResponse(msgspec.Struct, frozen=True):
             f"ItemGetVideoResponse(item_id={self.item.num_iid!r}, title={self.item.title!r}, "
             f"request_id={self.request_id!r}, cache={self.cache}, attempts={self.attempts})"
         )
-
-
 
 
 class _RawItem(msgspec.Struct):

@@ -10,7 +10,7 @@ import msgspec
 _QUOTA = re.compile(r"today:\s*(\d+)\s+max:\s*(\d+)(?:.*?expires:\s*(\d{4})-(\d{2})-(\d{2}))?")
 
 
-class Quota(msgspec.Struct, frozen=True):
+class Quota(msgspec.Struct, frozen=True, gc=False):
     """The key's usage as reported in ``api_info``: ``today:USED max:LIMIT ...;expires:DATE``."""
 
     used: int

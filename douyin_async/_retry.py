@@ -87,23 +87,29 @@ class RetryPolicy:
         return self.delay(_exception(state), state.attempt_number)
 
     async def call(self, attempt: Callable[[], Awaitable[T]], label: str) -> T:
-        """Run ``attempt`` (for ``label``, as logs name it) until it succeeds, fails for good, or the retries are spent.
-
-        Most calls succeed at once, and tenacity's per-call set-up costs more than the rest of the
-        client: the first attempt runs directly, and only a retryable failure enters tenacity,
-        which is handed that failure as its first attempt's outcome.
-        """
+        """Run ``attempt`` (for ``label``, as logs name it) until it succeeds, fails for good,
+        or the retries are spent."""
         try:
             return await attempt()
         except DouyinError as exc:
             if not should_retry(exc):
                 raise
-            first: DouyinError | None = exc
+            first = exc
+        return await self.retry(first, attempt, label)
+
+    async def retry(self, first: DouyinError, attempt: Callable[[], Awaitable[T]], label: str) -> T:
+        """Go on after ``first``, the retryable failure of a first attempt made outside tenacity.
+
+        Most calls succeed at once, and tenacity's per-call set-up costs more than the rest of the
+        client, so callers make the first attempt themselves; tenacity is handed its failure as
+        the outcome of its own first attempt, and decides every wait and stop from there.
+        """
+        pending: DouyinError | None = first
 
         async def replaying_first(label: str) -> T:
-            nonlocal first
-            if first is not None:
-                failure, first = first, None
+            nonlocal pending
+            if pending is not None:
+                failure, pending = pending, None
                 raise failure
             return await attempt()
 

@@ -105,10 +105,7 @@ class LocalThrottle:
 
     def _bind(self) -> None:
         """Build the loop-bound parts on the running loop (again, if the client moved loops)."""
-        loop = asyncio.get_running_loop()
-        if loop is self._loop:
-            return
-        self._loop, self._in_flight = loop, 0
+        self._loop, self._in_flight = asyncio.get_running_loop(), 0
         policy = self.policy
         self._limiter = self._new_limiter(policy.pace(policy.rate)) if policy.rate is not None else None
         if policy.concurrency_ceiling is not None:
@@ -121,7 +118,8 @@ class LocalThrottle:
         return AsyncLimiter(1 + credit, (1 + credit) / pace)
 
     async def acquire(self) -> None:
-        self._bind()
+        if asyncio.get_running_loop() is not self._loop:
+            self._bind()
         cap = self._cap
         if cap is not None:
             await cap.acquire()
@@ -154,8 +152,8 @@ class LocalThrottle:
         self._in_flight -= 1
         if self._cap is not None:
             self._cap.release()
-        if outcome is Outcome.NO_ANSWER:
-            return
+        if outcome is Outcome.NO_ANSWER or (self._cap is None and self._limiter is None):
+            return  # nothing learned, or nothing to adapt
         if outcome is Outcome.LIMITED and not self._adaptive:
             self.policy.rate_limited += 1
         if not self._adaptive:

@@ -147,3 +147,40 @@ async def test_a_closed_session_of_the_callers_is_a_typed_error() -> None:
         with pytest.raises(TransportError, match="session given to the client is closed") as caught:
             await client.item_get_video(SEED_ID)
     assert not caught.value.retryable and caught.value.attempts == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/douyin/item_get_video/?key=k&secret=a%2Bb+c&item_id=1",
+        "https://gw.example/douyin/item_get_video/?key=%E4%B8%AD&item_id=1",
+        "http://u:p@h:81/p/?a=b",
+        "http://[::1]:8080/p/?a=1",
+        "http://h:80/p/?x=1",
+        "HTTP://H.example/p/?x=1",
+        "http://h/p%20q/?x=1",
+        "http://h/p/",
+        "http://h/p?x=1#frag",
+        "http://h/p/?a=%zz",
+        "http://h/p/?a=%2",
+        "http://h/a b/?x=1&y=中",
+        "http://h/?",
+    ],
+)
+def test_the_fast_url_path_sends_what_yarl_would(url: str) -> None:
+    from yarl import URL
+
+    from douyin_async._transport import _yarl_url
+
+    assert _yarl_url(url) == URL(url)
+    assert str(_yarl_url(url)) == str(URL(url))
+
+
+async def test_an_invalid_url_is_a_typed_error_without_the_secret() -> None:
+    transport = AiohttpTransport()
+    try:
+        with pytest.raises(TransportError) as caught:
+            await transport.send(Request("GET", f"http://127.0.0.1:99999/x/?secret={SECRET}", timeout=1))
+    finally:
+        await transport.aclose()
+    assert not caught.value.retryable and SECRET not in str(caught.value)

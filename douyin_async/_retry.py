@@ -130,7 +130,7 @@ def _log_retry(state: RetryCallState) -> None:
     code = getattr(exc, "code", None) or type(exc).__name__
     log.info(
         "retrying %s after %s (attempt %d), sleeping %.2fs",
-        state.args[0], code, state.attempt_number, state.upcoming_sleep,
+        state.args[0], code, state.attempt_number, state.next_action.sleep if state.next_action else 0.0,
     )
 
 

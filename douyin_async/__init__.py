@@ -1,5 +1,6 @@
 """douyin-async: an asyncio SDK for the gateway's Douyin ``item_get_video`` endpoint."""
 
+from ._adaptive import Ticket
 from ._batch import BatchProgress, BatchResult
 from ._client import DEFAULT_BASE_URL, DouyinClient
 from ._decode import decode_item_get_video
@@ -39,6 +40,7 @@ from .errors import (
 )
 
 __version__ = "0.1.0"
+"""This package's version."""
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -85,6 +87,7 @@ __all__ = [
     "Stream",
     "Throttle",
     "ThrottleLimits",
+    "Ticket",
     "Transport",
     "TransportError",
     "UnexpectedItemError",

@@ -1,45 +1,75 @@
-"""The adaptation to 4008 answers, as a pure policy: told what happened and when, it sets the limits.
+"""How 4008 answers move the limits: a pure policy, told what happened and when.
 
-AIMD: on a 4008 the learned bound becomes what actually got through in the last second (a
-strict window admits exactly its limit, so that is the best estimate of it) and the rate drops
-below it; the concurrency drops only when the cap was full, since otherwise the rate was the
-cause. Successes raise both additively back towards just below the bound, which itself creeps
-up towards the configured ceiling so that a limit that was raised is found again. One burst of
-4008s (one window) counts once.
+The gateway's 4008 says 并发已达上限, too many requests in flight, and real answers take seconds,
+so the cap in flight is the limit a client meets first. The policy treats a 4008 as "too many in
+flight" unless the evidence says rate: a refusal with no more in flight than recently succeeded,
+while we were sending at our own pace.
+
+- **Concurrency**, like TCP's window: start at two and grow by one per answer (slow start) until
+  the first refusal; a refusal with *k* in flight (itself included) proves room for at most
+  *k - 1*, so the window drops there at once, within the round trip. At the learned bound it
+  probes one higher only after ``PROBE_AFTER`` clean answers; each probe that holds halves that
+  wait, so a cap that grew (another user of the key stopped) is found again quickly, while a cap
+  that did not costs one 4008 per ``PROBE_AFTER`` answers.
+- **Rate**: a refusal at our pace sets the bound to what got through in the last second (a strict
+  window admits exactly its limit), drops the rate below it and pauses until the gateway's
+  window has emptied. After ``RATE_HOLD`` clean seconds the bound relaxes, doubling every
+  ``RATE_DOUBLING`` seconds up to the ceiling: back near the ceiling within about ten seconds of
+  clean answers, whatever the rate.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass
 
+INITIAL_WINDOW = 2
+PROBE_AFTER = 100
+RATE_HOLD = 5.0
+RATE_DOUBLING = 2.0
 _BELOW_BOUND_AFTER_CUT = 0.9
 _TARGET_BELOW_BOUND = 0.97
-_BOUND_CREEP = 1.0003
-_RECOVERY_STEPS = 20
+_RECOVERY_STEPS = 100
 _WINDOW = 1.0
-_PROBE_AFTER = 500
+_RECENT = 2.0
 _RATE_BINDING = 0.8
 
 
-class AimdPolicy:
-    """The adaptation rules, pure: told what happened and when, it decides the limits."""
+@dataclass(slots=True)
+class Ticket:
+    """One request as the throttle let it go: when, and how many were in flight with it."""
 
-    def __init__(self, rate_ceiling: float | None, concurrency_ceiling: int | None, margin: float) -> None:
+    sent_at: float
+    in_flight: int
+
+
+class AdaptivePolicy:
+    """The limits now, from the ceilings and every answer and refusal so far."""
+
+    def __init__(
+        self, rate_ceiling: float | None, concurrency_ceiling: int | None, margin: float, *, start_small: bool = True
+    ) -> None:
         self.rate_ceiling = rate_ceiling
         self.concurrency_ceiling = concurrency_ceiling
         self.margin = margin
         self.rate = rate_ceiling
-        self.concurrency = concurrency_ceiling
+        initial = INITIAL_WINDOW if start_small else concurrency_ceiling
+        self.concurrency = min(initial, concurrency_ceiling) if concurrency_ceiling and initial else None
         self.paused_until = -math.inf
         self.rate_limited = 0
+        self._window = float(self.concurrency or 0)
+        self._slow_start = True
+        self._cap_bound = concurrency_ceiling
+        self._probe_after = PROBE_AFTER
+        self._clean = 0
         self._rate_bound = rate_ceiling
-        self._concurrency_bound = concurrency_ceiling
-        self._successes_since_raise = 0
-        self._cooldown_until = -math.inf
+        self._rate_refused_at = -math.inf
+        self._rate_cooldown_until = -math.inf
         self._first_send: float | None = None
-        self._recent_successes: deque[float] = deque()
-        self._recent_sends: deque[float] = deque()
+        self._sends: deque[float] = deque()
+        self._answers: deque[float] = deque()
+        self._answered_in_flight: deque[tuple[float, int]] = deque()
 
     def pace(self, rate: float) -> float:
         """The rate actually paced at: ``rate`` less the safety margin."""
@@ -48,60 +78,102 @@ class AimdPolicy:
     def on_send(self, now: float) -> None:
         if self._first_send is None:
             self._first_send = now
-        _prune(self._recent_sends, now).append(now)
+        _prune(self._sends, now, _WINDOW).append(now)
 
-    def on_rate_limited(self, now: float, others_in_flight: int) -> None:
-        """A 4008: cut whichever limit was the cause, once per burst of them (one window)."""
+    def on_answer(self, now: float, ticket: Ticket) -> None:
+        """The gateway answered (any code but 4008): the limits held for this request."""
+        if self.rate is not None:
+            _prune(self._answers, now, _WINDOW).append(now)
+            self._relax_rate(now)
+        if self.concurrency is not None:
+            recent = self._answered_in_flight
+            while recent and recent[0][0] <= now - _RECENT:
+                recent.popleft()
+            recent.append((now, ticket.in_flight))
+            self._grow_window(ticket)
+
+    def on_refusal(self, now: float, ticket: Ticket) -> None:
+        """A 4008: cut the limit the evidence points at."""
         self.rate_limited += 1
-        if now < self._cooldown_until:
-            return
-        self._cooldown_until = now + _WINDOW
-        self._successes_since_raise = 0
-        # Our rate was the constraint if we sent at (near) our pace, or a pause held us back.
-        sent = self._per_second(self._recent_sends, now)
-        rate_bound = self.rate is not None and (
-            sent >= _RATE_BINDING * self.pace(self.rate) or self.paused_until > now - _WINDOW
-        )
-        if self.concurrency is not None and not rate_bound and others_in_flight:
-            # Refused below our own pace with others in flight: the gateway's cap on requests in
-            # flight is the limit, and it is below what was in flight (this request included).
-            self.concurrency = self._concurrency_bound = others_in_flight
+        if self.concurrency is not None and not self._rate_was_the_cause(now, ticket):
+            self._cut_window(ticket)
         elif self.rate is not None:
-            got_through = self._per_second(self._recent_successes, now)
-            self._rate_bound = min(self.rate, max(got_through, self.rate * 0.5, 0.01))
-            self.rate = self._rate_bound * _BELOW_BOUND_AFTER_CUT
-            # The gateway's window stays full until its oldest admitted request ages out.
-            if self._recent_successes:
-                self.paused_until = self._recent_successes[0] + _WINDOW
+            self._cut_rate(now)
 
-    def on_success(self, now: float) -> None:
-        """A request got through: climb back towards the learned bounds and the ceilings."""
-        if self.rate is not None and self._rate_bound is not None and self.rate_ceiling is not None:
-            _prune(self._recent_successes, now).append(now)
-            self._rate_bound = min(self._rate_bound * _BOUND_CREEP, self.rate_ceiling)
-            at_ceiling = self._rate_bound >= self.rate_ceiling
-            target = self.rate_ceiling if at_ceiling else self._rate_bound * _TARGET_BELOW_BOUND
-            if self.rate < target:
-                step = self.rate_ceiling / _RECOVERY_STEPS
-                self.rate = min(self.rate + step / max(self.rate, 1.0), target)
-        if self.concurrency is not None and self._concurrency_bound is not None:
-            assert self.concurrency_ceiling is not None
-            self._successes_since_raise += 1
-            # Below the learned bound: +1 per window of successes. At it: probe +1 only rarely.
-            needed = self.concurrency if self.concurrency < self._concurrency_bound else _PROBE_AFTER
-            if self.concurrency < self.concurrency_ceiling and self._successes_since_raise >= needed:
-                self._successes_since_raise = 0
-                self.concurrency += 1
-                self._concurrency_bound = max(self._concurrency_bound, self.concurrency)
+    # -- concurrency -------------------------------------------------------------------------
+
+    def _grow_window(self, ticket: Ticket) -> None:
+        assert self.concurrency_ceiling is not None
+        assert self._cap_bound is not None
+        if ticket.in_flight > self._cap_bound:  # more got through than we thought the cap was
+            self._cap_bound = min(ticket.in_flight, self.concurrency_ceiling)
+        if self._slow_start:
+            self._window = min(self._window + 1, self._cap_bound)
+        elif self._window < self._cap_bound:
+            self._window = min(self._window + 1 / self._window, self._cap_bound)
+        else:
+            self._clean += 1
+            if self._clean >= self._probe_after and self._cap_bound < self.concurrency_ceiling:
+                # One higher than the learned cap; if it holds, the next probe comes sooner.
+                self._cap_bound += 1
+                self._window = self._cap_bound
+                self._clean = 0
+                self._probe_after = max(self._probe_after // 2, 1)
+        self.concurrency = max(1, int(self._window))
+
+    def _cut_window(self, ticket: Ticket) -> None:
+        room = max(1, ticket.in_flight - 1)
+        self._slow_start = False
+        self._cap_bound = min(self._cap_bound or room, room)
+        self._window = min(self._window, room)
+        self._clean = 0
+        self._probe_after = PROBE_AFTER
+        self.concurrency = max(1, int(self._window))
+
+    def _rate_was_the_cause(self, now: float, ticket: Ticket) -> bool:
+        """A refusal with no more in flight than recently succeeded, while sending at our pace."""
+        if self.rate is None:
+            return False
+        recent_ok = max((k for t, k in self._answered_in_flight if t > now - _RECENT), default=0)
+        sent = self._per_second(self._sends, now)
+        at_pace = sent >= _RATE_BINDING * self.pace(self.rate) or self.paused_until > now - _WINDOW
+        return ticket.in_flight <= recent_ok and at_pace
+
+    # -- rate --------------------------------------------------------------------------------
+
+    def _cut_rate(self, now: float) -> None:
+        assert self.rate is not None
+        self._rate_refused_at = now
+        if now < self._rate_cooldown_until:
+            return  # one burst of refusals (one window) cuts once
+        self._rate_cooldown_until = now + _WINDOW
+        got_through = self._per_second(self._answers, now)
+        self._rate_bound = min(self.rate, max(got_through, self.rate * 0.5, 0.01))
+        self.rate = self._rate_bound * _BELOW_BOUND_AFTER_CUT
+        # The gateway's window stays full until its oldest admitted request ages out.
+        if self._answers:
+            self.paused_until = self._answers[0] + _WINDOW
+
+    def _relax_rate(self, now: float) -> None:
+        assert self.rate is not None
+        assert self.rate_ceiling is not None
+        assert self._rate_bound is not None
+        clean = now - self._rate_refused_at - RATE_HOLD
+        bound = self._rate_bound
+        if clean > 0:
+            bound = min(self.rate_ceiling, bound * 2 ** (clean / RATE_DOUBLING))
+        target = self.rate_ceiling if bound >= self.rate_ceiling else bound * _TARGET_BELOW_BOUND
+        if self.rate < target:
+            self.rate = min(target, self.rate + self.rate_ceiling / _RECOVERY_STEPS)
 
     def _per_second(self, events: deque[float], now: float) -> float:
         """Events per second over the last window (or since the first send, if sooner)."""
         span = min(_WINDOW, now - self._first_send) if self._first_send is not None else 0.0
-        return len(_prune(events, now)) / span if span > 0 else 0.0
+        return len(_prune(events, now, _WINDOW)) / span if span > 0 else 0.0
 
 
-def _prune(events: deque[float], now: float) -> deque[float]:
-    """``events`` without those older than one window."""
-    while events and events[0] <= now - _WINDOW:
+def _prune(events: deque[float], now: float, window: float) -> deque[float]:
+    """``events`` without those older than ``window`` seconds."""
+    while events and events[0] <= now - window:
         events.popleft()
     return events

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from ._batch import BatchResult, BatchRun, Ids, ProgressCallback
-from ._download import ByteCallback, Downloader
+from ._download import MEDIA_KINDS, ByteCallback, Downloader
 from ._gateway import Gateway
 from ._ids import normalize_item_id
 from ._models import ItemGetVideoResponse, Video
@@ -36,6 +36,7 @@ from ._transport import AiohttpTransport, Transport
 from .errors import InvalidParamError, InvalidSettingError
 
 DEFAULT_BASE_URL = "https://api-gw-4.cn/douyin"
+"""The gateway's documented address; requests go to ``{base_url}/item_get_video/``."""
 ENV_KEY = "DOUYIN_API_KEY"
 ENV_SECRET = "DOUYIN_API_SECRET"
 _DEFAULT_RATE_LIMIT = 5.0
@@ -64,7 +65,7 @@ class DouyinClient:
         key: str | None = None,
         secret: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | Sequence[str] = DEFAULT_BASE_URL,
         rate_limit: float | None = _DEFAULT_RATE_LIMIT,
         max_concurrency: int | None = _DEFAULT_MAX_CONCURRENCY,
         max_retries: int = 3,
@@ -86,7 +87,9 @@ class DouyinClient:
             raise InvalidSettingError(
                 f"missing credentials: pass key= and secret= or set {ENV_KEY} and {ENV_SECRET}"
             )
-        check("base_url", base_url, _is_gateway_url(base_url), "an http(s) URL with a host, a valid port and no query")
+        base_urls = (base_url,) if isinstance(base_url, str) else tuple(base_url)
+        check("base_url", base_url, bool(base_urls) and all(map(_is_gateway_url, base_urls)),
+              "an http(s) URL with a host, a valid port and no query, or a sequence of them (mirrors)")
         check_positive("timeout", timeout)
         check_count("max_retries", max_retries, minimum=0)
         check("backoff_initial", backoff_initial, is_number(backoff_initial) and backoff_initial >= 0,
@@ -94,13 +97,13 @@ class DouyinClient:
         check("backoff_max", backoff_max, is_number(backoff_max) and backoff_max >= backoff_initial,
               f"a finite number of seconds >= backoff_initial ({backoff_initial})")
         check("lang", lang, lang is None or lang in _LANGS, f"one of {sorted(_LANGS)} or None")
+        check("cache", cache, cache is None or isinstance(cache, bool), "True, False or None")
         limits_given = (rate_limit, max_concurrency) != (_DEFAULT_RATE_LIMIT, _DEFAULT_MAX_CONCURRENCY)
         check("throttle", throttle, throttle is None or not limits_given,
               "a throttle brings its own limits: pass rate_limit and max_concurrency to it, not to the client")
         check("transport", transport, transport is None or session is None,
               "a transport or a session, not both (wrap the session: AiohttpTransport(session))")
         self._redact = Redactor([key, secret])
-        self.base_url = base_url.rstrip("/")
         self._throttle = throttle if throttle is not None else LocalThrottle(rate_limit, max_concurrency)
         self._transport = transport if transport is not None else AiohttpTransport(
             session, connection_limit=max(max_concurrency or 0, 100), redact=self._redact
@@ -110,9 +113,9 @@ class DouyinClient:
             options=retry or RetryOptions(),
         )
         self._gateway = Gateway(
-            base_url=self.base_url,
+            base_urls=[url.rstrip("/") for url in base_urls],
             credentials={"key": key, "secret": secret},
-            defaults=_common_params(cache, lang),
+            defaults=_common_params(cache, lang, self._redact),
             transport=self._transport,
             throttle=self._throttle,
             policy=self._policy,
@@ -135,6 +138,16 @@ class DouyinClient:
             if self._loop is not None:
                 self._bind_helpers()
             self._loop = loop
+
+    @property
+    def base_url(self) -> str:
+        """The gateway address in use: the first given, or the mirror that last answered."""
+        return self._gateway.base_urls[self._gateway.host]
+
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        """Every gateway address given, mirrors included, in the order they are tried."""
+        return self._gateway.base_urls
 
     def __repr__(self) -> str:
         limits = self._throttle.limits
@@ -194,6 +207,10 @@ class DouyinClient:
         [PosixPath('videos/7092264344980868359.mp4')]
         """
         self._on_running_loop()
+        kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+        unknown = [kind for kind in kinds if kind not in MEDIA_KINDS]
+        if unknown or not kinds:  # before anything is fetched (and billed)
+            raise ValueError(f"unknown media kind {unknown or kinds!r}; kinds are {', '.join(MEDIA_KINDS)}")
         if isinstance(target, ItemGetVideoResponse):
             video = target.item
         elif isinstance(target, Video):
@@ -205,7 +222,7 @@ class DouyinClient:
             return (await self.item_get_video(video.num_iid, cache=False)).item
 
         return await self._downloader.download(
-            video, Path(dest), kinds=(kinds,) if isinstance(kinds, str) else tuple(kinds),
+            video, Path(dest), kinds=kinds,
             watermark=watermark, overwrite=overwrite, refresh=refresh if refresh_urls else None,
             on_bytes=on_bytes,
         )
@@ -246,7 +263,7 @@ class DouyinClient:
         ``cache=False`` asks the gateway for a fresh fetch; ``lang`` translates text fields.
         """
         item_id = normalize_item_id(item_id, self._redact)
-        params = _NO_PARAMS if cache is None and lang is None else _common_params(cache, lang)
+        params = _NO_PARAMS if cache is None and lang is None else _common_params(cache, lang, self._redact)
         return await self._gateway.fetch(item_id, params)
 
     def iter_videos(
@@ -279,7 +296,7 @@ class DouyinClient:
             self._gateway,
             ids,
             parse=self._parse_input,
-            params=_common_params(cache, lang),
+            params=_common_params(cache, lang, self._redact),
             ordered=ordered,
             concurrency=concurrency,
             max_charged_calls=max_charged_calls,
@@ -305,14 +322,13 @@ def _is_gateway_url(value: object) -> bool:
     return parsed.scheme in ("http", "https") and bool(parsed.hostname) and not parsed.query
 
 
-def _common_params(cache: bool | None, lang: str | None) -> dict[str, str]:
+def _common_params(cache: bool | None, lang: str | None, redact: Redactor) -> dict[str, str]:
     params: dict[str, str] = {}
     if cache is not None:
         params["cache"] = "yes" if cache else "no"
     if lang is not None:
         if lang not in _LANGS:
-            raise InvalidParamError(
-                f"lang must be one of {sorted(_LANGS)}, not {lang!r}", code="4003"
-            )
+            shown = redact(lang) if isinstance(lang, str) else type(lang).__name__
+            raise InvalidParamError(f"lang must be one of {sorted(_LANGS)}, not {shown!r}", code="4003")
         params["lang"] = lang
     return params

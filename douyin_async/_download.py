@@ -22,6 +22,7 @@ from ._transport import Request, Stream, Transport
 from .errors import DownloadError, MediaContentError, MediaUnavailableError, TransportError
 
 MEDIA_KINDS = ("video", "cover", "music")
+"""What :meth:`DouyinClient.download` can fetch: the video, its cover image, its soundtrack."""
 _SUFFIX = {"video": ".mp4", "cover": ".cover.jpg", "music": ".mp3"}
 _GONE = frozenset({403, 404, 410})
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")

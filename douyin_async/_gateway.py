@@ -8,7 +8,7 @@ backoff sleeps happen outside the throttle, in the retry policy.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlencode
 
 import msgspec
@@ -20,7 +20,7 @@ from ._redact import Redactor
 from ._retry import RetryPolicy, retry_after_seconds, should_retry
 from ._throttle import Outcome, Throttle, ThrottleLimits
 from ._transport import Request, Response, Transport
-from .errors import ApiError, DouyinError, HTTPStatusError, MalformedResponseError, RateLimitError
+from .errors import ApiError, DouyinError, HTTPStatusError, MalformedResponseError, RateLimitError, TransportError
 
 log = logging.getLogger("douyin_async")
 
@@ -28,12 +28,17 @@ BeforeSend = Callable[[], None]
 
 
 class Gateway:
-    """``item_get_video`` for one key on one base URL; what the client and its batches fetch with."""
+    """``item_get_video`` for one key; what the client and its batches fetch with.
+
+    With several base URLs (mirror hosts of the same gateway), a connection failure, a timeout or
+    an HTTP 5xx page moves the next attempt to the next host, and the host that last answered is
+    kept; a gateway code never moves it. The credentials go to these hosts only.
+    """
 
     def __init__(
         self,
         *,
-        base_url: str,
+        base_urls: Sequence[str],
         credentials: Mapping[str, str],
         defaults: Mapping[str, str],
         transport: Transport,
@@ -47,27 +52,45 @@ class Gateway:
         self.redact = redact
         self._quota: Quota | None = None
         self._api_info = ""
-        self._endpoint = f"{base_url}/item_get_video/?{urlencode(credentials)}"
+        self.base_urls = tuple(base_urls)
+        self.host = 0
+        """Index in ``base_urls`` of the host in use: the first, or the last one that answered."""
+        self._credentials = urlencode(credentials)
         self._defaults = dict(defaults)
         self._policy = policy
         self._timeout = timeout
         self._retry_unknown = policy.options.retry_unknown_errors
-        self._prefixes: dict[tuple[tuple[str, str], ...], str] = {}
-        self._default_prefix = self._url_prefix({})
+        self._prefixes: dict[tuple[int, tuple[tuple[str, str], ...]], str] = {}
+        self._default_prefixes = [self._url_prefix(host, {}) for host in range(len(self.base_urls))]
 
     @property
     def limits(self) -> ThrottleLimits:
         return self.throttle.limits
 
-    def _url_prefix(self, overrides: Mapping[str, str]) -> str:
-        """The URL up to the id, built once per set of parameters: a call only appends its id."""
+    def _url_prefix(self, host: int, overrides: Mapping[str, str]) -> str:
+        """The URL up to the id, built once per host and parameters: a call only appends its id."""
         params = {**self._defaults, **overrides}
-        key = tuple(sorted(params.items()))
+        key = (host, tuple(sorted(params.items())))
         prefix = self._prefixes.get(key)
         if prefix is None:
             query = urlencode(params)
-            prefix = self._prefixes[key] = f"{self._endpoint}&{query + '&' if query else ''}item_id="
+            prefix = self._prefixes[key] = (
+                f"{self.base_urls[host]}/item_get_video/?{self._credentials}&{query + '&' if query else ''}item_id="
+            )
         return prefix
+
+    def _next_host_after(self, host: int, failure: TransportError) -> None:
+        """Move to the next mirror after a failure of the host itself (not of the request)."""
+        if len(self.base_urls) < 2 or host != self.host:
+            return
+        if isinstance(failure, HTTPStatusError):
+            moves = failure.status >= 500
+        else:
+            moves = not isinstance(failure, MalformedResponseError) and failure.retryable
+        if moves:
+            self.host = (host + 1) % len(self.base_urls)
+            log.info("%s failed (%s); next attempts go to %s",
+                     self.base_urls[host], type(failure).__name__, self.base_urls[self.host])
 
     async def fetch(
         self,
@@ -77,13 +100,14 @@ class Gateway:
     ) -> ItemGetVideoResponse:
         """Fetch a normalised id; ``before_send`` runs after the throttle, before every attempt,
         and may raise to stop the call (batches use it to stop sending after a fatal error)."""
-        url = (self._url_prefix(params) if params else self._default_prefix) + item_id
         sent = 0
 
         async def attempt() -> ItemGetVideoResponse:
             nonlocal sent
+            host = self.host
+            url = (self._url_prefix(host, params) if params else self._default_prefixes[host]) + item_id
             throttle = self.throttle
-            await throttle.acquire()
+            ticket = await throttle.acquire()
             outcome = Outcome.NO_ANSWER
             try:
                 if before_send is not None:
@@ -99,8 +123,12 @@ class Gateway:
             except ApiError:
                 outcome = Outcome.ANSWERED
                 raise
+            except TransportError as exc:
+                exc.message = self.redact(exc.message)  # a transport of the caller's may not know our secrets
+                self._next_host_after(host, exc)
+                raise
             finally:
-                await throttle.release(outcome)
+                await throttle.release(ticket, outcome)
 
         # The first attempt runs here and not through the retry policy: most calls succeed at
         # once, and every coroutine frame between the caller and the socket costs on each resume.

@@ -68,6 +68,10 @@ class RetryOptions:
 
     def __post_init__(self) -> None:
         check_count("rate_limit_retries", self.rate_limit_retries, minimum=0)
+        check("retry_unknown_errors", self.retry_unknown_errors, isinstance(self.retry_unknown_errors, bool),
+              "True or False")
+        check("sleep", self.sleep, callable(self.sleep), "an async function of seconds")
+        check("jitter", self.jitter, callable(self.jitter), "a function (low, high) -> float")
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,9 @@ class MediaOptions:
 
     def __post_init__(self) -> None:
         check_count("media concurrency", self.concurrency, minimum=1)
+        check("media headers", self.headers, isinstance(self.headers, Mapping)
+              and all(isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()),
+              "a mapping of header names to values, all str")
         check_positive("media read_timeout", self.read_timeout)
 
 
@@ -93,7 +100,8 @@ class ShortLinkOptions:
     concurrency: int = 4
 
     def __post_init__(self) -> None:
-        check("short link hosts", self.hosts, not isinstance(self.hosts, str), "a collection of host names")
+        check("short link hosts", self.hosts, not isinstance(self.hosts, str)
+              and all(isinstance(host, str) and host for host in self.hosts), "a collection of host names (str)")
         check_count("short link max_hops", self.max_hops, minimum=1)
         check_positive("short link timeout", self.timeout)
         check_count("short link concurrency", self.concurrency, minimum=1)

@@ -18,6 +18,7 @@ from ._redact import CREDENTIAL_PARAMS
 from .errors import InvalidParamError
 
 DEFAULT_SHORT_LINK_HOSTS = ("v.douyin.com",)
+"""Hosts whose links are short links, resolved to an id by following their redirects."""
 
 _URL = re.compile(
     r"(?:https?://[^\s<>\"'，。！？、（）【】《》]+"

@@ -24,7 +24,7 @@ from typing import Protocol
 import msgspec
 from aiolimiter import AsyncLimiter
 
-from ._adaptive import AimdPolicy
+from ._adaptive import AdaptivePolicy, Ticket
 from ._cap import ConcurrencyCap
 from ._options import check, check_count, check_positive, is_number
 
@@ -46,6 +46,10 @@ class Outcome(enum.Enum):
     """No envelope came back (connection failure, timeout): nothing learned about the limits."""
 
 
+_UNLIMITED = Ticket(0.0, 0)
+"""The ticket of a throttle with no limits: nothing to learn, so nothing to record."""
+
+
 class ThrottleLimits(msgspec.Struct, frozen=True):
     """The throttle's current state: ``rate``/``concurrency`` are None when that limit is off."""
 
@@ -60,12 +64,12 @@ class ThrottleLimits(msgspec.Struct, frozen=True):
 class Throttle(Protocol):
     """Decides when an attempt may be sent; one per key, shared by every call that uses it."""
 
-    async def acquire(self) -> None:
-        """Wait until one more request may be sent. Pair every acquire with one release."""
+    async def acquire(self) -> Ticket:
+        """Wait until one more request may be sent; the ticket goes back with :meth:`release`."""
         ...
 
-    async def release(self, outcome: Outcome) -> None:
-        """The request is over; ``outcome`` says what came back."""
+    async def release(self, ticket: Ticket, outcome: Outcome) -> None:
+        """The request on ``ticket`` is over; ``outcome`` says what came back."""
         ...
 
     @property
@@ -92,7 +96,7 @@ class LocalThrottle:
         check_positive("rate_limit", rate_limit, optional=True)
         check_count("max_concurrency", max_concurrency, minimum=1, optional=True)
         check("margin", margin, is_number(margin) and 0 <= margin < 1, "a number from 0 up to (not including) 1")
-        self.policy = AimdPolicy(rate_limit, max_concurrency, margin)
+        self.policy = AdaptivePolicy(rate_limit, max_concurrency, margin, start_small=adaptive)
         self._adaptive = adaptive
         self._clock = clock
         self._in_flight = 0
@@ -117,7 +121,8 @@ class LocalThrottle:
         credit = min(LATENESS_CREDIT * pace, 0.5)
         return AsyncLimiter(1 + credit, (1 + credit) / pace)
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> Ticket:
+        """Wait for a slot in flight, then a rate token (outside any pause after a 4008)."""
         if asyncio.get_running_loop() is not self._loop:
             self._bind()
         cap = self._cap
@@ -131,6 +136,9 @@ class LocalThrottle:
                 cap.release()
             raise
         self._in_flight += 1
+        if cap is None and self._limiter is None:
+            return _UNLIMITED
+        return Ticket(self._clock(), self._in_flight)
 
     async def _take_token(self) -> None:
         """A token from the current bucket, outside any pause, even if both change meanwhile."""
@@ -148,22 +156,22 @@ class LocalThrottle:
         if self._adaptive:
             self.policy.on_send(now)
 
-    async def release(self, outcome: Outcome) -> None:
+    async def release(self, ticket: Ticket, outcome: Outcome) -> None:
+        """Give the slot back, and let the policy learn from ``outcome``."""
         self._in_flight -= 1
         if self._cap is not None:
             self._cap.release()
-        if outcome is Outcome.NO_ANSWER or (self._cap is None and self._limiter is None):
+        if outcome is Outcome.NO_ANSWER or ticket is _UNLIMITED:
             return  # nothing learned, or nothing to adapt
-        if outcome is Outcome.LIMITED and not self._adaptive:
-            self.policy.rate_limited += 1
         if not self._adaptive:
+            self.policy.rate_limited += outcome is Outcome.LIMITED
             return
         if outcome is Outcome.LIMITED:
-            self.policy.on_rate_limited(self._clock(), self._in_flight)
+            self.policy.on_refusal(self._clock(), ticket)
             self._apply()
-            log.info("rate limited (4008); throttle now %s", self.limits)
+            log.info("rate limited (4008) with %d in flight; throttle now %s", ticket.in_flight, self.limits)
         else:
-            self.policy.on_success(self._clock())
+            self.policy.on_answer(self._clock(), ticket)
             self._apply()
 
     def _apply(self) -> None:
@@ -180,6 +188,7 @@ class LocalThrottle:
 
     @property
     def limits(self) -> ThrottleLimits:
+        """The rate and concurrency in force now, their ceilings, and the 4008s seen."""
         policy = self.policy
         return ThrottleLimits(
             rate=policy.rate,

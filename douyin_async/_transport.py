@@ -78,12 +78,18 @@ class Stream(Protocol):
     """A response whose body is read in chunks (media)."""
 
     @property
-    def status(self) -> int: ...
+    def status(self) -> int:
+        """The HTTP status."""
+        ...
 
     @property
-    def headers(self) -> Mapping[str, str]: ...
+    def headers(self) -> Mapping[str, str]:
+        """The headers, looked up in any case."""
+        ...
 
-    def iter_chunks(self, size: int) -> AsyncIterator[bytes]: ...
+    def iter_chunks(self, size: int) -> AsyncIterator[bytes]:
+        """The body, in chunks of at most ``size`` bytes."""
+        ...
 
 
 class Transport(Protocol):
@@ -178,6 +184,7 @@ class AiohttpTransport:
         return timeout
 
     async def send(self, request: Request) -> Response:
+        """One exchange through the session, the body read whole."""
         session = self._current_session()
         failure: TransportError
         try:
@@ -192,6 +199,7 @@ class AiohttpTransport:
 
     @asynccontextmanager
     async def stream(self, request: Request) -> AsyncIterator[Stream]:
+        """One exchange whose body is read in chunks while the context is open."""
         session = self._current_session()
         failure: TransportError
         try:
@@ -210,6 +218,7 @@ class AiohttpTransport:
         raise failure
 
     async def aclose(self) -> None:
+        """Close the session if this transport made it."""
         if self._owns_session and self._session is not None and not self._session.closed:
             await self._session.close()
 
@@ -262,15 +271,18 @@ class MockTransport:
         self._handler = handler
 
     async def send(self, request: Request) -> Response:
+        """The handler's answer to ``request``."""
         answer = self._handler(request)
         response = await answer if inspect.isawaitable(answer) else answer
         return Response(response.status, _CaselessHeaders(response.headers), response.body)
 
     @asynccontextmanager
     async def stream(self, request: Request) -> AsyncIterator[Stream]:
+        """The handler's answer, its body handed out in chunks."""
         yield _BytesStream(await self.send(request))
 
     async def aclose(self) -> None:
+        """Nothing to close."""
         return None
 
 

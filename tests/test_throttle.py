@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from douyin_async import DouyinClient, InvalidSettingError, LocalThrottle, Outcome
-from douyin_async._adaptive import AimdPolicy
+from douyin_async import DouyinClient, InvalidSettingError, LocalThrottle, Outcome, Ticket
+from douyin_async._adaptive import PROBE_AFTER, RATE_HOLD, AdaptivePolicy
 from douyin_async.emulator import Emulator
 
 from .conftest import KEY, SECRET
@@ -28,9 +28,9 @@ async def test_no_burst_at_start_and_no_window_over_the_rate() -> None:
     throttle = LocalThrottle(10, None)
     stamps: list[float] = []
     for _ in range(25):
-        await throttle.acquire()
+        ticket = await throttle.acquire()
         stamps.append(time.monotonic())
-        await throttle.release(Outcome.ANSWERED)
+        await throttle.release(ticket, Outcome.ANSWERED)
     assert max_in_window(stamps) <= 10
     # The first eleven must already span a full second: a bursting bucket would send ten at once.
     assert stamps[10] - stamps[0] >= 1.0
@@ -42,12 +42,12 @@ async def test_concurrent_callers_share_the_limits() -> None:
 
     async def call() -> None:
         nonlocal in_flight, peak
-        await throttle.acquire()
+        ticket = await throttle.acquire()
         in_flight += 1
         peak = max(peak, in_flight)
         await asyncio.sleep(0.01)
         in_flight -= 1
-        await throttle.release(Outcome.ANSWERED)
+        await throttle.release(ticket, Outcome.ANSWERED)
 
     await asyncio.gather(*(call() for _ in range(30)))
     assert peak == 3
@@ -55,84 +55,116 @@ async def test_concurrent_callers_share_the_limits() -> None:
 
 async def test_cancelled_waiter_does_not_leak_a_slot() -> None:
     throttle = LocalThrottle(None, 1)
-    await throttle.acquire()
+    ticket = await throttle.acquire()
     waiter = asyncio.create_task(throttle.acquire())
     await asyncio.sleep(0)
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
-    await throttle.release(Outcome.ANSWERED)
+    await throttle.release(ticket, Outcome.ANSWERED)
     await asyncio.wait_for(throttle.acquire(), 1)
     assert throttle.limits.in_flight == 1
 
 
-def send(policy: AimdPolicy, clock: list[float], count: int, gap: float) -> None:
-    """``count`` requests ``gap`` seconds apart, each answered with success at once."""
+def answer(policy: AdaptivePolicy, clock: list[float], count: int, gap: float, in_flight: int = 1) -> None:
+    """``count`` requests ``gap`` seconds apart, each answered at once with ``in_flight`` in flight."""
     for _ in range(count):
         clock[0] += gap
         policy.on_send(clock[0])
-        policy.on_success(clock[0])
+        policy.on_answer(clock[0], Ticket(clock[0], in_flight))
 
 
-def test_4008_at_full_pace_cuts_the_rate_once_per_window_then_recovers() -> None:
-    policy, clock = AimdPolicy(1000, 8, 0.02), [0.0]
-    send(policy, clock, 200, 0.001)  # sending at our pace: the rate is the constraint
-    policy.on_rate_limited(clock[0], others_in_flight=2)
-    cut = policy.rate
-    assert cut is not None and cut < 1000
+def test_concurrency_starts_small_and_doubles_per_round_trip() -> None:
+    policy, clock = AdaptivePolicy(None, 16, 0.02), [0.0]
+    assert policy.concurrency == 2
+    answer(policy, clock, 2, 0.01, in_flight=2)
+    assert policy.concurrency == 4
+    answer(policy, clock, 4, 0.01, in_flight=4)
     assert policy.concurrency == 8
-    assert policy.paused_until > clock[0]  # wait for the gateway's window to empty
-    policy.on_rate_limited(clock[0], others_in_flight=2)  # same burst: counted, not cut again
-    assert (policy.rate, policy.rate_limited) == (cut, 2)
-    clock[0] += 2.0
-    send(policy, clock, 300, 0.001)
-    before = policy.rate
-    policy.on_rate_limited(clock[0], others_in_flight=0)
-    assert before is not None and policy.rate is not None and policy.rate < before
-    send(policy, clock, 20_000, 0.001)
-    assert policy.rate == 1000
+    answer(policy, clock, 100, 0.01, in_flight=8)
+    assert policy.concurrency == 16  # never above the ceiling
 
 
-def test_4008_below_pace_cuts_concurrency_to_what_was_in_flight() -> None:
-    policy, clock = AimdPolicy(1000, 8, 0.02), [0.0]
-    for _ in range(5):  # slow requests, far below the rate
-        clock[0] += 0.1
-        policy.on_send(clock[0])
-    policy.on_rate_limited(clock[0], others_in_flight=5)
-    assert (policy.concurrency, policy.rate) == (5, 1000)
-    send(policy, clock, 499, 0.01)
-    assert policy.concurrency == 5  # at the learned bound it probes only rarely
-    send(policy, clock, 1, 0.01)
+def test_a_refusal_cuts_to_the_room_it_proves_at_once() -> None:
+    policy, clock = AdaptivePolicy(None, 16, 0.02), [0.0]
+    answer(policy, clock, 20, 0.01, in_flight=4)
+    assert policy.concurrency == 16
+    policy.on_refusal(clock[0], Ticket(clock[0], 5))  # 5 in flight was one too many
+    assert policy.concurrency == 4
+    policy.on_refusal(clock[0], Ticket(clock[0], 9))  # an older send, from before the cut
+    assert policy.concurrency == 4
+
+
+def test_at_the_learned_cap_it_probes_rarely_and_faster_once_probes_hold() -> None:
+    policy, clock = AdaptivePolicy(None, 16, 0.02), [0.0]
+    answer(policy, clock, 6, 0.01, in_flight=4)
+    policy.on_refusal(clock[0], Ticket(clock[0], 5))
+    answer(policy, clock, PROBE_AFTER - 1, 0.01, in_flight=4)
+    assert policy.concurrency == 4
+    answer(policy, clock, 1, 0.01, in_flight=4)
+    assert policy.concurrency == 5  # the probe
+    answer(policy, clock, PROBE_AFTER // 2, 0.01, in_flight=5)
+    assert policy.concurrency == 6  # it held: the next probe came twice as soon
+    answer(policy, clock, PROBE_AFTER // 4, 0.01, in_flight=6)
+    assert policy.concurrency == 7
+    policy.on_refusal(clock[0], Ticket(clock[0], 7))
     assert policy.concurrency == 6
+    answer(policy, clock, PROBE_AFTER // 2, 0.01, in_flight=6)
+    assert policy.concurrency == 6  # a refusal resets the wait
 
 
-def test_a_lone_request_cannot_be_over_a_concurrency_cap() -> None:
-    policy, clock = AimdPolicy(1000, 8, 0.02), [0.0]
-    send(policy, clock, 3, 0.5)
-    policy.on_rate_limited(clock[0], others_in_flight=0)
+def test_a_refusal_at_pace_with_known_good_concurrency_is_the_rate() -> None:
+    policy, clock = AdaptivePolicy(100, 8, 0.02), [0.0]
+    answer(policy, clock, 300, 0.0102, in_flight=2)  # about 98/s, two in flight: the rate binds
+    policy.on_refusal(clock[0], Ticket(clock[0], 2))
     assert policy.concurrency == 8
-    assert policy.rate is not None and policy.rate < 1000
+    assert policy.rate is not None and policy.rate < 100
+    assert policy.paused_until > clock[0]  # wait for the gateway's window to empty
+    cut = policy.rate
+    policy.on_refusal(clock[0], Ticket(clock[0], 2))  # same burst: counted, not cut again
+    assert (policy.rate, policy.rate_limited) == (cut, 2)
+
+
+def test_a_refusal_below_pace_is_the_cap_in_flight() -> None:
+    policy, clock = AdaptivePolicy(1000, 8, 0.02), [0.0]
+    answer(policy, clock, 20, 0.1, in_flight=3)  # slow answers, far below the rate
+    policy.on_refusal(clock[0], Ticket(clock[0], 4))
+    assert (policy.concurrency, policy.rate) == (3, 1000)
+
+
+def test_the_rate_is_back_near_the_ceiling_within_ten_clean_seconds() -> None:
+    policy, clock = AdaptivePolicy(20, None, 0.02), [0.0]
+    answer(policy, clock, 100, 0.05)
+    for _ in range(3):  # another user takes most of the key: we get 5/s through
+        answer(policy, clock, 5, 0.2)
+        policy.on_refusal(clock[0], Ticket(clock[0], 1))
+        clock[0] += 1.1
+    assert policy.rate is not None and policy.rate <= 6
+    stopped = clock[0]
+    while policy.rate < 0.9 * 20 and clock[0] - stopped < 30:
+        answer(policy, clock, 1, 1 / policy.pace(policy.rate))
+    assert clock[0] - stopped <= RATE_HOLD + 6
 
 
 async def test_throttle_applies_the_policy_to_the_cap() -> None:
-    throttle = LocalThrottle(None, 4)  # no rate limit: a 4008 can only be the concurrency
-    for _ in range(3):
-        await throttle.acquire()
-    await throttle.release(Outcome.LIMITED)
+    throttle = LocalThrottle(None, 8)  # no rate limit: a 4008 can only be the concurrency
+    for _ in range(6):  # slow start: 2, then 4, then 8
+        await throttle.release(await throttle.acquire(), Outcome.ANSWERED)
+    tickets = [await throttle.acquire() for _ in range(3)]
+    await throttle.release(tickets[-1], Outcome.LIMITED)  # three in flight was too many
     assert throttle.limits.concurrency == 2
     assert throttle.limits.in_flight == 2
     third = asyncio.create_task(throttle.acquire())
     await asyncio.sleep(0.05)
     assert not third.done()  # two in flight, a cap of two: the third waits
-    await throttle.release(Outcome.ANSWERED)
+    await throttle.release(tickets[0], Outcome.ANSWERED)
     await asyncio.wait_for(third, 1)
     assert throttle.limits.in_flight == 2
 
 
 async def test_adaptive_off_keeps_limits() -> None:
     throttle = LocalThrottle(20, 8, adaptive=False)
-    await throttle.acquire()
-    await throttle.release(Outcome.LIMITED)
+    await throttle.release(await throttle.acquire(), Outcome.LIMITED)
     assert (throttle.limits.rate, throttle.limits.concurrency, throttle.limits.rate_limited) == (20, 8, 1)
 
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
 
 from ._batch import BatchResult, BatchRun, Ids, ProgressCallback
 from ._download import MEDIA_KINDS, ByteCallback, Downloader
@@ -28,7 +29,7 @@ from ._options import (
 )
 from ._parse import parse_item_id
 from ._quota import Quota
-from ._redact import Redactor
+from ._redact import CREDENTIAL_PARAMS, Redactor
 from ._resolve import ShortLinkResolver
 from ._retry import RetryPolicy
 from ._throttle import LocalThrottle, Throttle, ThrottleLimits
@@ -83,12 +84,16 @@ class DouyinClient:
     ) -> None:
         key = key if key is not None else os.environ.get(ENV_KEY)
         secret = secret if secret is not None else os.environ.get(ENV_SECRET)
+        check("key", "***", key is None or isinstance(key, str), "a str")
+        check("secret", "***", secret is None or isinstance(secret, str), "a str")
         if not key or not secret:
             raise InvalidSettingError(
                 f"missing credentials: pass key= and secret= or set {ENV_KEY} and {ENV_SECRET}"
             )
         base_urls = (base_url,) if isinstance(base_url, str) else tuple(base_url)
-        check("base_url", base_url, bool(base_urls) and all(map(_is_gateway_url, base_urls)),
+        shown = [CREDENTIAL_PARAMS(url) if isinstance(url, str) else url for url in base_urls]
+        check("base_url", shown[0] if isinstance(base_url, str) else shown,
+              bool(base_urls) and all(map(_is_gateway_url, base_urls)),
               "an http(s) URL with a host, a valid port and no query, or a sequence of them (mirrors)")
         check_positive("timeout", timeout)
         check_count("max_retries", max_retries, minimum=0)
@@ -96,13 +101,23 @@ class DouyinClient:
               "a finite number of seconds >= 0")
         check("backoff_max", backoff_max, is_number(backoff_max) and backoff_max >= backoff_initial,
               f"a finite number of seconds >= backoff_initial ({backoff_initial})")
-        check("lang", lang, lang is None or lang in _LANGS, f"one of {sorted(_LANGS)} or None")
+        check("lang", lang, lang is None or (isinstance(lang, str) and lang in _LANGS),
+              f"one of {sorted(_LANGS)} or None")
         check("cache", cache, cache is None or isinstance(cache, bool), "True, False or None")
         limits_given = (rate_limit, max_concurrency) != (_DEFAULT_RATE_LIMIT, _DEFAULT_MAX_CONCURRENCY)
         check("throttle", throttle, throttle is None or not limits_given,
               "a throttle brings its own limits: pass rate_limit and max_concurrency to it, not to the client")
         check("transport", transport, transport is None or session is None,
               "a transport or a session, not both (wrap the session: AiohttpTransport(session))")
+        check("throttle", throttle, _implements(throttle, "acquire", "release", "limits"),
+              "a Throttle (acquire, release, limits)")
+        check("transport", transport, _implements(transport, "send", "stream", "aclose"),
+              "a Transport (send, stream, aclose)")
+        check("session", session, session is None or isinstance(session, aiohttp.ClientSession),
+              "an aiohttp.ClientSession or None")
+        for name, group, kind in (("retry", retry, RetryOptions), ("media", media, MediaOptions),
+                                  ("short_links", short_links, ShortLinkOptions)):
+            check(name, group, group is None or isinstance(group, kind), f"a {kind.__name__} or None")
         self._redact = Redactor([key, secret])
         self._throttle = throttle if throttle is not None else LocalThrottle(rate_limit, max_concurrency)
         self._transport = transport if transport is not None else AiohttpTransport(
@@ -311,15 +326,21 @@ class DouyinClient:
         return [result async for result in self.iter_videos(ids, ordered=ordered, **options)]
 
 
+def _implements(part: object, *names: str) -> bool:
+    """None (the default part), or an object with every method of its protocol."""
+    return part is None or all(hasattr(part, name) for name in names)
+
+
 def _is_gateway_url(value: object) -> bool:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or "?" in value or "#" in value:
         return False
-    parsed = urlsplit(value)
     try:
+        parsed = urlsplit(value)
         parsed.port  # noqa: B018 (it raises for a port out of range)
+        URL(value)  # what the transport will parse: it refuses hosts that urlsplit lets through
     except ValueError:
         return False
-    return parsed.scheme in ("http", "https") and bool(parsed.hostname) and not parsed.query
+    return parsed.scheme in ("http", "https") and bool(parsed.hostname)
 
 
 def _common_params(cache: bool | None, lang: str | None, redact: Redactor) -> dict[str, str]:

@@ -38,9 +38,10 @@ def is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def check_positive(name: str, value: object, *, optional: bool = False) -> None:
-    allowed = "a positive, finite number" + (" or None" if optional else "")
-    check(name, value, (optional and value is None) or (is_number(value) and value > 0), allowed)  # type: ignore[operator]
+def check_positive(name: str, value: object, *, optional: bool = False, minimum: float = 1e-3) -> None:
+    """A finite number of at least ``minimum`` (a thousandth by default: smaller is a mistake)."""
+    allowed = f"a finite number >= {minimum:g}" + (" or None" if optional else "")
+    check(name, value, (optional and value is None) or (is_number(value) and value >= minimum), allowed)  # type: ignore[operator]
 
 
 def check_count(name: str, value: object, *, minimum: int, optional: bool = False) -> None:

@@ -28,7 +28,7 @@ def answer(request: object) -> Response:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"timeout": 0}, "timeout=0 is not allowed: a positive, finite number"),
+        ({"timeout": 0}, "timeout=0 is not allowed: a finite number >= 0.001"),
         ({"timeout": float("nan")}, "timeout=nan"),
         ({"max_retries": -1}, "max_retries=-1 is not allowed: a whole number >= 0"),
         ({"max_retries": 1.5}, "max_retries=1.5"),
@@ -36,7 +36,18 @@ def answer(request: object) -> Response:
         ({"backoff_initial": 5, "backoff_max": 1}, r"backoff_max=1 is not allowed: .* >= backoff_initial \(5\)"),
         ({"backoff_max": float("inf")}, "backoff_max=inf"),
         ({"rate_limit": 0}, "rate_limit=0"),
+        ({"rate_limit": 1e-310}, "rate_limit=1e-310"),
         ({"rate_limit": float("nan")}, "rate_limit=nan"),
+        ({"key": 123}, "key='\\*\\*\\*' is not allowed: a str"),
+        ({"lang": ["cn"]}, "lang="),
+        ({"base_url": "http://[::1"}, "base_url="),
+        ({"base_url": "https://gw/douyin#frag"}, "base_url="),
+        ({"base_url": "https://gw/douyin?"}, "base_url="),
+        ({"base_url": "https://gw/douyin?key=K1&secret=S1"}, "base_url="),
+        ({"throttle": object()}, "a Throttle"),
+        ({"transport": object()}, "a Transport"),
+        ({"retry": "x"}, "a RetryOptions or None"),
+        ({"session": "x"}, "an aiohttp.ClientSession"),
         ({"max_concurrency": 0}, "max_concurrency=0 is not allowed: a whole number >= 1 or None"),
         ({"base_url": "ftp://gw/douyin"}, "base_url='ftp://gw/douyin'"),
         ({"base_url": "https://gw/douyin?x=1"}, "and no query"),
@@ -51,10 +62,11 @@ async def test_client_settings(options: dict[str, Any], message: str) -> None:
         options["session"] = aiohttp.ClientSession()
     try:
         with pytest.raises(InvalidSettingError, match=message) as caught:
-            DouyinClient(**CREDENTIALS, **options)
+            DouyinClient(**{**CREDENTIALS, **options})
         assert isinstance(caught.value, ValueError)
+        assert "K1" not in str(caught.value) and "S1" not in str(caught.value)
     finally:
-        if "session" in options:
+        if isinstance(options.get("session"), aiohttp.ClientSession):
             await options["session"].close()
 
 

@@ -170,6 +170,8 @@ async def test_a_closed_session_of_the_callers_is_a_typed_error() -> None:
         "http://h/p/?a=%2",
         "http://h/a b/?x=1&y=中",
         "http://h/?",
+        "http://h/p/?key=a%2Fb&x=%41&y=%7E&z=%2b",
+        "http://h/p/?key=a/b:c@d!$'()*,;",
     ],
 )
 def test_the_fast_url_path_sends_what_yarl_would(url: str) -> None:
@@ -189,3 +191,26 @@ async def test_an_invalid_url_is_a_typed_error_without_the_secret() -> None:
     finally:
         await transport.aclose()
     assert not caught.value.retryable and SECRET not in str(caught.value)
+
+
+def test_a_client_open_on_one_loop_is_refused_on_another_with_a_typed_error() -> None:
+    import asyncio as aio
+
+    client = DouyinClient(KEY, SECRET, base_url="http://127.0.0.1:9/douyin", max_retries=0)
+
+    async def first() -> None:
+        with pytest.raises(TransportError):  # connection refused, but the session is now open here
+            await client.item_get_video(SEED_ID)
+
+    async def second() -> None:
+        with pytest.raises(TransportError, match="another event loop") as caught:
+            await client.item_get_video(SEED_ID)
+        assert not caught.value.retryable
+
+    loop = aio.new_event_loop()
+    try:
+        loop.run_until_complete(first())
+        aio.run(second())
+    finally:
+        loop.run_until_complete(client.aclose())
+        loop.close()

@@ -12,10 +12,13 @@ from .servers import PLACEHOLDER, envelope_template
 
 SEED_ID = "7092264344980868359"
 BODY = envelope_template().replace(PLACEHOLDER, SEED_ID).encode()
+"""The seed's success body as ``result_type=jsonu`` sends it: Chinese as UTF-8 (the client's default)."""
+ESCAPED = json.dumps(json.loads(BODY), separators=(",", ":")).encode()
+"""The same body as ``result_type=json`` sends it: every Chinese character as a ``\\uXXXX`` escape."""
 
 
-def _ours() -> Callable[[], object]:
-    return lambda: decode_item_get_video(BODY, SEED_ID).item.video.url_raw
+def _ours(body: bytes = BODY) -> Callable[[], object]:
+    return lambda: decode_item_get_video(body, SEED_ID).item.video.url_raw
 
 
 def _json() -> Callable[[], object]:
@@ -75,7 +78,8 @@ def _pydantic() -> Callable[[], object] | None:
 
 def run(number: int) -> list[list[str]]:
     candidates: list[tuple[str, Callable[[], object] | None]] = [
-        ("douyin-async models (msgspec Structs, validated)", _ours()),
+        (f"douyin-async models, jsonu body ({len(BODY):,} bytes)", _ours()),
+        (f"douyin-async models, json body with \\u escapes ({len(ESCAPED):,} bytes)", _ours(ESCAPED)),
         ("json.loads + dict access", _json()),
         ("pydantic v2 models", _pydantic()),
     ]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -42,10 +43,11 @@ ENV_KEY = "DOUYIN_API_KEY"
 ENV_SECRET = "DOUYIN_API_SECRET"
 _DEFAULT_RATE_LIMIT = 5.0
 _DEFAULT_MAX_CONCURRENCY = 5
-_LANGS = frozenset({"cn", "en", "ru"})
+# The gateway's language codes: cn, en, ru in its document; ko, ja, zh-CN and the like in real use.
+_LANG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z]{2,4})?")
 _NO_PARAMS: dict[str, str] = {}
 
-Lang = Literal["cn", "en", "ru"]
+Lang = str
 
 
 class DouyinClient:
@@ -101,8 +103,7 @@ class DouyinClient:
               "a finite number of seconds >= 0")
         check("backoff_max", backoff_max, is_number(backoff_max) and backoff_max >= backoff_initial,
               f"a finite number of seconds >= backoff_initial ({backoff_initial})")
-        check("lang", lang, lang is None or (isinstance(lang, str) and lang in _LANGS),
-              f"one of {sorted(_LANGS)} or None")
+        check("lang", lang, lang is None or _is_lang(lang), _LANG_ALLOWED)
         check("cache", cache, cache is None or isinstance(cache, bool), "True, False or None")
         limits_given = (rate_limit, max_concurrency) != (_DEFAULT_RATE_LIMIT, _DEFAULT_MAX_CONCURRENCY)
         check("throttle", throttle, throttle is None or not limits_given,
@@ -130,7 +131,8 @@ class DouyinClient:
         self._gateway = Gateway(
             base_urls=[url.rstrip("/") for url in base_urls],
             credentials={"key": key, "secret": secret},
-            defaults=_common_params(cache, lang, self._redact),
+            # jsonu: the gateway sends Chinese unescaped, so bodies are smaller and archives readable.
+            defaults={"result_type": "jsonu", **_common_params(cache, lang, self._redact)},
             transport=self._transport,
             throttle=self._throttle,
             policy=self._policy,
@@ -326,6 +328,13 @@ class DouyinClient:
         return [result async for result in self.iter_videos(ids, ordered=ordered, **options)]
 
 
+_LANG_ALLOWED = "a language code such as cn, en, ru, ko or zh-CN"
+
+
+def _is_lang(value: object) -> bool:
+    return isinstance(value, str) and _LANG.fullmatch(value) is not None
+
+
 def _implements(part: object, *names: str) -> bool:
     """None (the default part), or an object with every method of its protocol."""
     return part is None or all(hasattr(part, name) for name in names)
@@ -348,8 +357,8 @@ def _common_params(cache: bool | None, lang: str | None, redact: Redactor) -> di
     if cache is not None:
         params["cache"] = "yes" if cache else "no"
     if lang is not None:
-        if lang not in _LANGS:
+        if not _is_lang(lang):
             shown = redact(lang) if isinstance(lang, str) else type(lang).__name__
-            raise InvalidParamError(f"lang must be one of {sorted(_LANGS)}, not {shown!r}", code="4003")
+            raise InvalidParamError(f"lang must be {_LANG_ALLOWED}, not {shown!r}", code="4003")
         params["lang"] = lang
     return params

@@ -13,7 +13,11 @@ from douyin_async import (
     HTTPStatusError,
     InvalidParamError,
     MalformedResponseError,
+    MockTransport,
+    NotFoundError,
+    Request,
     RequestTimeoutError,
+    Response,
     ShortLinkOptions,
     TransportError,
 )
@@ -67,10 +71,39 @@ async def test_bad_ids_rejected_before_any_request(
     assert emulator.stats.requests == 0
 
 
-async def test_bad_lang_rejected(make_client: ClientFactory) -> None:
+@pytest.mark.parametrize("bad", ["", "english", "e", "zh_CN", "cn&key=x", "ko-", 5])
+async def test_bad_lang_rejected(bad: object, make_client: ClientFactory, emulator: Emulator) -> None:
     async with make_client() as client:
-        with pytest.raises(InvalidParamError):
-            await client.item_get_video("1", lang="de")  # type: ignore[arg-type]
+        with pytest.raises(InvalidParamError, match="language code"):
+            await client.item_get_video("1", lang=bad)  # type: ignore[arg-type]
+    assert emulator.stats.requests == 0
+
+
+async def test_any_language_code_of_the_gateways_shape_is_sent(make_client: ClientFactory) -> None:
+    seen: list[str] = []
+
+    def record(request: Request) -> Response:
+        seen.append(request.params.get("lang", ""))
+        return Response.json({"error_code": "2000", "reason": "没找到"})
+
+    async with make_client(transport=MockTransport(record)) as client:
+        for lang in ("cn", "en", "ru", "ko", "ja", "zh-CN", "pt-BR"):
+            with pytest.raises(NotFoundError):
+                await client.item_get_video("1", lang=lang)
+    assert seen == ["cn", "en", "ru", "ko", "ja", "zh-CN", "pt-BR"]
+
+
+async def test_jsonu_is_asked_for_by_default(make_client: ClientFactory) -> None:
+    seen: list[dict[str, str]] = []
+
+    def record(request: Request) -> Response:
+        seen.append(request.params)
+        return Response.json({"error_code": "2000"})
+
+    async with make_client(transport=MockTransport(record), base_url="https://gw.example/douyin") as client:
+        with pytest.raises(NotFoundError):
+            await client.item_get_video("1")
+    assert seen[0]["result_type"] == "jsonu"
 
 
 @pytest.mark.parametrize("fault", ["http500", "http502", "http503"])

@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--timeout", type=float, default=30.0, help="seconds per attempt (default: %(default)s)")
     group.add_argument("--no-cache", dest="cache", action="store_const", const=False, default=None,
                        help="ask the gateway for fresh data")
-    group.add_argument("--lang", choices=["cn", "en", "ru"], help="translate text fields")
+    group.add_argument("--lang", metavar="CODE", help="translate text fields: a language code such as en, ru, ko or zh-CN")
     group.add_argument("-v", "--verbose", action="store_true", help="log retries and throttle changes")
 
     get = commands.add_parser("get", parents=[client], help="show one or more videos",

@@ -52,7 +52,7 @@ def answer(request: object) -> Response:
         ({"base_url": "ftp://gw/douyin"}, "base_url='ftp://gw/douyin'"),
         ({"base_url": "https://gw/douyin?x=1"}, "and no query"),
         ({"base_url": "http://127.0.0.1:99999/douyin"}, "a valid port"),
-        ({"lang": "de"}, "lang='de'"),
+        ({"lang": "deutsch"}, "lang='deutsch' is not allowed: a language code"),
         ({"throttle": LocalThrottle(10, 2), "rate_limit": 10}, "a throttle brings its own limits"),
         ({"transport": MockTransport(answer), "session": "placeholder"}, "a transport or a session"),
     ],

@@ -1,17 +1,27 @@
-"""The one decoder from a response body to a model or its typed error."""
+"""The one decoder from a response body to a model or its typed error.
+
+Two readings, each built once. A well-formed body decodes straight into the public models, as
+fast as msgspec allows. A body the gateway's PHP back end sent looser (``[]`` for an empty
+object, numbers for strings, ``false`` for absent, ``null`` anywhere) fails that and is read
+again, field by field: the code first, so an error envelope maps by its code whatever its other
+fields hold, and the item only for a success, so an item that fits nothing is charged and kept.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
-from ._models import ItemGetVideoResponse, Video
+from ._models import ItemGetVideoResponse, ShapeError, Video, WireItem, as_text, normalize_item
 from ._quota import parse_quota
 from ._redact import CREDENTIAL_PARAMS, excerpt
 from .errors import (
     SUCCESS,
+    ApiError,
+    MalformedItemError,
     MalformedResponseError,
     UnexpectedItemError,
     error_for_code,
@@ -20,7 +30,7 @@ from .errors import (
 
 
 class _Envelope(msgspec.Struct, gc=False):
-    """The wire shape, loose exactly where the gateway is: item, error_code, execution_time."""
+    """The well-formed wire shape, loose only where the seed itself is: item, error_code, times."""
 
     item: Video | list[Video] | None = None
     error_code: str | int = ""
@@ -33,13 +43,27 @@ class _Envelope(msgspec.Struct, gc=False):
     api_info: str = ""
 
 
+_NULL = msgspec.Raw(b"null")
+
+
+class _LooseEnvelope(msgspec.Struct, gc=False):
+    """Every field kept as sent, to be read one at a time: one odd field cannot hide the code."""
+
+    item: msgspec.Raw = _NULL
+    error_code: msgspec.Raw = _NULL
+    error: msgspec.Raw = _NULL
+    reason: msgspec.Raw = _NULL
+    request_id: msgspec.Raw = _NULL
+    execution_time: msgspec.Raw = _NULL
+    server_time: msgspec.Raw = _NULL
+    cache: msgspec.Raw = _NULL
+    api_info: msgspec.Raw = _NULL
+
+
 _DECODER = msgspec.json.Decoder(_Envelope)
-
-
-def _single_item(item: Video | list[Video] | None) -> Video | None:
-    if isinstance(item, list):
-        return item[0] if item else None
-    return item
+_LOOSE = msgspec.json.Decoder(_LooseEnvelope)
+_ITEM = msgspec.json.Decoder(WireItem)
+_VALUE = msgspec.json.Decoder()
 
 
 def decode_item_get_video(
@@ -52,45 +76,117 @@ def decode_item_get_video(
     """Decode one ``item_get_video`` body asked for ``item_id``: the response, or raise its typed error.
 
     For archived bodies, or a transport of your own. Text quoted in errors passes through ``redact``.
+    Every shape the PHP back end sends is accepted (see the contract); an answer that is no
+    envelope raises :class:`MalformedResponseError`, a success whose item fits no shape
+    :class:`MalformedItemError` (charged, with ``raw_item``).
 
     >>> decode_item_get_video(body, "7092264344980868359").item.title   # doctest: +SKIP
     """
     try:
         env = _DECODER.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise MalformedResponseError(
-            f"response is not the gateway's JSON envelope: {redact(str(exc))}",
-            excerpt=excerpt(body, redact),
-        ) from None
+    except msgspec.DecodeError:
+        # Not the well-formed shape (or not JSON at all): the loose reading decides which.
+        return _decode_loose(body, item_id, redact, retry_unknown)
     code = SUCCESS if env.error_code == SUCCESS else normalize_code(env.error_code)
     if code != SUCCESS:
-        error = error_for_code(
-            code, reason=env.reason or env.error, request_id=env.request_id,
-            retry_unknown=retry_unknown,
-        )
-        error.quota = parse_quota(env.api_info)
-        raise error
-    item = _single_item(env.item)
-    if item is None:
-        raise UnexpectedItemError(
-            f"success without an item for {item_id}", code=code, request_id=env.request_id
-        )
-    if item.num_iid != item_id:
-        raise UnexpectedItemError(
-            f"asked for {item_id}, got item {item.num_iid!r}", code=code,
-            request_id=env.request_id,
-        )
+        raise _api_error(code, env.reason or env.error, env.request_id, env.api_info, retry_unknown)
+    item = env.item[0] if isinstance(env.item, list) and env.item else env.item
+    if not isinstance(item, Video) or item.num_iid != item_id:
+        # Rare and charged: the loose reading raises the error with the raw item attached.
+        return _decode_loose(body, item_id, redact, retry_unknown)
     return ItemGetVideoResponse(
         item, code, env.request_id, _number(env.execution_time, float), env.server_time,
         _number(env.cache, int), env.api_info, 1, body,
     )
 
 
-def _number(value: float | str | None, kind: type[float] | type[int]) -> Any:
-    """``value`` as ``kind`` whether it came as a number or a string; 0 when it is neither."""
-    if isinstance(value, kind):
+def _decode_loose(
+    body: bytes, item_id: str, redact: Callable[[str], str], retry_unknown: bool
+) -> ItemGetVideoResponse:
+    try:
+        env = _LOOSE.decode(body)
+    except msgspec.DecodeError as exc:
+        raise MalformedResponseError(
+            f"response is not the gateway's JSON envelope: {redact(str(exc))}",
+            excerpt=excerpt(body, redact),
+        ) from None
+    code = _code(env.error_code)
+    if code is None:
+        raise MalformedResponseError(
+            f"error_code is not a code: {redact(_raw_text(env.error_code))[:80]}",
+            excerpt=excerpt(body, redact),
+        )
+    request_id, api_info = _text(env.request_id), _text(env.api_info)
+    if code != SUCCESS:
+        raise _api_error(code, _text(env.reason) or _text(env.error), request_id, api_info, retry_unknown)
+    raw_item = bytes(env.item)
+    try:
+        item = normalize_item(_ITEM.decode(raw_item))
+    except (msgspec.DecodeError, ShapeError) as exc:
+        error: UnexpectedItemError = MalformedItemError(
+            f"success, but the item does not fit the model: {redact(str(exc))}",
+            code=code, raw_item=raw_item, request_id=request_id,
+        )
+    else:
+        if item is not None and item.num_iid == item_id:
+            return ItemGetVideoResponse(
+                item, code, request_id, _number(_value(env.execution_time), float),
+                _text(env.server_time), _number(_value(env.cache), int), api_info, 1, body,
+            )
+        message = (
+            f"success without an item for {item_id}" if item is None
+            else f"asked for {item_id}, got item {item.num_iid!r}"
+        )
+        error = UnexpectedItemError(message, code=code, raw_item=raw_item, request_id=request_id)
+    error.quota = parse_quota(api_info)
+    raise error
+
+
+def _api_error(code: str, reason: str, request_id: str, api_info: str, retry_unknown: bool) -> ApiError:
+    error = error_for_code(code, reason=reason, request_id=request_id, retry_unknown=retry_unknown)
+    error.quota = parse_quota(api_info)
+    return error
+
+
+_UNREADABLE: Any = object()
+
+
+def _value(raw: msgspec.Raw) -> Any:
+    """One envelope field as a Python value; ``_UNREADABLE`` for a number out of range."""
+    try:
+        return _VALUE.decode(raw)
+    except msgspec.DecodeError:
+        return _UNREADABLE
+
+
+def _raw_text(raw: msgspec.Raw) -> str:
+    return bytes(raw).decode("utf-8", "replace")
+
+
+def _text(raw: msgspec.Raw) -> str:
+    """One envelope text field as a ``str`` whatever it held: a list or object gives its JSON."""
+    try:
+        return as_text(_value(raw))
+    except ShapeError:
+        return _raw_text(raw)
+
+
+def _code(raw: msgspec.Raw) -> str | None:
+    """The normalized ``error_code``; "" when absent or empty, None when it is no code at all."""
+    value = _value(raw)
+    if value is None or value is False:
+        return ""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return SUCCESS if value == SUCCESS else normalize_code(value)
+    return None
+
+
+def _number(value: object, kind: type[float] | type[int]) -> Any:
+    """``value`` as ``kind`` whether it came as a number or a string; 0 when it is neither or not finite."""
+    if type(value) is kind:
         return value
     try:
-        return kind(value or 0)
-    except (TypeError, ValueError):
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
         return kind(0)
+    return kind(number) if math.isfinite(number) else kind(0)

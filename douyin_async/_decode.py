@@ -1,16 +1,19 @@
 """The one decoder from a response body to a model or its typed error.
 
-Two readings, each built once. A well-formed body decodes straight into the public models, as
-fast as msgspec allows. A body the gateway's PHP back end sent looser (``[]`` for an empty
-object, numbers for strings, ``false`` for absent, ``null`` anywhere) fails that and is read
-again, field by field: the code first, so an error envelope maps by its code whatever its other
-fields hold, and the item only for a success, so an item that fits nothing is charged and kept.
+A well-formed UTF-8 body decodes straight into the public models, as fast as msgspec allows.
+Any other body is read again: in its declared charset, as UTF-8, or as GB18030; the envelope
+with every field kept raw, the code read first, so an error envelope maps by its code whatever
+its other fields hold; and for a success only, the item in every shape the gateway's PHP back
+end sends (``[]`` for an empty object, numbers for strings, ``false`` for absent), normalised
+into the public models, so an item that fits nothing is charged and kept. Each decoder is built
+once, at import.
 """
 
 from __future__ import annotations
 
+import codecs
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -72,6 +75,7 @@ def decode_item_get_video(
     *,
     redact: Callable[[str], str] = CREDENTIAL_PARAMS,
     retry_unknown: bool = False,
+    charset: str | None = None,
 ) -> ItemGetVideoResponse:
     """Decode one ``item_get_video`` body asked for ``item_id``: the response, or raise its typed error.
 
@@ -80,12 +84,18 @@ def decode_item_get_video(
     envelope raises :class:`MalformedResponseError`, a success whose item fits no shape
     :class:`MalformedItemError` (charged, with ``raw_item``).
 
+    ``charset`` is the one Content-Type declares. A body is read in it when it is not UTF-8; a
+    body that is not valid UTF-8 (error bodies in GBK come labelled UTF-8) is read as GB18030.
+
     >>> decode_item_get_video(body, "7092264344980868359").item.title   # doctest: +SKIP
     """
+    declared = _declared(charset)
+    if declared is not None:
+        return _decode_loose(body, item_id, redact, retry_unknown, declared)
     try:
         env = _DECODER.decode(body)
     except msgspec.DecodeError:
-        # Not the well-formed shape (or not JSON at all): the loose reading decides which.
+        # Not the well-formed shape, not UTF-8, or not JSON at all: the loose reading decides.
         return _decode_loose(body, item_id, redact, retry_unknown)
     code = SUCCESS if env.error_code == SUCCESS else normalize_code(env.error_code)
     if code != SUCCESS:
@@ -101,15 +111,9 @@ def decode_item_get_video(
 
 
 def _decode_loose(
-    body: bytes, item_id: str, redact: Callable[[str], str], retry_unknown: bool
+    body: bytes, item_id: str, redact: Callable[[str], str], retry_unknown: bool, declared: str | None = None
 ) -> ItemGetVideoResponse:
-    try:
-        env = _LOOSE.decode(body)
-    except msgspec.DecodeError as exc:
-        raise MalformedResponseError(
-            f"response is not the gateway's JSON envelope: {redact(str(exc))}",
-            excerpt=excerpt(body, redact),
-        ) from None
+    env, encoding = _read_envelope(body, declared, redact)
     code = _code(env.error_code)
     if code is None:
         raise MalformedResponseError(
@@ -131,7 +135,7 @@ def _decode_loose(
         if item is not None and item.num_iid == item_id:
             return ItemGetVideoResponse(
                 item, code, request_id, _number(_value(env.execution_time), float),
-                _text(env.server_time), _number(_value(env.cache), int), api_info, 1, body,
+                _text(env.server_time), _number(_value(env.cache), int), api_info, 1, body, encoding,
             )
         message = (
             f"success without an item for {item_id}" if item is None
@@ -140,6 +144,66 @@ def _decode_loose(
         error = UnexpectedItemError(message, code=code, raw_item=raw_item, request_id=request_id)
     error.quota = parse_quota(api_info)
     raise error
+
+
+_UTF8_LABELS = frozenset({"utf-8", "UTF-8", "utf8", "UTF8"})
+_GBK_CODECS = frozenset({"gbk", "gb2312"})
+
+
+def _declared(charset: str | None) -> str | None:
+    """The codec of a declared charset other than UTF-8; None for UTF-8, none, or a bogus name."""
+    if charset is None or charset in _UTF8_LABELS:
+        return None
+    try:
+        name = codecs.lookup(charset.strip().strip("\"'")).name
+    except (LookupError, ValueError):
+        return None
+    if name in _GBK_CODECS:
+        return "gb18030"  # its superset: bodies labelled GBK may hold GB18030's four-byte forms
+    return None if name == "utf-8" else name
+
+
+def _readings(body: bytes, declared: str | None) -> Iterator[tuple[bytes | str, str]]:
+    """The body as JSON text to try, each with its charset: the declared one, UTF-8, GB18030.
+
+    Every reading is checked as a whole: the loose envelope keeps its fields raw, and raw bytes
+    are never checked for UTF-8 by msgspec.
+    """
+    if declared is not None:
+        text = _decoded(body, declared)
+        if text is not None:
+            yield text, declared
+    text = _decoded(body, "utf-8-sig")
+    if text is not None:
+        yield (text, "utf-8-sig") if body.startswith(codecs.BOM_UTF8) else (body, "utf-8")
+        return
+    text = _decoded(body, "gb18030")
+    if text is not None:
+        yield text, "gb18030"
+
+
+def _decoded(body: bytes, codec: str) -> str | None:
+    """``body`` as text in ``codec``; None when it is not (or the codec is not for text)."""
+    try:
+        return body.decode(codec)
+    except (ValueError, LookupError):
+        return None
+
+
+def _read_envelope(
+    body: bytes, declared: str | None, redact: Callable[[str], str]
+) -> tuple[_LooseEnvelope, str]:
+    """The loose envelope from the first reading of ``body`` that is JSON, and its charset."""
+    failure = "bytes that are neither UTF-8 nor GB18030"
+    for text, encoding in _readings(body, declared):
+        try:
+            return _LOOSE.decode(text), encoding
+        except msgspec.DecodeError as exc:
+            failure = str(exc)
+    raise MalformedResponseError(
+        f"response is not the gateway's JSON envelope: {redact(failure)}",
+        excerpt=excerpt(body, redact),
+    )
 
 
 def _api_error(code: str, reason: str, request_id: str, api_info: str, retry_unknown: bool) -> ApiError:

@@ -60,7 +60,10 @@ class Video(msgspec.Struct, frozen=True, gc=False):
 
 
 class ItemGetVideoResponse(msgspec.Struct, frozen=True, gc=False):
-    """A successful ``item_get_video`` answer; ``raw`` is the body exactly as received."""
+    """A successful ``item_get_video`` answer; ``raw`` is the body exactly as received.
+
+    ``encoding`` is the charset ``raw`` was read in: ``"utf-8"`` unless the gateway sent another.
+    """
 
     item: Video
     error_code: str
@@ -71,6 +74,7 @@ class ItemGetVideoResponse(msgspec.Struct, frozen=True, gc=False):
     api_info: str = ""
     attempts: int = 1
     raw: bytes = b""
+    encoding: str = "utf-8"
 
     @property
     def quota(self) -> Quota | None:
@@ -79,8 +83,12 @@ class ItemGetVideoResponse(msgspec.Struct, frozen=True, gc=False):
 
     @property
     def raw_item(self) -> bytes:
-        """The ``item`` exactly as the gateway sent it (JSON bytes), for archiving."""
-        return bytes(_RAW_ITEM.decode(self.raw).item)
+        """The ``item`` exactly as the gateway sent it (JSON bytes), for archiving.
+
+        A body in another charset than UTF-8 gives its item re-encoded as UTF-8.
+        """
+        raw = self.raw if self.encoding == "utf-8" else self.raw.decode(self.encoding, "replace")
+        return bytes(_RAW_ITEM.decode(raw).item)
 
     def __repr__(self) -> str:
         return (

@@ -17,7 +17,7 @@
     ├── TransportError                no usable envelope: connection, timeout, HTTP status, body
     │   ├── RequestTimeoutError
     │   ├── HTTPStatusError
-    │   └── MalformedResponseError    body is not the JSON envelope
+    │   └── MalformedResponseError    body is not the JSON envelope, in any charset
     ├── InvalidSettingError           a setting outside its allowed range (also a ValueError)
     ├── DownloadError                 a media file could not be downloaded
     │   ├── MediaUnavailableError     403/404/410 on every URL tried, or no URL for that kind

@@ -89,9 +89,10 @@ def decode_item_get_video(
 
     >>> decode_item_get_video(body, "7092264344980868359").item.title   # doctest: +SKIP
     """
-    declared = _declared(charset)
-    if declared is not None:
-        return _decode_loose(body, item_id, redact, retry_unknown, declared)
+    if charset is not None and charset not in _UTF8_LABELS:
+        declared = _declared(charset)
+        if declared is not None:
+            return _decode_loose(body, item_id, redact, retry_unknown, declared)
     try:
         env = _DECODER.decode(body)
     except msgspec.DecodeError:
@@ -150,10 +151,8 @@ _UTF8_LABELS = frozenset({"utf-8", "UTF-8", "utf8", "UTF8"})
 _GBK_CODECS = frozenset({"gbk", "gb2312"})
 
 
-def _declared(charset: str | None) -> str | None:
-    """The codec of a declared charset other than UTF-8; None for UTF-8, none, or a bogus name."""
-    if charset is None or charset in _UTF8_LABELS:
-        return None
+def _declared(charset: str) -> str | None:
+    """The codec of a declared charset other than UTF-8; None for UTF-8 or a bogus name."""
     try:
         name = codecs.lookup(charset.strip().strip("\"'")).name
     except (LookupError, ValueError):

@@ -1,17 +1,30 @@
-"""The one decoder from a response body to a model or its typed error."""
+"""The one decoder from a response body to a model or its typed error.
+
+A well-formed UTF-8 body decodes straight into the public models, as fast as msgspec allows.
+Any other body is read again: in its declared charset, as UTF-8, or as GB18030; the envelope
+with every field kept raw, the code read first, so an error envelope maps by its code whatever
+its other fields hold; and for a success only, the item in every shape the gateway's PHP back
+end sends (``[]`` for an empty object, numbers for strings, ``false`` for absent), normalised
+into the public models, so an item that fits nothing is charged and kept. Each decoder is built
+once, at import.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import codecs
+import math
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
 
-from ._models import ItemGetVideoResponse, Video
+from ._models import ItemGetVideoResponse, ShapeError, Video, WireItem, as_text, normalize_item
 from ._quota import parse_quota
 from ._redact import CREDENTIAL_PARAMS, excerpt
 from .errors import (
     SUCCESS,
+    ApiError,
+    MalformedItemError,
     MalformedResponseError,
     UnexpectedItemError,
     error_for_code,
@@ -20,7 +33,7 @@ from .errors import (
 
 
 class _Envelope(msgspec.Struct, gc=False):
-    """The wire shape, loose exactly where the gateway is: item, error_code, execution_time."""
+    """The well-formed wire shape, loose only where the seed itself is: item, error_code, times."""
 
     item: Video | list[Video] | None = None
     error_code: str | int = ""
@@ -33,13 +46,27 @@ class _Envelope(msgspec.Struct, gc=False):
     api_info: str = ""
 
 
+_NULL = msgspec.Raw(b"null")
+
+
+class _LooseEnvelope(msgspec.Struct, gc=False):
+    """Every field kept as sent, to be read one at a time: one odd field cannot hide the code."""
+
+    item: msgspec.Raw = _NULL
+    error_code: msgspec.Raw = _NULL
+    error: msgspec.Raw = _NULL
+    reason: msgspec.Raw = _NULL
+    request_id: msgspec.Raw = _NULL
+    execution_time: msgspec.Raw = _NULL
+    server_time: msgspec.Raw = _NULL
+    cache: msgspec.Raw = _NULL
+    api_info: msgspec.Raw = _NULL
+
+
 _DECODER = msgspec.json.Decoder(_Envelope)
-
-
-def _single_item(item: Video | list[Video] | None) -> Video | None:
-    if isinstance(item, list):
-        return item[0] if item else None
-    return item
+_LOOSE = msgspec.json.Decoder(_LooseEnvelope)
+_ITEM = msgspec.json.Decoder(WireItem)
+_VALUE = msgspec.json.Decoder()
 
 
 def decode_item_get_video(
@@ -48,49 +75,181 @@ def decode_item_get_video(
     *,
     redact: Callable[[str], str] = CREDENTIAL_PARAMS,
     retry_unknown: bool = False,
+    charset: str | None = None,
 ) -> ItemGetVideoResponse:
     """Decode one ``item_get_video`` body asked for ``item_id``: the response, or raise its typed error.
 
     For archived bodies, or a transport of your own. Text quoted in errors passes through ``redact``.
+    Every shape the PHP back end sends is accepted (see the contract); an answer that is no
+    envelope raises :class:`MalformedResponseError`, a success whose item fits no shape
+    :class:`MalformedItemError` (charged, with ``raw_item``).
+
+    ``charset`` is the one Content-Type declares. A body is read in it when it is not UTF-8; a
+    body that is not valid UTF-8 (error bodies in GBK come labelled UTF-8) is read as GB18030.
 
     >>> decode_item_get_video(body, "7092264344980868359").item.title   # doctest: +SKIP
     """
+    if charset is not None and charset not in _UTF8_LABELS:
+        declared = _declared(charset)
+        if declared is not None:
+            return _decode_loose(body, item_id, redact, retry_unknown, declared)
     try:
         env = _DECODER.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise MalformedResponseError(
-            f"response is not the gateway's JSON envelope: {redact(str(exc))}",
-            excerpt=excerpt(body, redact),
-        ) from None
+    except msgspec.DecodeError:
+        # Not the well-formed shape, not UTF-8, or not JSON at all: the loose reading decides.
+        return _decode_loose(body, item_id, redact, retry_unknown)
     code = SUCCESS if env.error_code == SUCCESS else normalize_code(env.error_code)
     if code != SUCCESS:
-        error = error_for_code(
-            code, reason=env.reason or env.error, request_id=env.request_id,
-            retry_unknown=retry_unknown,
-        )
-        error.quota = parse_quota(env.api_info)
-        raise error
-    item = _single_item(env.item)
-    if item is None:
-        raise UnexpectedItemError(
-            f"success without an item for {item_id}", code=code, request_id=env.request_id
-        )
-    if item.num_iid != item_id:
-        raise UnexpectedItemError(
-            f"asked for {item_id}, got item {item.num_iid!r}", code=code,
-            request_id=env.request_id,
-        )
+        raise _api_error(code, env.reason or env.error, env.request_id, env.api_info, retry_unknown)
+    item = env.item[0] if isinstance(env.item, list) and env.item else env.item
+    if not isinstance(item, Video) or item.num_iid != item_id:
+        # Rare and charged: the loose reading raises the error with the raw item attached.
+        return _decode_loose(body, item_id, redact, retry_unknown)
     return ItemGetVideoResponse(
         item, code, env.request_id, _number(env.execution_time, float), env.server_time,
         _number(env.cache, int), env.api_info, 1, body,
     )
 
 
-def _number(value: float | str | None, kind: type[float] | type[int]) -> Any:
-    """``value`` as ``kind`` whether it came as a number or a string; 0 when it is neither."""
-    if isinstance(value, kind):
+def _decode_loose(
+    body: bytes, item_id: str, redact: Callable[[str], str], retry_unknown: bool, declared: str | None = None
+) -> ItemGetVideoResponse:
+    env, encoding = _read_envelope(body, declared, redact)
+    code = _code(env.error_code)
+    if code is None:
+        raise MalformedResponseError(
+            f"error_code is not a code: {redact(_raw_text(env.error_code))[:80]}",
+            excerpt=excerpt(body, redact),
+        )
+    request_id, api_info = _text(env.request_id), _text(env.api_info)
+    if code != SUCCESS:
+        raise _api_error(code, _text(env.reason) or _text(env.error), request_id, api_info, retry_unknown)
+    raw_item = bytes(env.item)
+    try:
+        item = normalize_item(_ITEM.decode(raw_item))
+    except (msgspec.DecodeError, ShapeError) as exc:
+        error: UnexpectedItemError = MalformedItemError(
+            f"success, but the item does not fit the model: {redact(str(exc))}",
+            code=code, raw_item=raw_item, request_id=request_id,
+        )
+    else:
+        if item is not None and item.num_iid == item_id:
+            return ItemGetVideoResponse(
+                item, code, request_id, _number(_value(env.execution_time), float),
+                _text(env.server_time), _number(_value(env.cache), int), api_info, 1, body, encoding,
+            )
+        message = (
+            f"success without an item for {item_id}" if item is None
+            else f"asked for {item_id}, got item {item.num_iid!r}"
+        )
+        error = UnexpectedItemError(message, code=code, raw_item=raw_item, request_id=request_id)
+    error.quota = parse_quota(api_info)
+    raise error
+
+
+_UTF8_LABELS = frozenset({"utf-8", "UTF-8", "utf8", "UTF8"})
+_GBK_CODECS = frozenset({"gbk", "gb2312"})
+
+
+def _declared(charset: str) -> str | None:
+    """The codec of a declared charset other than UTF-8; None for UTF-8 or a bogus name."""
+    try:
+        name = codecs.lookup(charset.strip().strip("\"'")).name
+    except (LookupError, ValueError):
+        return None
+    if name in _GBK_CODECS:
+        return "gb18030"  # its superset: bodies labelled GBK may hold GB18030's four-byte forms
+    return None if name == "utf-8" else name
+
+
+def _readings(body: bytes, declared: str | None) -> Iterator[tuple[bytes | str, str]]:
+    """The body as JSON text to try, each with its charset: the declared one, UTF-8, GB18030.
+
+    Every reading is checked as a whole: the loose envelope keeps its fields raw, and raw bytes
+    are never checked for UTF-8 by msgspec.
+    """
+    if declared is not None:
+        text = _decoded(body, declared)
+        if text is not None:
+            yield text, declared
+    text = _decoded(body, "utf-8-sig")
+    if text is not None:
+        yield (text, "utf-8-sig") if body.startswith(codecs.BOM_UTF8) else (body, "utf-8")
+        return
+    text = _decoded(body, "gb18030")
+    if text is not None:
+        yield text, "gb18030"
+
+
+def _decoded(body: bytes, codec: str) -> str | None:
+    """``body`` as text in ``codec``; None when it is not (or the codec is not for text)."""
+    try:
+        return body.decode(codec)
+    except (ValueError, LookupError):
+        return None
+
+
+def _read_envelope(
+    body: bytes, declared: str | None, redact: Callable[[str], str]
+) -> tuple[_LooseEnvelope, str]:
+    """The loose envelope from the first reading of ``body`` that is JSON, and its charset."""
+    failure = "bytes that are neither UTF-8 nor GB18030"
+    for text, encoding in _readings(body, declared):
+        try:
+            return _LOOSE.decode(text), encoding
+        except msgspec.DecodeError as exc:
+            failure = str(exc)
+    raise MalformedResponseError(
+        f"response is not the gateway's JSON envelope: {redact(failure)}",
+        excerpt=excerpt(body, redact),
+    )
+
+
+def _api_error(code: str, reason: str, request_id: str, api_info: str, retry_unknown: bool) -> ApiError:
+    error = error_for_code(code, reason=reason, request_id=request_id, retry_unknown=retry_unknown)
+    error.quota = parse_quota(api_info)
+    return error
+
+
+_UNREADABLE: Any = object()
+
+
+def _value(raw: msgspec.Raw) -> Any:
+    """One envelope field as a Python value; ``_UNREADABLE`` for a number out of range."""
+    try:
+        return _VALUE.decode(raw)
+    except msgspec.DecodeError:
+        return _UNREADABLE
+
+
+def _raw_text(raw: msgspec.Raw) -> str:
+    return bytes(raw).decode("utf-8", "replace")
+
+
+def _text(raw: msgspec.Raw) -> str:
+    """One envelope text field as a ``str`` whatever it held: a list or object gives its JSON."""
+    try:
+        return as_text(_value(raw))
+    except ShapeError:
+        return _raw_text(raw)
+
+
+def _code(raw: msgspec.Raw) -> str | None:
+    """The normalized ``error_code``; "" when absent or empty, None when it is no code at all."""
+    value = _value(raw)
+    if value is None or value is False:
+        return ""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return SUCCESS if value == SUCCESS else normalize_code(value)
+    return None
+
+
+def _number(value: object, kind: type[float] | type[int]) -> Any:
+    """``value`` as ``kind`` whether it came as a number or a string; 0 when it is neither or not finite."""
+    if type(value) is kind:
         return value
     try:
-        return kind(value or 0)
-    except (TypeError, ValueError):
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
         return kind(0)
+    return kind(number) if math.isfinite(number) else kind(0)

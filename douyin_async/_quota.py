@@ -7,7 +7,11 @@ import re
 
 import msgspec
 
-_QUOTA = re.compile(r"today:\s*(\d+)\s+max:\s*(\d+)(?:.*?expires:\s*(\d{4})-(\d{2})-(\d{2}))?")
+# Each part on its own, in any order, with any spacing (and the full-width colon of Chinese
+# text). Counts longer than 18 digits are garbage, and int() refuses very long ones anyway.
+_TODAY = re.compile(r"\btoday\s*[:：]\s*([0-9]{1,18})(?![0-9])", re.IGNORECASE)
+_MAX = re.compile(r"\bmax\s*[:：]\s*([0-9]{1,18})(?![0-9])", re.IGNORECASE)
+_EXPIRES = re.compile(r"\bexpires\s*[:：]\s*([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?![0-9])", re.IGNORECASE)
 
 
 class Quota(msgspec.Struct, frozen=True, gc=False):
@@ -23,14 +27,22 @@ class Quota(msgspec.Struct, frozen=True, gc=False):
 
 
 def parse_quota(api_info: str) -> Quota | None:
-    """The quota in ``api_info``, or None when it is absent or unparsable (never an error)."""
-    match = _QUOTA.search(api_info)
+    """The quota in ``api_info``, or None when it is absent or unparsable (never an error).
+
+    The parts may come in any order and spacing; ``expires`` is optional, and an impossible
+    date gives ``expires=None``.
+    """
+    used, limit = _TODAY.search(api_info), _MAX.search(api_info)
+    if used is None or limit is None:
+        return None
+    return Quota(used=int(used[1]), limit=int(limit[1]), expires=_expiry(api_info))
+
+
+def _expiry(api_info: str) -> dt.date | None:
+    match = _EXPIRES.search(api_info)
     if match is None:
         return None
-    expires = None
-    if match[3]:
-        try:
-            expires = dt.date(int(match[3]), int(match[4]), int(match[5]))
-        except ValueError:
-            expires = None
-    return Quota(used=int(match[1]), limit=int(match[2]), expires=expires)
+    try:
+        return dt.date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None

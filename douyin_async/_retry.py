@@ -13,8 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable
-from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
@@ -138,20 +138,80 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+# The three HTTP-date forms of RFC 9110 section 5.6.7, with a numeric zone (-0000 and the like)
+# accepted where IMF-fixdate says GMT. Names in any case; one or more spaces between parts.
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH = r"(?P<month>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+_TIME = r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})"
+_HTTP_DATES = tuple(
+    re.compile(pattern, re.IGNORECASE | re.ASCII)
+    for pattern in (
+        rf"(?:mon|tue|wed|thu|fri|sat|sun), +(?P<day>[0-9]{{2}}) +{_MONTH} +(?P<year>[0-9]{{4}}) +{_TIME}"
+        r" +(?P<zone>GMT|UTC|UT|[+-][0-9]{4})",
+        rf"(?:mon|tues|wednes|thurs|fri|satur|sun)day, +(?P<day>[0-9]{{2}})-{_MONTH}-(?P<yy>[0-9]{{2}}) +{_TIME}"
+        r" +(?P<zone>GMT)",
+        rf"(?:mon|tue|wed|thu|fri|sat|sun) +{_MONTH} +(?P<day>[0-9]{{1,2}}) +{_TIME} +(?P<year>[0-9]{{4}})",
+    )
+)
+_DELTA_SECONDS = re.compile(r"[0-9]+")
+
+
 def retry_after_seconds(value: str | None, now: Callable[[], dt.datetime] = _utc_now) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), if parseable."""
-    if not value:
+    """Seconds to wait from a ``Retry-After`` header, in any form RFC 9110 allows.
+
+    delta-seconds (``120``), IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``, also with
+    ``-0000``), and the obsolete RFC 850 (``Sunday, 06-Nov-94 ...``) and asctime
+    (``Sun Nov  6 08:49:37 1994``) forms. A date in the past gives 0.0. Anything else (``-5``,
+    ``1.5``, ``nan``, ``1e400``, garbage, empty) gives None and one INFO line on the
+    ``douyin_async`` logger: never an error, NaN, infinity, or a zero wait by mistake.
+    """
+    if value is None:
         return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
+    text = value.strip()
+    if _DELTA_SECONDS.fullmatch(text):
+        seconds = float(text)  # float() of a long digit string is inf, where int() would raise
+        if math.isfinite(seconds):
+            return seconds
     else:
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        current = now()
+        if current.tzinfo is None:
+            current = current.replace(tzinfo=dt.timezone.utc)
+        when = _http_date(text, current)
+        if when is not None:
+            return max((when - current).total_seconds(), 0.0)
+    shown = value if len(value) <= 100 else value[:100] + "…"
+    log.info("ignoring Retry-After %r: neither seconds nor an HTTP date", shown)
+    return None
+
+
+def _http_date(text: str, current: dt.datetime) -> dt.datetime | None:
+    """The moment an HTTP-date names, or None when ``text`` is none or names no real moment."""
+    for pattern in _HTTP_DATES:
+        match = pattern.fullmatch(text)
+        if match is not None:
+            break
+    else:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return max((when - now()).total_seconds(), 0.0)
+    parts = match.groupdict()
+    if parts.get("yy") is not None:
+        # RFC 9110: a two-digit year more than 50 years ahead is in the past century.
+        year = current.year - current.year % 100 + int(parts["yy"])
+        year -= 100 if year > current.year + 50 else 0
+    else:
+        year = int(parts["year"])
+    zone = (parts.get("zone") or "GMT").upper()
+    offset = dt.timedelta(0)
+    if zone[0] in "+-":
+        hours, minutes = int(zone[1:3]), int(zone[3:5])
+        if hours > 23 or minutes > 59:
+            return None
+        offset = (1 if zone[0] == "+" else -1) * dt.timedelta(hours=hours, minutes=minutes)
+    try:
+        when = dt.datetime(
+            year, _MONTHS.index(parts["month"].lower()) + 1, int(parts["day"]),
+            int(parts["hour"]), int(parts["minute"]), min(int(parts["second"]), 59),  # 60: a leap second
+            tzinfo=dt.timezone.utc,
+        )
+    except ValueError:
+        return None
+    return when - offset

@@ -4,6 +4,7 @@
     ├── ApiError                      the gateway answered with a non-success error_code
     │   ├── NotFoundError             2000: no such video (charged)
     │   ├── UnexpectedItemError       0000 whose item is missing or is another video (charged)
+    │   │   └── MalformedItemError    0000 whose item does not fit the model (charged; raw_item kept)
     │   ├── InvalidParamError         4003, 4014, 4015, and ids rejected before sending
     │   ├── AuthError                 4004, 4005 (fatal for the key)
     │   ├── AccountDisabledError      4006, 4007, 4012 (fatal for the key)
@@ -16,7 +17,7 @@
     ├── TransportError                no usable envelope: connection, timeout, HTTP status, body
     │   ├── RequestTimeoutError
     │   ├── HTTPStatusError
-    │   └── MalformedResponseError    body is not the JSON envelope
+    │   └── MalformedResponseError    body is not the JSON envelope, in any charset
     ├── InvalidSettingError           a setting outside its allowed range (also a ValueError)
     ├── DownloadError                 a media file could not be downloaded
     │   ├── MediaUnavailableError     403/404/410 on every URL tried, or no URL for that kind
@@ -29,6 +30,7 @@ Every message is built from redacted text: no key or secret ever reaches ``str(e
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -50,6 +52,7 @@ __all__ = [
     "InvalidParamError",
     "InvalidSettingError",
     "MaintenanceError",
+    "MalformedItemError",
     "MalformedResponseError",
     "MediaContentError",
     "MediaUnavailableError",
@@ -136,7 +139,37 @@ class NotFoundError(ApiError):
 
 
 class UnexpectedItemError(ApiError):
-    """0000 with no item, or with another video than the one asked for. Billed; not retried."""
+    """0000 with no item, or with another video than the one asked for. Billed; not retried.
+
+    ``raw_item`` is the ``item`` as the gateway sent it (JSON bytes; empty when there was none).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        raw_item: bytes = b"",
+        reason: str = "",
+        request_id: str = "",
+        charged: bool | None = None,
+        retryable: bool | None = None,
+        fatal: bool | None = None,
+        attempts: int = 0,
+    ) -> None:
+        super().__init__(
+            message, code=code, reason=reason, request_id=request_id, charged=charged,
+            retryable=retryable, fatal=fatal, attempts=attempts,
+        )
+        self.raw_item = raw_item
+
+
+class MalformedItemError(UnexpectedItemError):
+    """0000 whose ``item`` does not fit the model even read the PHP way (a list for a title).
+
+    The call was billed, and asking again would most likely bring the same item, so it is not
+    retried; ``raw_item`` holds the item as sent, for a person or a later version to read.
+    """
 
 
 class InvalidParamError(ApiError):
@@ -301,10 +334,18 @@ SUCCESS = "0000"
 _UNKNOWN = CODES["5000"]
 
 
-def normalize_code(value: str | int) -> str:
-    """The 4-digit form of an ``error_code``: ``0``, ``"0"`` and ``"0000"`` all become ``"0000"``."""
+_WHOLE_NUMBER = re.compile(r"([0-9]+)(?:\.0*)?")
+
+
+def normalize_code(value: str | int | float) -> str:
+    """The 4-digit form of an ``error_code``, however PHP sent it.
+
+    ``0``, ``"0"``, ``0.0`` and ``" 0000 "`` all become ``"0000"``; ``4008.0`` and ``"4008.0"``
+    become ``"4008"``. Anything else is returned stripped, as an unknown code.
+    """
     text = str(value).strip()
-    return text.zfill(4) if text.isascii() and text.isdigit() else text
+    whole = _WHOLE_NUMBER.fullmatch(text)
+    return whole[1].zfill(4) if whole else text
 
 
 def code_info(code: str) -> CodeInfo | None:

@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaita
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ._billing import Charge
 from ._models import ItemGetVideoResponse
 from ._quota import Quota
 from ._throttle import ThrottleLimits
@@ -33,9 +34,14 @@ class Fetcher(Protocol):
     """What a batch needs from a client: fetch one id, and tell the limits and the key's quota."""
 
     async def fetch(
-        self, item_id: str, params: Mapping[str, str], before_send: Callable[[], None] | None = None
+        self,
+        item_id: str,
+        params: Mapping[str, str],
+        before_send: Callable[[], None] | None = None,
+        after_send: Callable[[Charge], None] | None = None,
     ) -> ItemGetVideoResponse:
-        """Fetch a normalised id; ``before_send`` runs before every attempt and may raise to stop it."""
+        """Fetch a normalised id; ``before_send`` runs before every attempt and may raise to stop it,
+        ``after_send`` is told the charge of every attempt sent."""
         ...
 
     @property
@@ -59,9 +65,14 @@ class BatchResult:
     index: int
     duplicate: bool = False
     """True when this input repeated an earlier id and shares its fetch."""
+    billed: int = 0
+    """Answers to this input's fetch that the gateway billed (0 for a duplicate)."""
+    possibly_billed: int = 0
+    """Requests of this input's fetch sent without an answer that could be read: maybe billed."""
 
     @property
     def ok(self) -> bool:
+        """Whether a response came back (``error`` is None)."""
         return self.error is None
 
     @property
@@ -87,18 +98,29 @@ class BatchProgress:
     failed: Counter[str] = field(default_factory=Counter)
     aborted: int = 0
     in_flight: int = 0
-    charged: int = 0
+    """Requests sent and not yet answered."""
+    billed: int = 0
+    """Answers the gateway billed (0000, 2000)."""
+    possibly_billed: int = 0
+    """Requests sent whose answer could not be read (resets, timeouts, cut bodies): maybe billed."""
     rate: float | None = None
     concurrency: int | None = None
     started: float = field(default_factory=time.monotonic)
     stopped_by: DouyinError | None = None
 
     @property
+    def charged(self) -> int:
+        """Calls that were or may have been billed: what a budget must count."""
+        return self.billed + self.possibly_billed
+
+    @property
     def elapsed(self) -> float:
+        """Seconds since the batch started."""
         return time.monotonic() - self.started
 
     @property
     def per_second(self) -> float:
+        """Results per second since the start."""
         return self.done / self.elapsed if self.elapsed > 0 else 0.0
 
 
@@ -268,38 +290,40 @@ class BatchRun:
         self._waiting[item_id] = []
         return False
 
+    def _before_send(self) -> None:
+        """Every attempt: stop if the batch has stopped, or if this one could exceed a budget."""
+        if self._abort is not None:
+            raise BatchAbortedError(self._abort)
+        self._check_budget()
+        self.progress.in_flight += 1
+
+    def _after_send(self, charge: Charge) -> None:
+        self.progress.in_flight -= 1
+        if charge is Charge.BILLED:
+            self.progress.billed += 1
+        elif charge is Charge.POSSIBLY_BILLED:
+            self.progress.possibly_billed += 1
+
     async def _fetch(self, job: _Job) -> None:
         assert job.item_id is not None
-        reserved = False
-
-        def before_send() -> None:
-            nonlocal reserved
-            if self._abort is not None:
-                raise BatchAbortedError(self._abort)
-            if not reserved:
-                self._check_budget()
-                reserved = True
-                self.progress.in_flight += 1
-
         response: ItemGetVideoResponse | None = None
         error: DouyinError | None = None
         try:
-            response = await self._fetcher.fetch(job.item_id, self._params, before_send)
+            response = await self._fetcher.fetch(job.item_id, self._params, self._before_send, self._after_send)
         except DouyinError as exc:
             error = exc
         except Exception as exc:  # a bug must not lose the id: report it as that id's error
             error = DouyinError(f"unexpected {type(exc).__name__}: {self._fetcher.redact(str(exc))}")
             log.error("unexpected error for item %s: %s", job.item_id, error)
-        finally:
-            if reserved:
-                self.progress.in_flight -= 1
-        charged = response is not None or (error is not None and error.charged)
-        if charged:
-            self.progress.charged += 1
         if error is not None and error.fatal and self._abort is None:
             self._stop(error)
-        attempts = response.attempts if response is not None else (error.attempts if error else 0)
-        result = BatchResult(job.input, job.item_id, response, error, attempts, job.index)
+        if response is not None:
+            attempts, billed, possibly_billed = response.attempts, 1, response.possibly_billed
+        else:
+            assert error is not None
+            attempts, billed, possibly_billed = error.attempts, error.billed, error.possibly_billed
+        result = BatchResult(job.input, job.item_id, response, error, attempts, job.index,
+                             billed=billed, possibly_billed=possibly_billed)
         self._emit(result)
         for duplicate in self._waiting.pop(job.item_id, []):
             self._emit(self._share(result, duplicate))
@@ -309,13 +333,20 @@ class BatchRun:
                 self._recent.popitem(last=False)
 
     def _check_budget(self) -> None:
-        """Stop before a send that could exceed the caller's charge limit or the key's quota."""
-        committed = self.progress.charged + self.progress.in_flight
+        """Stop before a send that could exceed the caller's charge limit or the key's quota.
+
+        Billed, possibly billed and in-flight requests all count: each may cost a call.
+        """
+        progress = self.progress
+        committed = progress.billed + progress.possibly_billed + progress.in_flight
         if self._max_charged is not None and committed >= self._max_charged:
             self._stop(BudgetExhaustedError(f"max_charged_calls={self._max_charged} reached"))
         quota = self._fetcher.quota if self._respect_quota else None
-        if self._abort is None and quota is not None and quota.used + self.progress.in_flight >= quota.limit:
-            self._stop(BudgetExhaustedError(f"daily quota reached ({quota.used}/{quota.limit})"))
+        if self._abort is None and quota is not None:
+            # Without a count from the gateway, the limit still holds over what this batch spent.
+            used = committed if quota.used is None else quota.used + progress.in_flight
+            if used >= quota.limit:
+                self._stop(BudgetExhaustedError(f"daily quota reached ({quota.used}/{quota.limit})"))
         if self._abort is not None:
             raise BatchAbortedError(self._abort)
 

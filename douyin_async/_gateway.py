@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import msgspec
 
+from ._billing import Charge, charge_of
 from ._decode import decode_item_get_video
 from ._models import ItemGetVideoResponse
 from ._quota import Quota, parse_quota
@@ -25,6 +26,7 @@ from .errors import ApiError, DouyinError, HTTPStatusError, MalformedResponseErr
 log = logging.getLogger("douyin_async")
 
 BeforeSend = Callable[[], None]
+AfterSend = Callable[[Charge], None]
 
 
 class Gateway:
@@ -97,60 +99,74 @@ class Gateway:
         item_id: str,
         params: Mapping[str, str],
         before_send: BeforeSend | None = None,
+        after_send: AfterSend | None = None,
     ) -> ItemGetVideoResponse:
-        """Fetch a normalised id; ``before_send`` runs after the throttle, before every attempt,
-        and may raise to stop the call (batches use it to stop sending after a fatal error)."""
-        sent = 0
+        """Fetch a normalised id.
+
+        ``before_send`` runs after the throttle, before every attempt, and may raise to stop the
+        call (batches use it to stop sending after a fatal error or at their budget);
+        ``after_send`` is told the charge of every attempt that was sent.
+        """
+        sent = billed = possibly_billed = 0
 
         async def attempt() -> ItemGetVideoResponse:
-            nonlocal sent
+            nonlocal sent, billed, possibly_billed
             host = self.host
             url = (self._url_prefix(host, params) if params else self._default_prefixes[host]) + item_id
             throttle = self.throttle
             ticket = await throttle.acquire()
             outcome = Outcome.NO_ANSWER
+            charge: Charge | None = None
             try:
                 if before_send is not None:
                     before_send()
                 sent += 1
+                charge = Charge.POSSIBLY_BILLED  # until an answer says otherwise
                 answer = await self.transport.send(Request("GET", url, timeout=self._timeout))
                 response = self._read(answer, item_id)
-                outcome = Outcome.ANSWERED
+                outcome, charge = Outcome.ANSWERED, Charge.BILLED
                 return response
             except RateLimitError:
-                outcome = Outcome.LIMITED
+                outcome, charge = Outcome.LIMITED, Charge.NOT_BILLED
                 raise
-            except ApiError:
-                outcome = Outcome.ANSWERED
+            except ApiError as exc:
+                outcome, charge = Outcome.ANSWERED, charge_of(exc)
                 raise
             except TransportError as exc:
                 exc.message = self.redact(exc.message)  # a transport of the caller's may not know our secrets
+                charge = charge_of(exc)
                 self._next_host_after(host, exc)
                 raise
             finally:
                 await throttle.release(ticket, outcome)
+                if charge is not None:
+                    billed += charge is Charge.BILLED
+                    possibly_billed += charge is Charge.POSSIBLY_BILLED
+                    if after_send is not None:
+                        after_send(charge)
 
         # The first attempt runs here and not through the retry policy: most calls succeed at
         # once, and every coroutine frame between the caller and the socket costs on each resume.
         try:
             return await attempt()
         except DouyinError as exc:
-            exc.attempts = sent
+            exc.attempts, exc.billed, exc.possibly_billed = sent, billed, possibly_billed
             if not should_retry(exc):
                 raise
             first = exc
         try:
             response = await self._policy.retry(first, attempt, item_id)
         except DouyinError as exc:
-            exc.attempts = sent
+            exc.attempts, exc.billed, exc.possibly_billed = sent, billed, possibly_billed
             raise
-        return msgspec.structs.replace(response, attempts=sent)
+        return msgspec.structs.replace(response, attempts=sent, possibly_billed=possibly_billed)
 
     def _read(self, answer: Response, item_id: str) -> ItemGetVideoResponse:
         """The decoded answer; a gateway error envelope raises its typed error."""
         try:
             response = decode_item_get_video(
-                answer.body, item_id, redact=self.redact, retry_unknown=self._retry_unknown
+                answer.body, item_id, redact=self.redact, retry_unknown=self._retry_unknown,
+                charset=_charset(answer.headers.get("Content-Type")),
             )
         except ApiError as exc:
             if exc.quota is not None:
@@ -179,3 +195,10 @@ class Gateway:
             if parsed is not None:
                 self._quota = parsed
         return self._quota
+
+
+def _charset(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a Content-Type header, if it has one."""
+    if not content_type or "charset=" not in content_type:
+        return None
+    return content_type.partition("charset=")[2].partition(";")[0].strip() or None

@@ -63,6 +63,8 @@ class ItemGetVideoResponse(msgspec.Struct, frozen=True, gc=False):
     """A successful ``item_get_video`` answer; ``raw`` is the body exactly as received.
 
     ``encoding`` is the charset ``raw`` was read in: ``"utf-8"`` unless the gateway sent another.
+    The answer itself was billed; ``possibly_billed`` counts earlier attempts of the same call that
+    were sent but whose answer could not be read (the gateway may have billed them too).
     """
 
     item: Video
@@ -75,6 +77,7 @@ class ItemGetVideoResponse(msgspec.Struct, frozen=True, gc=False):
     attempts: int = 1
     raw: bytes = b""
     encoding: str = "utf-8"
+    possibly_billed: int = 0
 
     @property
     def quota(self) -> Quota | None:

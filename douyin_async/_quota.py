@@ -9,33 +9,40 @@ import msgspec
 
 # Each part on its own, in any order, with any spacing (and the full-width colon of Chinese
 # text). Counts longer than 18 digits are garbage, and int() refuses very long ones anyway.
-_TODAY = re.compile(r"\btoday\s*[:：]\s*([0-9]{1,18})(?![0-9])", re.IGNORECASE)
+_TODAY = re.compile(r"\btoday\s*[:：]\s*([0-9]{0,18})(?![0-9])", re.IGNORECASE)
 _MAX = re.compile(r"\bmax\s*[:：]\s*([0-9]{1,18})(?![0-9])", re.IGNORECASE)
 _EXPIRES = re.compile(r"\bexpires\s*[:：]\s*([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?![0-9])", re.IGNORECASE)
 
 
 class Quota(msgspec.Struct, frozen=True, gc=False):
-    """The key's usage as reported in ``api_info``: ``today:USED max:LIMIT ...;expires:DATE``."""
+    """The key's usage as reported in ``api_info``: ``today:USED max:LIMIT ...;expires:DATE``.
 
-    used: int
+    ``used`` is None when the gateway does not report the count (``today: max:20000``, seen on
+    trial keys); ``remaining`` is then None too. ``expires`` is None when absent or impossible.
+    """
+
+    used: int | None
     limit: int
     expires: dt.date | None = None
 
     @property
-    def remaining(self) -> int:
-        return max(self.limit - self.used, 0)
+    def remaining(self) -> int | None:
+        """Calls left today, never below 0; None when ``used`` is not reported."""
+        return None if self.used is None else max(self.limit - self.used, 0)
 
 
 def parse_quota(api_info: str) -> Quota | None:
     """The quota in ``api_info``, or None when it is absent or unparsable (never an error).
 
-    The parts may come in any order and spacing; ``expires`` is optional, and an impossible
-    date gives ``expires=None``.
+    The parts may come in any order and spacing; a blank or missing count gives ``used=None``,
+    ``expires`` is optional, and an impossible date gives ``expires=None``. No limit, no quota.
     """
-    used, limit = _TODAY.search(api_info), _MAX.search(api_info)
-    if used is None or limit is None:
+    limit = _MAX.search(api_info)
+    if limit is None:
         return None
-    return Quota(used=int(used[1]), limit=int(limit[1]), expires=_expiry(api_info))
+    used = _TODAY.search(api_info)
+    count = int(used[1]) if used is not None and used[1] else None
+    return Quota(used=count, limit=int(limit[1]), expires=_expiry(api_info))
 
 
 def _expiry(api_info: str) -> dt.date | None:

@@ -142,8 +142,10 @@ def transport_error(exc: BaseException, request: Request, redact: Redact) -> Tra
         limit = request.timeout if request.timeout is not None else request.read_timeout
         return RequestTimeoutError(f"no complete response within {limit}s")
     if isinstance(exc, aiohttp.InvalidURL):
-        return TransportError(f"invalid URL: {redact(str(exc))}", retryable=False)
-    return TransportError(f"{type(exc).__name__}: {redact(str(exc))}")
+        return TransportError(f"invalid URL: {redact(str(exc))}", retryable=False, sent=False)
+    # No connection, no request: nothing can have been billed.
+    sent = not isinstance(exc, aiohttp.ClientConnectorError)
+    return TransportError(f"{type(exc).__name__}: {redact(str(exc))}", sent=sent)
 
 
 class AiohttpTransport:
@@ -173,11 +175,11 @@ class AiohttpTransport:
                 raise TransportError(
                     "the client's connections belong to another event loop: close the client there "
                     "(await client.aclose()) before using it here, or make one client per loop",
-                    retryable=False,
+                    retryable=False, sent=False,
                 )
             return session
         if not self._owns_session:
-            raise TransportError("the aiohttp session given to the client is closed", retryable=False)
+            raise TransportError("the aiohttp session given to the client is closed", retryable=False, sent=False)
         connector = aiohttp.TCPConnector(limit=self._connection_limit, ttl_dns_cache=300)
         self._session = aiohttp.ClientSession(connector=connector)
         self._loop = asyncio.get_running_loop()

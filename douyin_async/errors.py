@@ -73,6 +73,9 @@ class DouyinError(Exception):
     """Root of every error raised by douyin_async.
 
     ``retryable`` and ``fatal`` drive retries and batch stops; ``attempts`` counts the requests made.
+    ``charged`` says whether the last answer was billed; over every attempt of the call,
+    ``billed`` counts the answers billed and ``possibly_billed`` the requests sent whose answer
+    could not be read (a reset, a timeout, a cut body), which the gateway may have billed.
     """
 
     retryable: bool = False
@@ -83,6 +86,8 @@ class DouyinError(Exception):
         super().__init__(message)
         self.message = message
         self.attempts = attempts
+        self.billed = 0
+        self.possibly_billed = 0
 
     @property
     def code(self) -> str | None:
@@ -209,13 +214,18 @@ class ConfigurationError(ApiError):
 
 
 class TransportError(DouyinError):
-    """No usable envelope came back: connection failure, timeout, bad status or body."""
+    """No usable envelope came back: connection failure, timeout, bad status or body.
+
+    ``sent`` is False only when the request cannot have reached the server (no connection was
+    made); otherwise the gateway may have answered, and billed, what we could not read.
+    """
 
     retryable = True
 
-    def __init__(self, message: str, *, retryable: bool = True, attempts: int = 0) -> None:
+    def __init__(self, message: str, *, retryable: bool = True, sent: bool = True, attempts: int = 0) -> None:
         super().__init__(message, attempts=attempts)
         self.retryable = retryable
+        self.sent = sent
 
 
 class RequestTimeoutError(TransportError):

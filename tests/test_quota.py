@@ -26,6 +26,10 @@ from douyin_async._quota import parse_quota
         ("today:3 max:10000;expires:0000-00-00", Quota(3, 10000)),
         ("today:3\tmax:10000\n", Quota(3, 10000)),
         ("today：3 max：10000", Quota(3, 10000)),
+        ("today: max:20000 all[=++];expires:2024-01-16", Quota(None, 20000, dt.date(2024, 1, 16))),
+        ("today:max:20000", Quota(None, 20000)),
+        ("max:20000", Quota(None, 20000)),
+        ("today:1 max:" + "9" * 18, Quota(1, 10**18 - 1)),
     ],
 )
 def test_quota_shapes(api_info: str, expected: Quota) -> None:
@@ -41,7 +45,6 @@ def test_quota_shapes(api_info: str, expected: Quota) -> None:
         "today:1 max:",
         "today:1",
         "max:" + "9" * 5000,
-        "today:" + "9" * 5000 + " max:10",
         "\x00\xff",
         "yesterday:1 maximum:2",
     ],
@@ -55,3 +58,9 @@ def test_unparsable_quota_is_none_never_an_error(api_info: str) -> None:
 def test_parse_quota_never_raises(api_info: str) -> None:
     quota = parse_quota(api_info)
     assert quota is None or (isinstance(quota, Quota) and quota.limit >= 0)
+
+
+def test_remaining_is_none_when_the_count_is_not_reported() -> None:
+    assert Quota(used=None, limit=20000).remaining is None
+    assert Quota(used=60, limit=100).remaining == 40
+    assert Quota(used=120, limit=100).remaining == 0

@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--timeout", type=float, default=30.0, help="seconds per attempt (default: %(default)s)")
     group.add_argument("--no-cache", dest="cache", action="store_const", const=False, default=None,
                        help="ask the gateway for fresh data")
-    group.add_argument("--lang", metavar="CODE", help="translate text fields: a language code such as en, ru, ko or zh-CN")
+    group.add_argument("--lang", metavar="CODE",
+                       help="translate text fields: a language code such as en, ru, ko or zh-CN")
     group.add_argument("-v", "--verbose", action="store_true", help="log retries and throttle changes")
 
     get = commands.add_parser("get", parents=[client], help="show one or more videos",
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--format", choices=["text", "csv", "jsonl", "xlsx"], help="default: from the extension")
     batch.add_argument("--column", help="CSV/xlsx column with the ids (default: detected)")
     batch.add_argument("--field", help="JSONL field with the ids (default: detected)")
-    batch.add_argument("--max-charged", type=int, metavar="N", help="stop before more than N billed calls")
+    batch.add_argument("--max-charged", type=int, metavar="N", help="stop before more than N billed or possibly billed calls")
     batch.add_argument("--progress", dest="bar", action="store_const", const=True, default=None,
                        help="force the progress bar (default: on a terminal)")
     batch.add_argument("--no-progress", dest="bar", action="store_const", const=False,
@@ -307,8 +308,10 @@ async def _fetch_all(args: argparse.Namespace, journal: Journal, todo: Iterable[
     print(f"ok {progress.ok if progress else 0}, failed {sum(codes.values())}"
           + "".join(f" [{code}: {n}]" for code, n in sorted(codes.items()))
           + f", not attempted {aborted}, skipped (already in {args.output}) {skipped}")
-    print(f"charged calls {progress.charged if progress else 0}"
-          + (f", quota left {quota.remaining} of {quota.limit}" if quota else "")
+    print(f"billed calls {progress.billed if progress else 0}, "
+          f"possibly billed {progress.possibly_billed if progress else 0} (sent, answer unreadable)"
+          + (f", quota left {quota.remaining} of {quota.limit}" if quota and quota.remaining is not None else "")
+          + (f", daily quota {quota.limit}" if quota and quota.remaining is None else "")
           + f", elapsed {progress.elapsed if progress else 0:.1f}s")
     if args.download:
         print(f"media downloaded {reporter.bytes / 2**20:.1f} MiB into {args.download}, "

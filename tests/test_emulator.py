@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import random
 import subprocess
 import sys
 from typing import Any
@@ -11,8 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from douyin_async.emulator import FAULTS, Emulator, EmulatorConfig
+from douyin_async.emulator import FAULTS, Emulator, EmulatorConfig, add_emulator_options, config_from_args
 from douyin_async.emulator._catalog import SEED_ITEM, item_id_from_short_code, short_code
+from douyin_async.emulator._latency import REALISTIC, latency_rng
 
 from .conftest import KEY, SECRET, SEED_ID
 
@@ -34,7 +37,7 @@ async def session() -> Any:
 
 
 async def test_seed_envelope_fields(session: aiohttp.ClientSession) -> None:
-    async with Emulator() as emu:
+    async with Emulator(fast=True) as emu:
         status, ok, raw = await get(session, emu, item_id=SEED_ID)
         absent = next(str(i) for i in range(1, 1000) if emu.expected_item(str(i)) is None)
         _, missing, _ = await get(session, emu, item_id=absent)
@@ -54,7 +57,7 @@ async def test_seed_envelope_fields(session: aiohttp.ClientSession) -> None:
 
 
 async def test_trailing_slash_optional_and_jsonu(session: aiohttp.ClientSession) -> None:
-    async with Emulator() as emu:
+    async with Emulator(fast=True) as emu:
         url = f"{emu.base_url}/item_get_video"
         params = {"key": KEY, "secret": SECRET, "item_id": SEED_ID, "result_type": "jsonu"}
         async with session.get(url, params=params) as resp:
@@ -81,33 +84,33 @@ async def test_trailing_slash_optional_and_jsonu(session: aiohttp.ClientSession)
 async def test_account_and_parameter_codes(
     session: aiohttp.ClientSession, params: dict[str, str], config: dict[str, Any], code: str
 ) -> None:
-    async with Emulator(**config) as emu:
+    async with Emulator(fast=True, **config) as emu:
         _, body, _ = await get(session, emu, **{"item_id": SEED_ID, **params})
     assert body["error_code"] == code
 
 
 async def test_unknown_api_is_4010(session: aiohttp.ClientSession) -> None:
     params = {"key": KEY, "secret": SECRET}
-    async with Emulator() as emu, session.get(f"{emu.base_url}/item_search", params=params) as r:
+    async with Emulator(fast=True) as emu, session.get(f"{emu.base_url}/item_search", params=params) as r:
         assert (await r.json())["error_code"] == "4010"
 
 
 @pytest.mark.parametrize("fault", ["4000", "4001", "4002", "4017", "5000"])
 async def test_code_faults(session: aiohttp.ClientSession, fault: str) -> None:
-    async with Emulator(faults={fault: 1.0}) as emu:
+    async with Emulator(fast=True, faults={fault: 1.0}) as emu:
         _, body, _ = await get(session, emu, item_id="1")
     assert body["error_code"] == fault
 
 
 @pytest.mark.parametrize("fault", ["http500", "http502", "http503"])
 async def test_html_faults(session: aiohttp.ClientSession, fault: str) -> None:
-    async with Emulator(faults={fault: 1.0}) as emu:
+    async with Emulator(fast=True, faults={fault: 1.0}) as emu:
         status, body, raw = await get(session, emu, item_id="1")
     assert status == int(fault[4:]) and body is None and b"<html>" in raw
 
 
 async def test_reset_truncated_and_timeout(session: aiohttp.ClientSession) -> None:
-    async with Emulator(timeout_delay=0.05) as emu:
+    async with Emulator(fast=True, timeout_delay=0.05) as emu:
         emu.script(SEED_ID, ["reset", "truncated", "timeout"])
         with pytest.raises(aiohttp.ClientPayloadError):
             await get(session, emu, item_id=SEED_ID)
@@ -119,7 +122,7 @@ async def test_reset_truncated_and_timeout(session: aiohttp.ClientSession) -> No
 
 async def test_fault_draws_are_seeded() -> None:
     async def run() -> dict[str, int]:
-        async with Emulator(faults={"4000": 0.3, "http502": 0.2}, seed=11) as emu, aiohttp.ClientSession() as s:
+        async with Emulator(fast=True, faults={"4000": 0.3, "http502": 0.2}, seed=11) as emu, aiohttp.ClientSession() as s:
             for i in range(50):
                 await get(s, emu, item_id=str(i + 1))
             return dict(emu.stats.faults)
@@ -129,7 +132,7 @@ async def test_fault_draws_are_seeded() -> None:
 
 
 async def test_strict_rate_window(session: aiohttp.ClientSession) -> None:
-    async with Emulator(rate_limit=5) as emu:
+    async with Emulator(fast=True, rate_limit=5) as emu:
         bodies = [(await get(session, emu, item_id=str(i + 1)))[1] for i in range(8)]
         codes = [b["error_code"] for b in bodies]
         assert codes.count("4008") == 3 and emu.stats.rate_limited == 3
@@ -145,17 +148,17 @@ async def test_concurrency_cap(session: aiohttp.ClientSession) -> None:
 
 
 async def test_quota_and_balance_spent_only_by_charged_calls(session: aiohttp.ClientSession) -> None:
-    async with Emulator(balance=3, faults={}) as emu:
+    async with Emulator(fast=True, balance=3, faults={}) as emu:
         emu.script("77", ["4000", "4000"])
         codes = [(await get(session, emu, item_id="77"))[1]["error_code"] for _ in range(6)]
     assert codes[:2] == ["4000", "4000"] and codes[5] == "4016" and emu.stats.charged == 3
-    async with Emulator(daily_quota=2) as emu:
+    async with Emulator(fast=True, daily_quota=2) as emu:
         codes = [(await get(session, emu, item_id=SEED_ID))[1]["error_code"] for _ in range(3)]
     assert codes == ["0000", "0000", "4013"]
 
 
 async def test_synthetic_items_are_deterministic_and_localised(session: aiohttp.ClientSession) -> None:
-    async with Emulator() as a, Emulator() as b:
+    async with Emulator(fast=True) as a, Emulator(fast=True) as b:
         ids = [str(10**18 + i) for i in range(40)]
         first = [(await get(session, a, item_id=i))[1] for i in ids]
         second = [(await get(session, b, item_id=i))[1] for i in ids]
@@ -168,14 +171,14 @@ async def test_synthetic_items_are_deterministic_and_localised(session: aiohttp.
 
 
 async def test_cache_flag_on_repeat(session: aiohttp.ClientSession) -> None:
-    async with Emulator() as emu:
+    async with Emulator(fast=True) as emu:
         caches = [(await get(session, emu, item_id=SEED_ID, **extra))[1]["cache"]
                   for extra in ({}, {}, {"cache": "no"})]
     assert caches == [0, 1, 0]
 
 
 async def test_media_bytes_types_and_ranges(session: aiohttp.ClientSession) -> None:
-    async with Emulator(video_size=10_000) as emu:
+    async with Emulator(fast=True, video_size=10_000) as emu:
         item = emu.expected_item(str(10**18 + 1)) or emu.expected_item(str(10**18 + 2))
         assert item is not None
         url = item["video"]["url_raw"]
@@ -197,12 +200,12 @@ async def test_media_bytes_types_and_ranges(session: aiohttp.ClientSession) -> N
 
 
 async def test_media_faults(session: aiohttp.ClientSession) -> None:
-    async with Emulator(media_faults={"reset": 1.0}) as emu:
+    async with Emulator(fast=True, media_faults={"reset": 1.0}) as emu:
         with pytest.raises(aiohttp.ClientPayloadError):
             async with session.get(f"{emu.origin}/media/video/{SEED_ID}.mp4") as resp:
                 await resp.read()
     async with (
-        Emulator(media_faults={"http403": 1.0}) as emu,
+        Emulator(fast=True, media_faults={"http403": 1.0}) as emu,
         session.get(f"{emu.origin}/media/video/{SEED_ID}.mp4") as resp,
     ):
         assert resp.status == 403
@@ -210,7 +213,7 @@ async def test_media_faults(session: aiohttp.ClientSession) -> None:
 
 async def test_short_links_redirect_to_the_video_page(session: aiohttp.ClientSession) -> None:
     assert item_id_from_short_code(short_code(SEED_ID)) == SEED_ID
-    async with Emulator() as emu:
+    async with Emulator(fast=True) as emu:
         async with session.get(emu.short_link(SEED_ID), allow_redirects=False) as resp:
             assert resp.status == 302
             assert f"/share/video/{SEED_ID}/" in resp.headers["Location"]
@@ -218,7 +221,7 @@ async def test_short_links_redirect_to_the_video_page(session: aiohttp.ClientSes
 
 
 async def test_stats_route(session: aiohttp.ClientSession) -> None:
-    async with Emulator() as emu:
+    async with Emulator(fast=True) as emu:
         await get(session, emu, item_id=SEED_ID)
         async with session.get(f"{emu.origin}/_emulator/stats") as resp:
             stats = await resp.json()
@@ -237,14 +240,14 @@ def test_standalone_help_lists_every_knob() -> None:
     out = subprocess.run([sys.executable, "-m", "douyin_async.emulator", "--help"],
                          capture_output=True, text=True, check=True, timeout=60).stdout
     for flag in ("--port", "--rate-limit", "--concurrency", "--daily-quota", "--balance", "--maintenance",
-                 "--fault", "--latency", "--slow-body", "--seed", "--media-fault", "--found-ratio"):
+                 "--fault", "--latency", "--fast", "--slow-body", "--seed", "--media-fault", "--found-ratio"):
         assert flag in out
 
 
 async def test_slow_body_is_dribbled_out(session: aiohttp.ClientSession) -> None:
     from douyin_async import DouyinClient, RequestTimeoutError
 
-    async with Emulator(slow_body=0.4) as emu:
+    async with Emulator(fast=True, slow_body=0.4) as emu:
         started = asyncio.get_running_loop().time()
         status, body, _ = await get(session, emu, item_id=SEED_ID)
         assert status == 200
@@ -253,3 +256,54 @@ async def test_slow_body_is_dribbled_out(session: aiohttp.ClientSession) -> None
         async with DouyinClient(KEY, SECRET, base_url=emu.base_url, timeout=0.15, max_retries=0) as client:
             with pytest.raises(RequestTimeoutError):
                 await client.item_get_video(SEED_ID)
+
+
+def test_latency_model_is_heavy_tailed_like_the_gateway() -> None:
+    rng = random.Random(0)
+    fresh = sorted(REALISTIC.draw(rng, cached=False) for _ in range(20_000))
+    cached = sorted(REALISTIC.draw(rng, cached=True) for _ in range(20_000))
+    median, p90, p99 = (fresh[int(len(fresh) * q)] for q in (0.5, 0.9, 0.99))
+    assert 0.9 < median < 1.3 and 2.5 < p90 < 4.5 and 6 < p99 < 11  # the seen 0.08, 2.5 and 8.3 s
+    assert fresh[0] >= REALISTIC.base and fresh[-1] <= REALISTIC.base + REALISTIC.cap
+    assert cached[len(cached) // 2] < median / 4
+
+
+async def test_default_latency_is_drawn_from_the_model_and_reported(session: aiohttp.ClientSession) -> None:
+    rng = latency_rng(12)
+    fresh, cached = REALISTIC.draw(rng, cached=False), REALISTIC.draw(rng, cached=True)
+    assert fresh + cached < 0.6  # seed 12 is picked for a short test
+    async with Emulator(seed=12) as emu:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        _, first, _ = await get(session, emu, item_id=SEED_ID)
+        _, second, _ = await get(session, emu, item_id=SEED_ID)
+        elapsed = loop.time() - started
+    assert first["cache"] == 0 and second["cache"] == 1
+    assert float(first["execution_time"]) == pytest.approx(fresh, abs=0.03)
+    assert float(second["execution_time"]) == pytest.approx(cached, abs=0.03)
+    assert elapsed >= fresh + cached
+
+
+async def test_fast_means_no_latency_unless_given(session: aiohttp.ClientSession) -> None:
+    async with Emulator(fast=True) as emu:
+        _, body, _ = await get(session, emu, item_id=SEED_ID)
+    assert float(body["execution_time"]) < 0.05
+    async with Emulator(fast=True, latency=0.2) as emu:
+        _, body, _ = await get(session, emu, item_id=SEED_ID)
+        _, missing, _ = await get(session, emu, item_id=next(
+            str(i) for i in range(1, 1000) if emu.expected_item(str(i)) is None))
+    assert 0.2 <= float(body["execution_time"]) < 0.3
+    assert 0.2 <= missing["execution_time"] < 0.3  # a number on errors, as on the gateway
+
+
+def test_standalone_latency_options() -> None:
+    parser = argparse.ArgumentParser()
+    add_emulator_options(parser)
+    default = config_from_args(parser.parse_args([]))
+    fast = config_from_args(parser.parse_args(["--fast"]))
+    fixed = config_from_args(parser.parse_args(["--fast", "--latency", "0.5"]))
+    assert (default.latency, default.fast) == (None, False)
+    assert (fast.latency, fast.fast) == (None, True)
+    assert (fixed.latency, fixed.fast) == (0.5, True)
+    with pytest.raises(ValueError, match="negative"):
+        EmulatorConfig(latency=-1)

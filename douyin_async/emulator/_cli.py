@@ -35,8 +35,10 @@ def add_emulator_options(parser: argparse.ArgumentParser) -> None:
     add("--media-fault", action="append", type=_pair, metavar="NAME=P",
         help="media fault probability: reset, http403, http404, http410, html")
     add("--no-media-range", action="store_true", help="ignore Range requests on media")
-    add("--latency", type=float, default=0.0, help="seconds added to every answer")
+    add("--latency", type=float, default=None,
+        help="seconds before every answer (default: a realistic model, ~1 s median, heavy tail)")
     add("--jitter", type=float, default=0.0, help="random extra seconds, up to this")
+    add("--fast", action="store_true", help="no latency unless --latency is given (for tests)")
     add("--slow-body", type=float, default=0.0, help="seconds spent sending each body")
     add("--seed", type=int, default=0, help="seed of the fault and jitter draws")
 
@@ -59,6 +61,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         media_range=not args.no_media_range,
         latency=args.latency,
         jitter=args.jitter,
+        fast=args.fast,
         slow_body=args.slow_body,
         seed=args.seed,
     )

@@ -17,6 +17,7 @@ from aiohttp import web
 from ..errors import CODES, SUCCESS
 from . import _catalog as catalog
 from ._config import EmulatorConfig
+from ._latency import REALISTIC, latency_rng
 from ._limits import KeyState
 
 _ITEM_ID = re.compile(r"[0-9]{1,32}")
@@ -71,7 +72,9 @@ class EmulatorStats:
 class Emulator:
     """A local ``item_get_video`` gateway on 127.0.0.1, for tests, demos and benchmarks.
 
-    >>> async with Emulator(rate_limit=10, concurrency=4) as emu:   # doctest: +SKIP
+    It answers as slowly as the real gateway unless told ``fast=True`` (or a fixed ``latency``).
+
+    >>> async with Emulator(rate_limit=10, concurrency=4, fast=True) as emu:   # doctest: +SKIP
     ...     async with DouyinClient("test-key", "test-secret", base_url=emu.base_url) as c:
     ...         await c.item_get_video("7092264344980868359")
     """
@@ -91,6 +94,7 @@ class Emulator:
         self._port = port
         self._runner: web.AppRunner | None = None
         self._rng = random.Random(self.config.seed)
+        self._latency_rng = latency_rng(self.config.seed)
         self._keys: defaultdict[str, KeyState] = defaultdict(KeyState)
         self._scripts: dict[str, deque[str]] = {}
         self._media_scripts: dict[str, deque[str]] = {}
@@ -247,7 +251,8 @@ class Emulator:
         outcome = self._next_outcome(item_id)
         if outcome is not None:
             self.stats.faults[outcome] += 1
-        delay = self.config.latency + self._rng.uniform(0, self.config.jitter)
+        cached = request.query.get("cache", "yes") != "no" and item_id in self._recent
+        delay = self._latency(cached)
         if delay > 0:
             await asyncio.sleep(delay)
         if outcome in ("http500", "http502", "http503"):
@@ -265,7 +270,6 @@ class Emulator:
             return self._error("2000", key, started, jsonu)
         state.charged += 1
         self.stats.charged += 1
-        cached = request.query.get("cache", "yes") != "no" and item_id in self._recent
         self._remember(item_id)
         body = self._encode(self._success(found, key, started, cached), jsonu)
         self.stats.codes[SUCCESS] += 1
@@ -275,6 +279,13 @@ class Emulator:
         if outcome == "truncated":
             body = body[: len(body) // 2]
         return await self._send(request, body, "application/json", 200)
+
+    def _latency(self, cached: bool) -> float:
+        """Seconds this answer takes: the configured latency, or the realistic model's draw."""
+        latency = self.config.latency
+        if latency is None:
+            latency = 0.0 if self.config.fast else REALISTIC.draw(self._latency_rng, cached)
+        return latency + self._rng.uniform(0, self.config.jitter)
 
     def _next_outcome(self, item_id: str) -> str | None:
         script = self._scripts.get(item_id)

@@ -140,11 +140,47 @@ async def test_strict_rate_window(session: aiohttp.ClientSession) -> None:
         assert (await get(session, emu, item_id="1"))[1]["error_code"] in ("0000", "2000")
 
 
-async def test_concurrency_cap(session: aiohttp.ClientSession) -> None:
+async def live_stats(session: aiohttp.ClientSession, emu: Emulator) -> Any:
+    async with session.get(f"{emu.origin}/_emulator/stats") as resp:
+        return await resp.json()
+
+
+def codes_of(results: list[tuple[int, Any, bytes]]) -> list[str]:
+    return sorted(body["error_code"] for _, body, _ in results)
+
+
+async def test_cap_alone_refuses_only_beyond_it_and_4008s_hold_no_slot(session: aiohttp.ClientSession) -> None:
     async with Emulator(concurrency=2, latency=0.3) as emu:
-        results = await asyncio.gather(*(get(session, emu, item_id=str(i + 1)) for i in range(5)))
-    codes = sorted(body["error_code"] for _, body, _ in results)
-    assert codes.count("4008") == 3 and emu.stats.max_in_flight == 2
+        calls = [asyncio.create_task(get(session, emu, item_id=str(i + 1))) for i in range(5)]
+        await asyncio.sleep(0.15)
+        during = await live_stats(session, emu)
+        results = await asyncio.gather(*calls)
+        emu.config.latency = 0.0
+        burst = [(await get(session, emu, item_id=str(i + 1)))[1]["error_code"] for i in range(30)]
+    assert codes_of(results).count("4008") == 3
+    assert during["in_flight"] == 2 and during["codes"] == {"4008": 3}  # answered at once, no slot held
+    assert emu.stats.in_flight == 0 and emu.stats.max_in_flight == 2
+    assert "4008" not in burst  # no per-second rate without rate_limit
+    assert emu.stats.limited == {"concurrency": 3} and emu.stats.rate_limited == 3
+
+
+async def test_rate_alone_admits_any_number_in_flight(session: aiohttp.ClientSession) -> None:
+    async with Emulator(rate_limit=6, latency=0.3) as emu:
+        results = await asyncio.gather(*(get(session, emu, item_id=str(i + 1)) for i in range(8)))
+    assert codes_of(results).count("4008") == 2
+    assert emu.stats.max_in_flight == 6 and emu.stats.limited == {"rate": 2}
+
+
+async def test_cap_and_rate_together_per_key(session: aiohttp.ClientSession) -> None:
+    async with Emulator(keys={KEY: SECRET, "other": "pw"}, concurrency=2, rate_limit=3, latency=0.2) as emu:
+        first = await asyncio.gather(*(get(session, emu, item_id=str(i + 1)) for i in range(4)))
+        # Within the same second: the cap has room again, the window only for one more.
+        second = await asyncio.gather(*(get(session, emu, item_id=str(i + 1)) for i in range(2)))
+        _, other, _ = await get(session, emu, item_id="1", key="other", secret="pw")
+    assert codes_of(first).count("4008") == 2 and codes_of(second).count("4008") == 1
+    assert emu.stats.limited == {"concurrency": 2, "rate": 1}  # cap refusals took no place in the window
+    assert other["error_code"] != "4008"  # limits are per key
+    assert emu.stats.max_in_flight == 2
 
 
 async def test_quota_and_balance_spent_only_by_charged_calls(session: aiohttp.ClientSession) -> None:

@@ -43,6 +43,9 @@ class EmulatorStats:
     statuses: Counter[int] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     rate_limited: int = 0
+    """Every 4008 answered, whatever refused it (scripts and faults included)."""
+    limited: Counter[str] = field(default_factory=Counter)
+    """4008s by the limit that refused them: ``concurrency`` (the cap) or ``rate`` (the window)."""
     charged: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
@@ -59,6 +62,7 @@ class EmulatorStats:
             "statuses": {str(k): v for k, v in self.statuses.items()},
             "faults": dict(self.faults),
             "rate_limited": self.rate_limited,
+            "limited": dict(self.limited),
             "charged": self.charged,
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
@@ -206,7 +210,10 @@ class Emulator:
         state = self._keys[key]
         refused = state.admit(started, self.config)
         if refused is not None:
-            return self._error(refused, key, started, jsonu)
+            code, reason = refused
+            if code == "4008":
+                self.stats.limited[reason] += 1
+            return self._error(code, key, started, jsonu)
         self.stats.in_flight += 1
         self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
         try:

@@ -89,10 +89,48 @@ async def test_account_and_parameter_codes(
     assert body["error_code"] == code
 
 
-async def test_unknown_api_is_4010(session: aiohttp.ClientSession) -> None:
-    params = {"key": KEY, "secret": SECRET}
-    async with Emulator(fast=True) as emu, session.get(f"{emu.base_url}/item_search", params=params) as r:
-        assert (await r.json())["error_code"] == "4010"
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("path", ["item_search", "item_search/", "item_get_video_v2/", "item_get"])
+async def test_any_unknown_api_is_a_4010_envelope(session: aiohttp.ClientSession, method: str, path: str) -> None:
+    params = {"key": KEY, "secret": SECRET, "item_id": SEED_ID}
+    async with Emulator(fast=True) as emu, session.request(method, f"{emu.base_url}/{path}", params=params) as r:
+        assert r.status == 200 and r.content_type == "application/json"
+        body = await r.json()
+    assert body["error_code"] == "4010" and body["success"] == 0
+    assert emu.stats.charged == 0
+
+
+async def test_post_with_a_form_body_like_the_php_sdk(session: aiohttp.ClientSession) -> None:
+    async with Emulator(fast=True) as emu:
+        url = f"{emu.base_url}/item_get_video/"
+        form = {"key": KEY, "secret": SECRET, "item_id": SEED_ID, "result_type": "jsonu"}
+        async with session.post(url, data=form) as r:
+            whole = await r.read()
+        # The key in the query, the rest in the body; a body field wins over the query's.
+        query = {"key": KEY, "item_id": "12x"}
+        async with session.post(url.rstrip("/"), params=query, data={"secret": SECRET, "item_id": SEED_ID}) as r:
+            mixed = await r.json()
+        async with session.post(url, params={"key": KEY, "secret": SECRET}, json={"item_id": SEED_ID}) as r:
+            as_json = await r.json()  # a JSON body is not a form: its fields are not read
+    assert "修以美好".encode() in whole and json.loads(whole)["item"] == SEED_ITEM
+    assert mixed["error_code"] == "0000"
+    assert as_json["error_code"] == "4014"
+    assert emu.stats.charged == 2
+
+
+@pytest.mark.parametrize("method", ["HEAD", "PUT", "DELETE"])
+@pytest.mark.parametrize("path", ["item_get_video/", "item_get_video", "item_search/"])
+async def test_other_methods_are_405_and_never_charged(session: aiohttp.ClientSession, method: str, path: str) -> None:
+    params = {"key": KEY, "secret": SECRET, "item_id": SEED_ID}
+    async with Emulator(fast=True, daily_quota=1) as emu:
+        for _ in range(3):
+            async with session.request(method, f"{emu.base_url}/{path}", params=params) as r:
+                assert r.status == 405
+                assert {m.strip() for m in r.headers["Allow"].split(",")} == {"GET", "POST"}
+        assert emu.stats.charged == 0 and emu.stats.requests == 0 and emu.stats.statuses == {405: 3}
+        _, body, _ = await get(session, emu, item_id=SEED_ID)
+    assert body["error_code"] == "0000"  # no quota was used
+    assert body["api_info"].startswith("today:1 ")
 
 
 @pytest.mark.parametrize("fault", ["4000", "4001", "4002", "4017", "5000"])

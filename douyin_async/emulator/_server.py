@@ -8,6 +8,7 @@ import random
 import re
 import time
 from collections import Counter, OrderedDict, defaultdict, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -112,9 +113,17 @@ class Emulator:
 
     async def start(self) -> None:
         app = web.Application()
-        app.router.add_get("/douyin/item_get_video/", self._item_get_video)
-        app.router.add_get("/douyin/item_get_video", self._item_get_video)
-        app.router.add_get("/douyin/{api_name}", self._unknown_api)
+        # GET and POST (a form body, as the vendor's PHP SDK sends) with or without the slash;
+        # every other method, HEAD included, is refused before anything is charged.
+        for path, handler in (
+            ("/douyin/item_get_video", self._item_get_video),
+            ("/douyin/item_get_video/", self._item_get_video),
+            ("/douyin/{api_name}", self._unknown_api),
+            ("/douyin/{api_name}/", self._unknown_api),
+        ):
+            app.router.add_get(path, handler, allow_head=False)
+            app.router.add_post(path, handler)
+            app.router.add_route("*", path, self._method_not_allowed)
         app.router.add_get("/media/{kind}/{name}", self._media)
         app.router.add_get("/s/{code}", self._short_link)
         app.router.add_get("/s/{code}/", self._short_link)
@@ -199,7 +208,7 @@ class Emulator:
     async def _item_get_video(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
         self.stats.requests += 1
-        query = request.query
+        query = await self._params(request)
         key, secret = query.get("key", ""), query.get("secret", "")
         jsonu = query.get("result_type") == "jsonu"
         refusal = self._refuse_account(key, secret) or self._refuse_params(query)
@@ -217,7 +226,7 @@ class Emulator:
         self.stats.in_flight += 1
         self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
         try:
-            return await self._answer(request, item_id, key, state, started, jsonu)
+            return await self._answer(request, query, item_id, key, state, started)
         finally:
             state.in_flight -= 1
             self.stats.in_flight -= 1
@@ -235,7 +244,23 @@ class Emulator:
         return None
 
     @staticmethod
-    def _refuse_params(query: Any) -> str | None:
+    async def _params(request: web.Request) -> dict[str, str]:
+        """The call's parameters: the query string, then a form body's fields over it (POST).
+
+        A repeated name takes its first value; a form field overrides the query's, as PHP's
+        ``$_REQUEST`` does. A body of another content type (JSON, say) is ignored, as PHP does.
+        """
+        params = {name: request.query[name] for name in request.query}
+        if request.method == "POST":
+            form = await request.post()
+            for name in form:
+                value = form[name]
+                if isinstance(value, str):
+                    params[name] = value
+        return params
+
+    @staticmethod
+    def _refuse_params(query: Mapping[str, str]) -> str | None:
         """The item_get_video parameter checks, after the account's."""
         if "pageToken" in query or "page_token" in query:
             return "4015"
@@ -249,16 +274,17 @@ class Emulator:
     async def _answer(
         self,
         request: web.Request,
+        query: Mapping[str, str],
         item_id: str,
         key: str,
         state: KeyState,
         started: float,
-        jsonu: bool,
     ) -> web.StreamResponse:
+        jsonu = query.get("result_type") == "jsonu"
         outcome = self._next_outcome(item_id)
         if outcome is not None:
             self.stats.faults[outcome] += 1
-        cached = request.query.get("cache", "yes") != "no" and item_id in self._recent
+        cached = query.get("cache", "yes") != "no" and item_id in self._recent
         delay = self._latency(cached)
         if delay > 0:
             await asyncio.sleep(delay)
@@ -269,7 +295,7 @@ class Emulator:
             return self._error("4017", key, started, jsonu)
         if outcome is not None and outcome not in ("reset", "truncated", SUCCESS):
             return self._error(outcome, key, started, jsonu)
-        lang = request.query.get("lang", "cn")
+        lang = query.get("lang", "cn")
         found = self.expected_item(item_id, lang)
         if found is None or outcome == "2000":
             state.charged += 1
@@ -407,10 +433,17 @@ class Emulator:
 
     async def _unknown_api(self, request: web.Request) -> web.Response:
         self.stats.requests += 1
-        jsonu = request.query.get("result_type") == "jsonu"
-        key = request.query.get("key", "")
-        refusal = self._refuse_account(key, request.query.get("secret", ""))
+        query = await self._params(request)
+        jsonu = query.get("result_type") == "jsonu"
+        key = query.get("key", "")
+        refusal = self._refuse_account(key, query.get("secret", ""))
         return self._error(refusal or "4010", key, time.monotonic(), jsonu)
+
+    async def _method_not_allowed(self, request: web.Request) -> web.Response:
+        """HEAD and the rest: 405, never an answer, never charged (``statuses[405]`` counts them)."""
+        self.stats.statuses[405] += 1
+        return web.Response(status=405, headers={"Allow": "GET, POST"},
+                            text=_HTML_PAGE.format(status=405), content_type="text/html")
 
     # -- media and short links ---------------------------------------------------------------------
 

@@ -381,3 +381,50 @@ def test_standalone_latency_options() -> None:
     assert (fixed.latency, fixed.fast) == (0.5, True)
     with pytest.raises(ValueError, match="negative"):
         EmulatorConfig(latency=-1)
+
+
+@pytest.mark.parametrize(
+    "lang", ["cn", "", "zh", "zh-CN", "zh-TW", "zh_CN", "zh-Hans", "ko", "ja", "pt-BR", "es-419", "fil"]
+)
+async def test_any_language_code_answers_the_seed_as_is_where_untranslated(
+    session: aiohttp.ClientSession, lang: str
+) -> None:
+    async with Emulator(fast=True) as emu:
+        _, body, _ = await get(session, emu, item_id=SEED_ID, lang=lang)
+        synthetic = str(10**18 + 1)
+        assert emu.expected_item(synthetic, lang) == emu.expected_item(synthetic)
+    assert body["error_code"] == "0000" and body["item"] == SEED_ITEM
+    assert body["translate_language"] == ("zh-CN" if lang in ("cn", "") else lang)
+
+
+@pytest.mark.parametrize(("lang", "title_start"), [("en", "Cultivate"), ("EN-us", "Cultivate"), ("ru", "Взращивать")])
+async def test_translated_languages_translate_the_seeds_text(
+    session: aiohttp.ClientSession, lang: str, title_start: str
+) -> None:
+    async with Emulator(fast=True) as emu:
+        _, body, _ = await get(session, emu, item_id=SEED_ID, lang=lang)
+    item = body["item"]
+    assert item["title"].startswith(title_start) and item["music"]["nick"] != SEED_ITEM["music"]["nick"]
+    untranslated = {k: v for k, v in item.items() if k not in ("title", "nick", "signature", "music")}
+    assert untranslated == {k: v for k, v in SEED_ITEM.items() if k in untranslated}  # ids and media as they were
+    assert item["music"]["url"] == SEED_ITEM["music"]["url"] and len(item) == len(SEED_ITEM)
+
+
+@pytest.mark.parametrize("lang", ["e", "english", "en-", "-CN", "en-US-x", "12", "en;1", "zh CN", "zh-C", "ko-KR-"])
+async def test_malformed_language_codes_are_4003(session: aiohttp.ClientSession, lang: str) -> None:
+    async with Emulator(fast=True) as emu:
+        _, body, _ = await get(session, emu, item_id=SEED_ID, lang=lang)
+    assert body["error_code"] == "4003" and emu.stats.charged == 0
+
+
+async def test_json_escapes_chinese_and_jsonu_does_not(session: aiohttp.ClientSession) -> None:
+    async with Emulator(fast=True) as emu:
+        absent = next(str(i) for i in range(1, 1000) if emu.expected_item(str(i)) is None)
+        raws = {
+            (result_type, item_id): (await get(session, emu, item_id=item_id, result_type=result_type))[2]
+            for result_type in ("json", "jsonu") for item_id in (SEED_ID, absent)
+        }
+    for (result_type, _), raw in raws.items():
+        assert raw.isascii() == (result_type == "json")
+        assert ("没找到".encode() in raw or "修以美好".encode() in raw) == (result_type == "jsonu")
+    assert json.loads(raws["json", SEED_ID])["item"] == json.loads(raws["jsonu", SEED_ID])["item"] == SEED_ITEM

@@ -177,8 +177,8 @@ class Emulator:
         path = url[len(self.origin):] if url.startswith(self.origin) else url
         self._media_scripts[path] = deque(outcomes)
 
-    def expected_item(self, item_id: str, lang: str = "cn") -> dict[str, Any] | None:
-        """The item this emulator returns for ``item_id``, or None where it answers 2000."""
+    def expected_item(self, item_id: str, lang: str = catalog.DEFAULT_LANG) -> dict[str, Any] | None:
+        """The item this emulator returns for ``item_id`` and ``lang``, or None where it answers 2000."""
         if not catalog.exists(item_id, self.config.found_ratio):
             return None
         return catalog.item(item_id, self.origin, lang)
@@ -269,6 +269,8 @@ class Emulator:
             return "4014"
         if not _ITEM_ID.fullmatch(item_id):
             return "4003"
+        if not catalog.valid_lang(query.get("lang") or catalog.DEFAULT_LANG):
+            return "4003"
         return None
 
     async def _answer(
@@ -295,7 +297,7 @@ class Emulator:
             return self._error("4017", key, started, jsonu)
         if outcome is not None and outcome not in ("reset", "truncated", SUCCESS):
             return self._error(outcome, key, started, jsonu)
-        lang = query.get("lang", "cn")
+        lang = query.get("lang") or catalog.DEFAULT_LANG
         found = self.expected_item(item_id, lang)
         if found is None or outcome == "2000":
             state.charged += 1
@@ -304,7 +306,7 @@ class Emulator:
         state.charged += 1
         self.stats.charged += 1
         self._remember(item_id)
-        body = self._encode(self._success(found, key, started, cached), jsonu)
+        body = self._encode(self._success(found, key, started, cached, lang), jsonu)
         self.stats.codes[SUCCESS] += 1
         self.stats.statuses[200] += 1
         if outcome == "reset":
@@ -351,7 +353,7 @@ class Emulator:
             "request_id": f"{self._request_counter}.{self._rng.getrandbits(48):012x}",
         }
 
-    def _success(self, item: dict[str, Any], key: str, started: float, cached: bool) -> dict[str, Any]:
+    def _success(self, item: dict[str, Any], key: str, started: float, cached: bool, lang: str) -> dict[str, Any]:
         common = self._envelope_common(key)
         return {
             "item": item,
@@ -365,7 +367,7 @@ class Emulator:
             "client_ip": "127.0.0.1",
             "call_args": [],
             "api_type": "douyin",
-            "translate_language": "zh-CN",
+            "translate_language": "zh-CN" if lang == catalog.DEFAULT_LANG else lang,
             "translate_engine": "google_new",
             "server_memory": "3.04MB",
             "request_id": common["request_id"],

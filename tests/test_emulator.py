@@ -314,7 +314,7 @@ def test_standalone_help_lists_every_knob() -> None:
     out = subprocess.run([sys.executable, "-m", "douyin_async.emulator", "--help"],
                          capture_output=True, text=True, check=True, timeout=60).stdout
     for flag in ("--port", "--rate-limit", "--concurrency", "--daily-quota", "--balance", "--maintenance",
-                 "--fault", "--latency", "--fast", "--slow-body", "--seed", "--media-fault", "--found-ratio"):
+                 "--fault", "--latency", "--fast", "--self-contained", "--slow-body", "--seed", "--media-fault", "--found-ratio"):
         assert flag in out
 
 
@@ -379,6 +379,8 @@ def test_standalone_latency_options() -> None:
     assert (default.latency, default.fast) == (None, False)
     assert (fast.latency, fast.fast) == (None, True)
     assert (fixed.latency, fixed.fast) == (0.5, True)
+    assert not default.self_contained
+    assert config_from_args(parser.parse_args(["--self-contained"])).self_contained
     with pytest.raises(ValueError, match="negative"):
         EmulatorConfig(latency=-1)
 

@@ -10,6 +10,7 @@ import hashlib
 import random
 import re
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 SEED_ITEM_ID = "7092264344980868359"
 
@@ -53,6 +54,20 @@ SEED_ERROR: dict[str, Any] = {
     "request_id": "1ee0ffc041242",
 }
 """The seed document's error example, verbatim."""
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path
+
+
+SEED_MEDIA: dict[str, tuple[str, bool]] = {
+    _path(SEED_ITEM["video"]["url"]): ("video", True),
+    _path(SEED_ITEM["video"]["url_raw"]): ("video", False),
+    _path(SEED_ITEM["video"]["pic_url"]): ("cover", False),
+    _path(SEED_ITEM["music"]["url"]): ("music", False),
+    _path(SEED_ITEM["music"]["pic_url"]): ("avatar", False),
+}
+"""The seed's media paths, served by a self-contained emulator: (media kind, watermarked)."""
 
 _WORDS = {
     "cn": ["花草", "日记", "美食", "旅行", "猫咪", "日落", "城市", "音乐", "舞蹈", "海边", "春天", "咖啡"],
@@ -173,6 +188,22 @@ def item(item_id: str, media_base: str, lang: str = DEFAULT_LANG) -> dict[str, A
         },
         "item_imgs": [],
     }
+
+
+def rehosted(value: Any, origin: str) -> Any:
+    """``value`` with every http(s) URL in it moved to ``origin``, path and query kept.
+
+    What a self-contained emulator serves: the seed's media and share URLs keep their shape
+    (``/aweme/v1/play/?video_id=...``), and the emulator answers those paths itself.
+    """
+    if isinstance(value, dict):
+        return {name: rehosted(inner, origin) for name, inner in value.items()}
+    if isinstance(value, list):
+        return [rehosted(inner, origin) for inner in value]
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        parts = urlsplit(value)
+        return origin + urlunsplit(("", "", parts.path, parts.query, parts.fragment))
+    return value
 
 
 def media_bytes(kind: str, item_id: str, size: int, watermark: bool = False) -> bytes:

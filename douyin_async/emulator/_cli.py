@@ -35,6 +35,8 @@ def add_emulator_options(parser: argparse.ArgumentParser) -> None:
     add("--media-fault", action="append", type=_pair, metavar="NAME=P",
         help="media fault probability: reset, http403, http404, http410, html")
     add("--no-media-range", action="store_true", help="ignore Range requests on media")
+    add("--self-contained", action="store_true",
+        help="point every media URL and share link (the seed's too) at the emulator, for offline demos")
     add("--latency", type=float, default=None,
         help="seconds before every answer (default: a realistic model, ~1 s median, heavy tail)")
     add("--jitter", type=float, default=0.0, help="random extra seconds, up to this")
@@ -59,6 +61,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         faults=floats(args.fault),
         media_faults=floats(args.media_fault),
         media_range=not args.no_media_range,
+        self_contained=args.self_contained,
         latency=args.latency,
         jitter=args.jitter,
         fast=args.fast,

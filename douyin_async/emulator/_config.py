@@ -53,6 +53,8 @@ class EmulatorConfig:
     """Probability per media outcome: 'reset', 'http403', 'http404', 'http410', 'html'."""
     media_range: bool = True
     """Whether media routes honour Range requests."""
+    self_contained: bool = False
+    """Every media URL and share link in served items points at the emulator: offline demos."""
 
     def __post_init__(self) -> None:
         unknown = set(self.faults) - set(FAULTS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import random
 import re
@@ -53,6 +54,7 @@ class EmulatorStats:
     media_requests: int = 0
     media_bytes: int = 0
     short_link_requests: int = 0
+    share_page_requests: int = 0
     credential_leaks: int = 0
     """Requests to media or short-link routes that carried a configured key or secret."""
 
@@ -70,6 +72,7 @@ class EmulatorStats:
             "media_requests": self.media_requests,
             "media_bytes": self.media_bytes,
             "short_link_requests": self.short_link_requests,
+            "share_page_requests": self.share_page_requests,
             "credential_leaks": self.credential_leaks,
         }
 
@@ -125,6 +128,10 @@ class Emulator:
             app.router.add_post(path, handler)
             app.router.add_route("*", path, self._method_not_allowed)
         app.router.add_get("/media/{kind}/{name}", self._media)
+        for path in catalog.SEED_MEDIA:
+            app.router.add_get(path, self._seed_media)
+        app.router.add_get("/share/video/{item_id}", self._share_page)
+        app.router.add_get("/share/video/{item_id}/", self._share_page)
         app.router.add_get("/s/{code}", self._short_link)
         app.router.add_get("/s/{code}/", self._short_link)
         app.router.add_get("/_emulator/stats", self._stats)
@@ -181,7 +188,8 @@ class Emulator:
         """The item this emulator returns for ``item_id`` and ``lang``, or None where it answers 2000."""
         if not catalog.exists(item_id, self.config.found_ratio):
             return None
-        return catalog.item(item_id, self.origin, lang)
+        found = catalog.item(item_id, self.origin, lang)
+        return catalog.rehosted(found, self.origin) if self.config.self_contained else found
 
     def media_bytes(self, kind: str, item_id: str, watermark: bool = False) -> bytes:
         """The exact bytes the media route serves for one file."""
@@ -468,13 +476,23 @@ class Emulator:
         if kind not in catalog.MEDIA_TYPES or catalog.MEDIA_TYPES[kind][0] != ext \
                 or not _ITEM_ID.fullmatch(item_id) or not catalog.exists(item_id, self.config.found_ratio):
             return self._html(404)
+        return await self._serve_media(request, kind, item_id, request.query.get("watermark") == "1")
+
+    async def _seed_media(self, request: web.Request) -> web.StreamResponse:
+        """The seed's media under its own paths (``/aweme/v1/play/`` ...), for self-contained items."""
+        self.stats.media_requests += 1
+        self._note_credentials(request)
+        kind, watermark = catalog.SEED_MEDIA[request.path]
+        return await self._serve_media(request, kind, catalog.SEED_ITEM_ID, watermark)
+
+    async def _serve_media(self, request: web.Request, kind: str, item_id: str,
+                           watermark: bool) -> web.StreamResponse:
         script = self._media_scripts.get(request.rel_url.path_qs)
         fault = script.popleft() if script else self._draw(self.config.media_faults)
         if fault is not None and fault.startswith("http"):
             return self._html(int(fault[4:]))
         if fault == "html":
             return web.Response(text=_HTML_PAGE.format(status=200), content_type="text/html")
-        watermark = request.query.get("watermark") == "1"
         body = self.media_bytes(kind, item_id, watermark)
         content_type = catalog.MEDIA_TYPES[kind][1]
         status, headers = 200, {"Accept-Ranges": "bytes" if self.config.media_range else "none"}
@@ -502,6 +520,20 @@ class Emulator:
             return self._html(404)
         location = f"https://www.iesdouyin.com/share/video/{item_id}/?region=CN&mid=0&u_code=0"
         raise web.HTTPFound(location)
+
+    async def _share_page(self, request: web.Request) -> web.Response:
+        """The video's share page (a self-contained item's ``detail_url``): a small HTML page."""
+        self.stats.share_page_requests += 1
+        self._note_credentials(request)
+        item_id = request.match_info["item_id"]
+        found = self.expected_item(item_id) if _ITEM_ID.fullmatch(item_id) else None
+        if found is None:
+            return self._html(404)
+        title = html.escape(found["title"])
+        video, cover = (html.escape(found["video"][name]) for name in ("url", "pic_url"))
+        page = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title></head>'
+                f'<body><h1>{title}</h1><video src="{video}" poster="{cover}" controls></video></body></html>')
+        return web.Response(text=page, content_type="text/html")
 
     async def _stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.stats.to_dict())

@@ -49,6 +49,11 @@ class EmulatorStats:
     limited: Counter[str] = field(default_factory=Counter)
     """4008s by the limit that refused them: ``concurrency`` (the cap) or ``rate`` (the window)."""
     charged: int = 0
+    """Calls billed: every 0000 and 2000 the emulator decided, delivered whole or not."""
+    charged_undelivered: Counter[str] = field(default_factory=Counter)
+    """Billed answers the client cannot have read whole, by why: ``reset``, ``truncated`` (faults
+    after the decision) or ``abandoned`` (the client had closed the connection, on its own timeout
+    say, before the answer was ready)."""
     in_flight: int = 0
     max_in_flight: int = 0
     media_requests: int = 0
@@ -67,6 +72,7 @@ class EmulatorStats:
             "rate_limited": self.rate_limited,
             "limited": dict(self.limited),
             "charged": self.charged,
+            "charged_undelivered": dict(self.charged_undelivered),
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
             "media_requests": self.media_requests,
@@ -303,20 +309,25 @@ class Emulator:
         if outcome == "timeout":
             await asyncio.sleep(self.config.timeout_delay)
             return self._error("4017", key, started, jsonu)
-        if outcome is not None and outcome not in ("reset", "truncated", SUCCESS):
+        if outcome is not None and outcome not in ("reset", "truncated", SUCCESS, "2000"):
             return self._error(outcome, key, started, jsonu)
+        # The gateway has decided: 0000 or 2000, both charged, whatever happens to the answer next.
         lang = query.get("lang") or catalog.DEFAULT_LANG
         found = self.expected_item(item_id, lang)
-        if found is None or outcome == "2000":
-            state.charged += 1
-            self.stats.charged += 1
-            return self._error("2000", key, started, jsonu)
         state.charged += 1
         self.stats.charged += 1
-        self._remember(item_id)
-        body = self._encode(self._success(found, key, started, cached, lang), jsonu)
-        self.stats.codes[SUCCESS] += 1
-        self.stats.statuses[200] += 1
+        if found is None or outcome == "2000":
+            body = self._error_body("2000", key, started, jsonu)
+        else:
+            self._remember(item_id)
+            body = self._encode(self._success(found, key, started, cached, lang), jsonu)
+            self.stats.codes[SUCCESS] += 1
+            self.stats.statuses[200] += 1
+        undelivered = outcome if outcome in ("reset", "truncated") else None
+        if request.transport is None or request.transport.is_closing():
+            undelivered = "abandoned"
+        if undelivered is not None:
+            self.stats.charged_undelivered[undelivered] += 1
         if outcome == "reset":
             return await self._reset(request, body, "application/json")
         if outcome == "truncated":
@@ -383,6 +394,11 @@ class Emulator:
         }
 
     def _error(self, code: str, key: str, started: float, jsonu: bool) -> web.Response:
+        body = self._error_body(code, key, started, jsonu)
+        return web.Response(body=body, content_type="application/json")
+
+    def _error_body(self, code: str, key: str, started: float, jsonu: bool) -> bytes:
+        """An error envelope, counted in ``stats`` as answered."""
         if code == "4008":
             self.stats.rate_limited += 1
         self.stats.codes[code] += 1
@@ -402,7 +418,7 @@ class Emulator:
             "api_type": "douyin",
             "request_id": common["request_id"],
         }
-        return web.Response(body=self._encode(envelope, jsonu), content_type="application/json")
+        return self._encode(envelope, jsonu)
 
     @staticmethod
     def _encode(payload: dict[str, Any], jsonu: bool) -> bytes:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +12,7 @@ import aiohttp
 import pytest
 
 from douyin_async import DouyinClient, ShortLinkOptions
+from douyin_async.cli import build_parser, open_client
 from douyin_async.emulator import SEED_ITEM, Emulator
 
 from .conftest import KEY, SECRET, SEED_ID
@@ -93,19 +91,11 @@ async def test_sdk_resolves_and_downloads_the_seed_offline(tmp_path: Path) -> No
         assert emu.stats.credential_leaks == 0
 
 
-def test_cli_emulator_is_self_contained(tmp_path: Path) -> None:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("DOUYIN_API_")}
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "douyin_async", *args, "--emulator"], capture_output=True,
-                              text=True, timeout=60, env={**env, "PYTHONIOENCODING": "utf-8"})
-
-    shown = cli("get", SEED_ID, "--json")
-    assert shown.returncode == 0, shown.stderr
-    assert {urlsplit(u).hostname for u in urls_in(json.loads(shown.stdout))} == {"127.0.0.1"}
-    fetched = cli("download", SEED_ID, "-d", str(tmp_path), "--kinds", "video,music")
-    assert fetched.returncode == 0, fetched.stderr
+async def test_cli_emulator_is_self_contained(tmp_path: Path) -> None:
+    args = build_parser().parse_args(["download", SEED_ID, "-d", str(tmp_path), "--emulator"])
+    async with open_client(args) as client:
+        response = await client.item_get_video(SEED_ID)
+        paths = await client.download(response, tmp_path, kinds=("video", "music"))
+    assert {urlsplit(u).hostname for u in urls_in(json.loads(response.raw_item))} == {"127.0.0.1"}
     emu = Emulator()  # the same deterministic bytes as the CLI's own emulator
-    assert (tmp_path / f"{SEED_ID}.mp4").read_bytes() == emu.media_bytes("video", SEED_ID)
-    assert (tmp_path / f"{SEED_ID}.mp3").read_bytes() == emu.media_bytes("music", SEED_ID)
-
+    assert [p.read_bytes() for p in paths] == [emu.media_bytes(kind, SEED_ID) for kind in ("video", "music")]

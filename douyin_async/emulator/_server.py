@@ -61,7 +61,7 @@ class EmulatorStats:
     short_link_requests: int = 0
     share_page_requests: int = 0
     credential_leaks: int = 0
-    """Requests to media or short-link routes that carried a configured key or secret."""
+    """Requests to media, short-link or share-page routes that carried a configured key or secret."""
 
     def to_dict(self) -> dict[str, Any]:
         return {

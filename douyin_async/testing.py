@@ -22,8 +22,11 @@ __all__ = ["EMULATOR_KEY", "EMULATOR_SECRET", "douyin_client", "douyin_emulator"
 
 @pytest_asyncio.fixture
 async def douyin_emulator() -> AsyncIterator[Emulator]:
-    """A fresh emulator on 127.0.0.1 for one test; change ``.config`` or call ``.script()`` freely."""
-    async with Emulator(keys={EMULATOR_KEY: EMULATOR_SECRET}) as emulator:
+    """A fresh emulator on 127.0.0.1 for one test; change ``.config`` or call ``.script()`` freely.
+
+    It answers at once (``fast=True``); set ``.config.latency`` for a test about slow answers.
+    """
+    async with Emulator(keys={EMULATOR_KEY: EMULATOR_SECRET}, fast=True) as emulator:
         yield emulator
 
 

@@ -34,7 +34,7 @@ def sleeps() -> SleepRecorder:
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[Emulator]:
-    async with Emulator() as emu:
+    async with Emulator(fast=True) as emu:
         yield emu
 
 

@@ -38,7 +38,7 @@ def client_for(emu: Emulator, **options: object) -> DouyinClient:
 async def test_ten_thousand_ids_with_transient_faults_all_accounted_for() -> None:
     faults = {"4000": 0.03, "4001": 0.02, "http502": 0.02, "reset": 0.015, "truncated": 0.015}
     ids = [str(10**15 + i) for i in range(10_000)]
-    async with Emulator(rate_limit=800, concurrency=16, faults=faults, seed=5) as emu:
+    async with Emulator(fast=True, rate_limit=800, concurrency=16, faults=faults, seed=5) as emu:
         async with client_for(emu, rate_limit=800, max_concurrency=16, max_retries=8) as client:
             results = [r async for r in client.iter_videos(iter(ids))]
         assert sorted(r.index for r in results) == list(range(10_000))
@@ -64,7 +64,7 @@ async def test_ordered_mode_keeps_input_order_under_random_latency() -> None:
 
 
 async def test_unordered_mode_yields_as_completed() -> None:
-    async with Emulator(jitter=0.02, seed=4) as emu, client_for(emu) as client:
+    async with Emulator(fast=True, jitter=0.02, seed=4) as emu, client_for(emu) as client:
         emu.script(IDS[0], ["timeout"])
         emu.config.timeout_delay = 0.3
         results = [r async for r in client.iter_videos(IDS[:60])]
@@ -73,7 +73,7 @@ async def test_unordered_mode_yields_as_completed() -> None:
 
 
 async def test_fatal_code_stops_sending_and_aborts_the_rest() -> None:
-    async with Emulator(balance=25) as emu, client_for(emu, max_concurrency=4) as client:
+    async with Emulator(fast=True, balance=25) as emu, client_for(emu, max_concurrency=4) as client:
         results = await client.get_videos(IDS[:200])
         requests = emu.stats.requests
     assert len(results) == 200
@@ -92,7 +92,7 @@ async def test_fatal_code_stops_sending_and_aborts_the_rest() -> None:
 
 
 async def test_fatal_stop_with_one_worker_is_exact() -> None:
-    async with Emulator(balance=10) as emu, client_for(emu, max_concurrency=1) as client:
+    async with Emulator(fast=True, balance=10) as emu, client_for(emu, max_concurrency=1) as client:
         results = await client.get_videos(IDS[:30], concurrency=1)
     codes = [r.error.code if r.error else "0000" for r in results]
     assert all(code in ("0000", "2000") for code in codes[:10])
@@ -102,7 +102,7 @@ async def test_fatal_stop_with_one_worker_is_exact() -> None:
 
 
 async def test_max_charged_calls_stops_before_exceeding() -> None:
-    async with Emulator() as emu, client_for(emu, max_concurrency=4) as client:
+    async with Emulator(fast=True) as emu, client_for(emu, max_concurrency=4) as client:
         results = await client.get_videos(IDS[:100], max_charged_calls=30)
         assert emu.stats.charged == 30
     aborted = [r for r in results if isinstance(r.error, BatchAbortedError)]
@@ -112,7 +112,7 @@ async def test_max_charged_calls_stops_before_exceeding() -> None:
 
 
 async def test_respect_quota_stops_before_4013() -> None:
-    async with Emulator(daily_quota=20) as emu, client_for(emu, max_concurrency=1) as client:
+    async with Emulator(fast=True, daily_quota=20) as emu, client_for(emu, max_concurrency=1) as client:
         results = await client.get_videos(IDS[:50], concurrency=1)
         assert emu.stats.codes["4013"] == 0
         assert emu.stats.charged == 20
@@ -146,7 +146,7 @@ async def test_duplicates_of_aborted_inputs_are_not_attempted() -> None:
 
 async def test_unparsable_inputs_fail_without_a_request() -> None:
     ids = ["abc", None, IDS[0], "1 2", -1, "１２３"]
-    async with Emulator() as emu, client_for(emu) as client:
+    async with Emulator(fast=True) as emu, client_for(emu) as client:
         results = await client.get_videos(ids)
         assert emu.stats.requests == 1
     assert [type(r.error) for r in results if r.input != IDS[0]] == [InvalidParamError] * 5
@@ -159,7 +159,7 @@ async def test_async_iterable_input() -> None:
             await asyncio.sleep(0)
             yield 10**15 + i
 
-    async with Emulator() as emu, client_for(emu) as client:
+    async with Emulator(fast=True) as emu, client_for(emu) as client:
         results = await client.get_videos(source())
     assert [r.item_id for r in results] == IDS[:50]
 
@@ -173,7 +173,7 @@ async def test_huge_lazy_input_is_read_only_a_bounded_amount_ahead() -> None:
             pulled += 1
             yield str(10**15 + i)
 
-    async with Emulator() as emu, client_for(emu, max_concurrency=4) as client:
+    async with Emulator(fast=True) as emu, client_for(emu, max_concurrency=4) as client:
         seen = 0
         async for _ in client.iter_videos(ten_million()):
             seen += 1
@@ -195,7 +195,7 @@ async def test_slow_consumer_applies_back_pressure() -> None:
             pulled += 1
             yield value
 
-    async with Emulator() as emu, client_for(emu, max_concurrency=2) as client:
+    async with Emulator(fast=True) as emu, client_for(emu, max_concurrency=2) as client:
         results = client.iter_videos(counting())
         await results.__anext__()
         await asyncio.sleep(0.3)  # a consumer busy elsewhere
@@ -240,7 +240,7 @@ async def test_input_that_raises_is_reported_not_swallowed() -> None:
         async for result in client.iter_videos(broken()):
             seen.append(result)
 
-    async with Emulator() as emu, client_for(emu) as client:
+    async with Emulator(fast=True) as emu, client_for(emu) as client:
         with pytest.raises(OSError, match="disk gone"):
             await consume(client)
     assert len(seen) <= 1
@@ -253,7 +253,7 @@ async def test_progress_counts() -> None:
         snapshots.append((progress.done, progress.ok, sum(progress.failed.values())))
 
     ids = [*IDS[:40], "bad"]
-    async with Emulator() as emu, client_for(emu, rate_limit=1000) as client:
+    async with Emulator(fast=True) as emu, client_for(emu, rate_limit=1000) as client:
         results = await client.get_videos(ids, progress=on_progress)
     done, ok, failed = snapshots[-1]
     assert done == 41

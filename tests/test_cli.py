@@ -146,7 +146,7 @@ async def test_fatal_stop_exits_3_and_leaves_the_rest_undone(tmp_path: Path) -> 
     source = tmp_path / "ids.txt"
     source.write_text("\n".join(ids) + "\n")
     out, err = tmp_path / "out.jsonl", tmp_path / "err.jsonl"
-    async with Emulator(keys={"k": "s"}, balance=10) as emu:
+    async with Emulator(fast=True, keys={"k": "s"}, balance=10) as emu:
         env = {**ENV, "DOUYIN_API_KEY": "k", "DOUYIN_API_SECRET": "s"}
         code, _, stderr = await cli_async(
             "batch", str(source), "-o", str(out), "--errors", str(err), "--base-url", emu.base_url,

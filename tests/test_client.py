@@ -216,7 +216,7 @@ def test_client_reopens_on_a_new_event_loop() -> None:
                           max_concurrency=1, short_links=ShortLinkOptions(hosts=[f"127.0.0.1:{port}"]))
 
     async def use() -> list[str]:
-        async with Emulator(port=port) as emu, client:
+        async with Emulator(fast=True, port=port) as emu, client:
             await asyncio.gather(*(client.item_get_video(SEED_ID) for _ in range(4)))
             # More short links than the resolver's four slots, so its semaphore is contended.
             return await asyncio.gather(*(client.resolve_item_id(emu.short_link(SEED_ID)) for _ in range(6)))

@@ -27,7 +27,7 @@ def client_for(emu: Emulator, **options: object) -> DouyinClient:
 
 
 async def test_every_kind_downloads_intact(tmp_path: Path) -> None:
-    async with Emulator(video_size=300_000) as emu, client_for(emu) as client:
+    async with Emulator(fast=True, video_size=300_000) as emu, client_for(emu) as client:
         item_id = found_id(emu)
         paths = await client.download(item_id, tmp_path, kinds=("video", "cover", "music"))
         assert [p.name for p in paths] == [f"{item_id}.mp4", f"{item_id}.cover.jpg", f"{item_id}.mp3"]
@@ -40,7 +40,7 @@ async def test_every_kind_downloads_intact(tmp_path: Path) -> None:
 
 
 async def test_watermark_picks_the_other_stream_and_file_dest(tmp_path: Path) -> None:
-    async with Emulator() as emu, client_for(emu) as client:
+    async with Emulator(fast=True) as emu, client_for(emu) as client:
         item_id = found_id(emu)
         response = await client.item_get_video(item_id)
         [path] = await client.download(response, tmp_path / "clip.mp4", watermark=True)
@@ -50,7 +50,7 @@ async def test_watermark_picks_the_other_stream_and_file_dest(tmp_path: Path) ->
 
 async def test_resume_after_reset_mid_body_uses_range(tmp_path: Path) -> None:
     size = 400_000
-    async with Emulator(video_size=size) as emu, client_for(emu, max_retries=3) as client:
+    async with Emulator(fast=True, video_size=size) as emu, client_for(emu, max_retries=3) as client:
         item_id = found_id(emu)
         video = (await client.item_get_video(item_id)).item
         emu.script_media(video.video.url_raw, ["reset", "reset"])
@@ -62,7 +62,7 @@ async def test_resume_after_reset_mid_body_uses_range(tmp_path: Path) -> None:
 
 
 async def test_host_without_range_restarts_from_zero(tmp_path: Path) -> None:
-    async with Emulator(video_size=200_000, media_range=False) as emu, client_for(emu, max_retries=2) as client:
+    async with Emulator(fast=True, video_size=200_000, media_range=False) as emu, client_for(emu, max_retries=2) as client:
         item_id = found_id(emu)
         video = (await client.item_get_video(item_id)).item
         emu.script_media(video.video.url_raw, ["reset"])
@@ -71,7 +71,7 @@ async def test_host_without_range_restarts_from_zero(tmp_path: Path) -> None:
 
 
 async def test_failure_leaves_no_file_at_the_final_path(tmp_path: Path) -> None:
-    async with Emulator(media_faults={"reset": 1.0}) as emu, client_for(emu, max_retries=1) as client:
+    async with Emulator(fast=True, media_faults={"reset": 1.0}) as emu, client_for(emu, max_retries=1) as client:
         item_id = found_id(emu)
         with pytest.raises(Exception, match=r"payload|incomplete|Payload"):
             await client.download(item_id, tmp_path, refresh_urls=False)
@@ -80,7 +80,7 @@ async def test_failure_leaves_no_file_at_the_final_path(tmp_path: Path) -> None:
 
 
 async def test_existing_complete_file_is_skipped(tmp_path: Path) -> None:
-    async with Emulator() as emu, client_for(emu) as client:
+    async with Emulator(fast=True) as emu, client_for(emu) as client:
         item_id = found_id(emu)
         video = (await client.item_get_video(item_id)).item
         await client.download(video, tmp_path)
@@ -93,7 +93,7 @@ async def test_existing_complete_file_is_skipped(tmp_path: Path) -> None:
 
 
 async def test_html_error_page_is_rejected(tmp_path: Path) -> None:
-    async with Emulator(media_faults={"html": 1.0}) as emu, client_for(emu) as client:
+    async with Emulator(fast=True, media_faults={"html": 1.0}) as emu, client_for(emu) as client:
         item_id = found_id(emu)
         with pytest.raises(MediaContentError, match="text/html"):
             await client.download(item_id, tmp_path)
@@ -101,7 +101,7 @@ async def test_html_error_page_is_rejected(tmp_path: Path) -> None:
 
 
 async def test_403_falls_back_to_the_other_url(tmp_path: Path) -> None:
-    async with Emulator() as emu, client_for(emu) as client:
+    async with Emulator(fast=True) as emu, client_for(emu) as client:
         item_id = found_id(emu)
         video = (await client.item_get_video(item_id)).item
         emu.script_media(video.video.url_raw, ["http403"])
@@ -111,7 +111,7 @@ async def test_403_falls_back_to_the_other_url(tmp_path: Path) -> None:
 
 
 async def test_both_urls_gone_then_fresh_urls_once(tmp_path: Path) -> None:
-    async with Emulator() as emu, client_for(emu) as client:
+    async with Emulator(fast=True) as emu, client_for(emu) as client:
         item_id = found_id(emu)
         video = (await client.item_get_video(item_id)).item
         emu.script_media(video.video.url_raw, ["http404"])
@@ -123,13 +123,13 @@ async def test_both_urls_gone_then_fresh_urls_once(tmp_path: Path) -> None:
 
 
 async def test_unavailable_everywhere_is_a_typed_error(tmp_path: Path) -> None:
-    async with Emulator(media_faults={"http403": 1.0}) as emu, client_for(emu) as client:
+    async with Emulator(fast=True, media_faults={"http403": 1.0}) as emu, client_for(emu) as client:
         with pytest.raises(MediaUnavailableError, match="403"):
             await client.download(found_id(emu), tmp_path)
 
 
 async def test_unknown_kind_rejected_before_any_request(tmp_path: Path) -> None:
-    async with Emulator() as emu, client_for(emu) as client:
+    async with Emulator(fast=True) as emu, client_for(emu) as client:
         video = (await client.item_get_video(SEED_ID)).item
         with pytest.raises(ValueError, match="unknown media kind"):
             await client.download(video, tmp_path, kinds=("video", "subtitles"))

@@ -121,7 +121,7 @@ def test_parse_either_returns_an_ascii_id_or_raises_invalid_param(text: str) -> 
 
 
 async def test_short_link_resolved_without_credentials() -> None:
-    async with Emulator() as emu:
+    async with Emulator(fast=True) as emu:
         host = f"127.0.0.1:{emu.port}"
         async with DouyinClient(KEY, SECRET, base_url=emu.base_url, short_links=ShortLinkOptions(hosts=[host])) as client:
             share = f"7.92 复制打开抖音，看看【花草】 {emu.short_link(SEED_ID)} 复制此链接"
@@ -135,7 +135,7 @@ async def test_short_link_resolved_without_credentials() -> None:
 
 
 async def test_batch_inputs_may_be_short_links_and_urls() -> None:
-    async with Emulator() as emu:
+    async with Emulator(fast=True) as emu:
         host = f"127.0.0.1:{emu.port}"
         inputs = [emu.short_link(SEED_ID), f"https://www.douyin.com/video/{SEED_ID}", "nonsense"]
         async with DouyinClient(KEY, SECRET, base_url=emu.base_url, short_links=ShortLinkOptions(hosts=[host])) as client:

@@ -28,7 +28,7 @@ def chain_text(exc: BaseException) -> str:
 async def test_secret_appears_nowhere(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
     caplog.set_level(logging.DEBUG)
     texts: list[str] = []
-    async with Emulator(keys={KEY: SECRET}, seed=7) as emu:
+    async with Emulator(fast=True, keys={KEY: SECRET}, seed=7) as emu:
         for item_id, outcome in enumerate(
             ["http502", "reset", "truncated", "4000", "4008", "2000", "5000", "timeout"], start=1000
         ):

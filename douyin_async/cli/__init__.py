@@ -156,7 +156,9 @@ async def open_client(args: argparse.Namespace) -> AsyncIterator[DouyinClient]:
     async with AsyncExitStack() as stack:
         if args.emulator:
             key, secret = key or EMULATOR_KEY, secret or EMULATOR_SECRET
-            emulator = Emulator(keys={key: secret}, latency=0.02, jitter=0.03, seed=1)
+            # Self-contained: every media URL and share link it serves is on 127.0.0.1, so a demo
+            # (downloads of the seed video included) never leaves the machine.
+            emulator = Emulator(keys={key: secret}, latency=0.02, jitter=0.03, seed=1, self_contained=True)
             await stack.enter_async_context(emulator)
             options["base_url"] = emulator.base_url
             options["short_links"] = ShortLinkOptions(hosts=(*DEFAULT_SHORT_LINK_HOSTS, f"127.0.0.1:{emulator.port}"))

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 SEED_ITEM_ID = "7092264344980868359"
 
@@ -53,6 +55,20 @@ SEED_ERROR: dict[str, Any] = {
 }
 """The seed document's error example, verbatim."""
 
+
+def _path(url: str) -> str:
+    return urlsplit(url).path
+
+
+SEED_MEDIA: dict[str, tuple[str, bool]] = {
+    _path(SEED_ITEM["video"]["url"]): ("video", True),
+    _path(SEED_ITEM["video"]["url_raw"]): ("video", False),
+    _path(SEED_ITEM["video"]["pic_url"]): ("cover", False),
+    _path(SEED_ITEM["music"]["url"]): ("music", False),
+    _path(SEED_ITEM["music"]["pic_url"]): ("avatar", False),
+}
+"""The seed's media paths, served by a self-contained emulator: (media kind, watermarked)."""
+
 _WORDS = {
     "cn": ["花草", "日记", "美食", "旅行", "猫咪", "日落", "城市", "音乐", "舞蹈", "海边", "春天", "咖啡"],
     "en": ["flowers", "diary", "food", "travel", "cat", "sunset", "city", "music", "dance", "seaside",
@@ -62,6 +78,44 @@ _WORDS = {
 }
 _AUTHOR = {"cn": "创作者", "en": "creator", "ru": "автор"}
 _SOUND = {"cn": "原声", "en": "original sound", "ru": "оригинальный звук"}
+
+# The seed item's text fields in the languages the emulator translates to.
+_SEED_TEXT = {
+    "en": {
+        "title": "Cultivate beauty, to meet you #Bloom alone even if no one admires you",
+        "nick": "Flower Diary 🪴 Maimai",
+        "signature": "🐌No talk of joy or sorrow, only the scent of flowers\n\n🐌Phone snapshots to brighten life",
+        "music.title": "@Ruoranruo's original sound - Ruoranruo",
+        "music.nick": "Ruoranruo",
+    },
+    "ru": {
+        "title": "Взращивать прекрасное, чтобы встретить тебя #Цвести, даже если никто не любуется",
+        "nick": "Дневник цветов 🪴 Маймай",
+        "signature": "🐌Ни радостей, ни печалей, только аромат цветов\n\n🐌Снимки на телефон, украшающие жизнь",
+        "music.title": "@Оригинальный звук от Жожаньжо - Жожаньжо",
+        "music.nick": "Жожаньжо",
+    },
+}
+
+# The gateway's language codes: 2-3 letters, optionally a region (CN, TW, BR), a UN M.49 area
+# (419) or a script (Hans), after "-" or "_". Anything else is a parameter error.
+_LANG = re.compile(r"[A-Za-z]{2,3}(?:[-_](?:[A-Za-z]{2}|[0-9]{3}|[A-Za-z]{4}))?")
+DEFAULT_LANG = "cn"
+
+
+def valid_lang(lang: str) -> bool:
+    """Whether ``lang`` has the shape of a language code the gateway accepts."""
+    return _LANG.fullmatch(lang) is not None
+
+
+def text_language(lang: str) -> str:
+    """The language the emulator writes text fields in for ``lang``: ``en``, ``ru`` or ``cn``.
+
+    ``cn``, ``zh`` and every ``zh-*`` are Chinese; any language the emulator cannot translate
+    to (``ko``, ``ja``, ``pt-BR`` ...) gets the text as is, which is Chinese too.
+    """
+    primary = re.split(r"[-_]", lang, maxsplit=1)[0].lower()
+    return primary if primary in _SEED_TEXT else DEFAULT_LANG
 
 MEDIA_TYPES = {
     "video": ("mp4", "video/mp4"),
@@ -87,15 +141,30 @@ def exists(item_id: str, found_ratio: float) -> bool:
     return (_digest(item_id) % 10_000) < found_ratio * 10_000
 
 
-def item(item_id: str, media_base: str, lang: str = "cn") -> dict[str, Any]:
-    """The video for an existing ``item_id``; media URLs point at ``media_base``."""
-    if item_id == SEED_ITEM_ID and lang == "cn":
+def _seed_item(lang: str) -> dict[str, Any]:
+    """The seed's video with its text fields in ``lang`` (``cn``: the seed verbatim)."""
+    if lang == DEFAULT_LANG:
         return SEED_ITEM
+    text = _SEED_TEXT[lang]
+    return {
+        **SEED_ITEM,
+        "title": text["title"],
+        "nick": text["nick"],
+        "signature": text["signature"],
+        "music": {**SEED_ITEM["music"], "title": text["music.title"], "nick": text["music.nick"]},
+    }
+
+
+def item(item_id: str, media_base: str, lang: str = DEFAULT_LANG) -> dict[str, Any]:
+    """The video for an existing ``item_id``, text in ``lang``; media URLs point at ``media_base``."""
+    lang = text_language(lang)
+    if item_id == SEED_ITEM_ID:
+        return _seed_item(lang)
     rng = random.Random(_digest(item_id))
-    words = _WORDS.get(lang, _WORDS["cn"])
+    words = _WORDS[lang]
     title = " ".join(rng.choice(words) for _ in range(3)) + f" #{rng.choice(words)}"
     uid = str(rng.randrange(10**9, 10**10))
-    author = f"{_AUTHOR.get(lang, _AUTHOR['cn'])} {uid[-4:]}"
+    author = f"{_AUTHOR[lang]} {uid[-4:]}"
     media = f"{media_base}/media"
     return {
         "num_iid": item_id,
@@ -112,13 +181,29 @@ def item(item_id: str, media_base: str, lang: str = "cn") -> dict[str, Any]:
             "pic_url": f"{media}/cover/{item_id}.jpg",
         },
         "music": {
-            "title": f"@{author} {_SOUND.get(lang, _SOUND['cn'])}",
+            "title": f"@{author} {_SOUND[lang]}",
             "nick": author,
             "url": f"{media}/music/{item_id}.mp3",
             "pic_url": f"{media}/avatar/{item_id}.jpg",
         },
         "item_imgs": [],
     }
+
+
+def rehosted(value: Any, origin: str) -> Any:
+    """``value`` with every http(s) URL in it moved to ``origin``, path and query kept.
+
+    What a self-contained emulator serves: the seed's media and share URLs keep their shape
+    (``/aweme/v1/play/?video_id=...``), and the emulator answers those paths itself.
+    """
+    if isinstance(value, dict):
+        return {name: rehosted(inner, origin) for name, inner in value.items()}
+    if isinstance(value, list):
+        return [rehosted(inner, origin) for inner in value]
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        parts = urlsplit(value)
+        return origin + urlunsplit(("", "", parts.path, parts.query, parts.fragment))
+    return value
 
 
 def media_bytes(kind: str, item_id: str, size: int, watermark: bool = False) -> bytes:

@@ -35,10 +35,19 @@ def add_emulator_options(parser: argparse.ArgumentParser) -> None:
     add("--media-fault", action="append", type=_pair, metavar="NAME=P",
         help="media fault probability: reset, http403, http404, http410, html")
     add("--no-media-range", action="store_true", help="ignore Range requests on media")
-    add("--latency", type=float, default=0.0, help="seconds added to every answer")
+    add("--self-contained", action="store_true",
+        help="point every media URL and share link (the seed's too) at the emulator, for offline demos")
+    add("--latency", type=float, default=None,
+        help="seconds before every answer (default: a realistic model, ~1 s median, heavy tail)")
     add("--jitter", type=float, default=0.0, help="random extra seconds, up to this")
+    add("--fast", action="store_true", help="no latency unless --latency is given (for tests)")
     add("--slow-body", type=float, default=0.0, help="seconds spent sending each body")
-    add("--seed", type=int, default=0, help="seed of the fault and jitter draws")
+    add("--timeout-delay", type=float, default=30.0,
+        help="seconds the 'timeout' fault holds a request before 4017 (default 30)")
+    add("--video-size", type=int, default=256 * 1024, help="bytes of each video file (default 262144)")
+    add("--image-size", type=int, default=16 * 1024, help="bytes of each cover and avatar (default 16384)")
+    add("--audio-size", type=int, default=64 * 1024, help="bytes of each music file (default 65536)")
+    add("--seed", type=int, default=0, help="seed of the fault, latency and jitter draws")
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
@@ -57,9 +66,15 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         faults=floats(args.fault),
         media_faults=floats(args.media_fault),
         media_range=not args.no_media_range,
+        self_contained=args.self_contained,
         latency=args.latency,
         jitter=args.jitter,
+        fast=args.fast,
         slow_body=args.slow_body,
+        timeout_delay=args.timeout_delay,
+        video_size=args.video_size,
+        image_size=args.image_size,
+        audio_size=args.audio_size,
         seed=args.seed,
     )
 

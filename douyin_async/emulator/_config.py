@@ -16,7 +16,8 @@ EMULATOR_SECRET = "test-secret"
 
 @dataclass
 class EmulatorConfig:
-    """Everything the emulator can be told; defaults behave like a healthy, unlimited gateway."""
+    """Everything the emulator can be told; defaults behave like a healthy, unlimited gateway
+    that answers in seconds, as the real one does (``fast=True`` for test suites)."""
 
     keys: dict[str, str] = field(default_factory=lambda: {EMULATOR_KEY: EMULATOR_SECRET})
     stopped: dict[str, str] = field(default_factory=dict)
@@ -34,8 +35,12 @@ class EmulatorConfig:
     """Share of the id space that holds a video; the rest answer 2000."""
     faults: dict[str, float] = field(default_factory=dict)
     """Probability per outcome name in FAULTS, drawn once per admitted request."""
-    latency: float = 0.0
+    latency: float | None = None
+    """Seconds before every admitted answer; None: the realistic model (0 under ``fast``)."""
     jitter: float = 0.0
+    """Extra seconds drawn uniformly from [0, jitter] and added to every admitted answer."""
+    fast: bool = False
+    """No latency unless ``latency`` is given: what a test suite wants."""
     slow_body: float = 0.0
     """Seconds spent dribbling each body out in chunks."""
     timeout_delay: float = 30.0
@@ -48,6 +53,8 @@ class EmulatorConfig:
     """Probability per media outcome: 'reset', 'http403', 'http404', 'http410', 'html'."""
     media_range: bool = True
     """Whether media routes honour Range requests."""
+    self_contained: bool = False
+    """Every media URL and share link in served items points at the emulator: offline demos."""
 
     def __post_init__(self) -> None:
         unknown = set(self.faults) - set(FAULTS)
@@ -55,6 +62,8 @@ class EmulatorConfig:
             raise ValueError(f"unknown faults {sorted(unknown)}; known: {list(FAULTS)}")
         if any(not 0 <= p <= 1 for p in self.faults.values()) or sum(self.faults.values()) > 1:
             raise ValueError("fault probabilities must be in [0, 1] and sum to at most 1")
+        if (self.latency is not None and self.latency < 0) or self.jitter < 0:
+            raise ValueError("latency and jitter must not be negative")
         if not 0 <= self.found_ratio <= 1:
             raise ValueError("found_ratio must be in [0, 1]")
         bad_stop = {c for c in self.stopped.values() if c not in ("4006", "4007", "4012")}

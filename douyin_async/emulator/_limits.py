@@ -10,25 +10,30 @@ from ._config import EmulatorConfig
 
 @dataclass
 class KeyState:
-    """One key's usage. The rate window holds admitted requests only: a 4008 costs no slot."""
+    """One key's usage. A refused request takes nothing: no slot in flight, no place in the window."""
 
     window: deque[float] = field(default_factory=deque)
     in_flight: int = 0
     charged: int = 0
 
-    def admit(self, now: float, config: EmulatorConfig) -> str | None:
-        """The code refusing a request arriving at ``now``, or None (then it is in flight)."""
+    def admit(self, now: float, config: EmulatorConfig) -> tuple[str, str] | None:
+        """(code, reason) refusing a request arriving at ``now``, or None (then it is in flight).
+
+        The cap on requests in flight and the per-second rate are independent: either, both or
+        neither may be set. The cap is checked first, so a request it refuses never enters the
+        rate window.
+        """
         if config.balance is not None and self.charged >= config.balance:
-            return "4016"
+            return "4016", "balance"
         if config.daily_quota is not None and self.charged >= config.daily_quota:
-            return "4013"
+            return "4013", "quota"
         if config.concurrency is not None and self.in_flight >= config.concurrency:
-            return "4008"
+            return "4008", "concurrency"
         if config.rate_limit is not None:
             while self.window and self.window[0] <= now - 1.0:
                 self.window.popleft()
             if len(self.window) >= config.rate_limit:
-                return "4008"
+                return "4008", "rate"
             self.window.append(now)
         self.in_flight += 1
         return None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import random
 import re
 import time
 from collections import Counter, OrderedDict, defaultdict, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -17,6 +19,7 @@ from aiohttp import web
 from ..errors import CODES, SUCCESS
 from . import _catalog as catalog
 from ._config import EmulatorConfig
+from ._latency import REALISTIC, latency_rng
 from ._limits import KeyState
 
 _ITEM_ID = re.compile(r"[0-9]{1,32}")
@@ -42,14 +45,23 @@ class EmulatorStats:
     statuses: Counter[int] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     rate_limited: int = 0
+    """Every 4008 answered, whatever refused it (scripts and faults included)."""
+    limited: Counter[str] = field(default_factory=Counter)
+    """4008s by the limit that refused them: ``concurrency`` (the cap) or ``rate`` (the window)."""
     charged: int = 0
+    """Calls billed: every 0000 and 2000 the emulator decided, delivered whole or not."""
+    charged_undelivered: Counter[str] = field(default_factory=Counter)
+    """Billed answers the client cannot have read whole, by why: ``reset``, ``truncated`` (faults
+    after the decision) or ``abandoned`` (the client had closed the connection, on its own timeout
+    say, before the answer was ready)."""
     in_flight: int = 0
     max_in_flight: int = 0
     media_requests: int = 0
     media_bytes: int = 0
     short_link_requests: int = 0
+    share_page_requests: int = 0
     credential_leaks: int = 0
-    """Requests to media or short-link routes that carried a configured key or secret."""
+    """Requests to media, short-link or share-page routes that carried a configured key or secret."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,12 +70,15 @@ class EmulatorStats:
             "statuses": {str(k): v for k, v in self.statuses.items()},
             "faults": dict(self.faults),
             "rate_limited": self.rate_limited,
+            "limited": dict(self.limited),
             "charged": self.charged,
+            "charged_undelivered": dict(self.charged_undelivered),
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
             "media_requests": self.media_requests,
             "media_bytes": self.media_bytes,
             "short_link_requests": self.short_link_requests,
+            "share_page_requests": self.share_page_requests,
             "credential_leaks": self.credential_leaks,
         }
 
@@ -71,7 +86,9 @@ class EmulatorStats:
 class Emulator:
     """A local ``item_get_video`` gateway on 127.0.0.1, for tests, demos and benchmarks.
 
-    >>> async with Emulator(rate_limit=10, concurrency=4) as emu:   # doctest: +SKIP
+    It answers as slowly as the real gateway unless told ``fast=True`` (or a fixed ``latency``).
+
+    >>> async with Emulator(rate_limit=10, concurrency=4, fast=True) as emu:   # doctest: +SKIP
     ...     async with DouyinClient("test-key", "test-secret", base_url=emu.base_url) as c:
     ...         await c.item_get_video("7092264344980868359")
     """
@@ -91,6 +108,7 @@ class Emulator:
         self._port = port
         self._runner: web.AppRunner | None = None
         self._rng = random.Random(self.config.seed)
+        self._latency_rng = latency_rng(self.config.seed)
         self._keys: defaultdict[str, KeyState] = defaultdict(KeyState)
         self._scripts: dict[str, deque[str]] = {}
         self._media_scripts: dict[str, deque[str]] = {}
@@ -104,10 +122,22 @@ class Emulator:
 
     async def start(self) -> None:
         app = web.Application()
-        app.router.add_get("/douyin/item_get_video/", self._item_get_video)
-        app.router.add_get("/douyin/item_get_video", self._item_get_video)
-        app.router.add_get("/douyin/{api_name}", self._unknown_api)
+        # GET and POST (a form body, as the vendor's PHP SDK sends) with or without the slash;
+        # every other method, HEAD included, is refused before anything is charged.
+        for path, handler in (
+            ("/douyin/item_get_video", self._item_get_video),
+            ("/douyin/item_get_video/", self._item_get_video),
+            ("/douyin/{api_name}", self._unknown_api),
+            ("/douyin/{api_name}/", self._unknown_api),
+        ):
+            app.router.add_get(path, handler, allow_head=False)
+            app.router.add_post(path, handler)
+            app.router.add_route("*", path, self._method_not_allowed)
         app.router.add_get("/media/{kind}/{name}", self._media)
+        for path in catalog.SEED_MEDIA:
+            app.router.add_get(path, self._seed_media)
+        app.router.add_get("/share/video/{item_id}", self._share_page)
+        app.router.add_get("/share/video/{item_id}/", self._share_page)
         app.router.add_get("/s/{code}", self._short_link)
         app.router.add_get("/s/{code}/", self._short_link)
         app.router.add_get("/_emulator/stats", self._stats)
@@ -160,11 +190,12 @@ class Emulator:
         path = url[len(self.origin):] if url.startswith(self.origin) else url
         self._media_scripts[path] = deque(outcomes)
 
-    def expected_item(self, item_id: str, lang: str = "cn") -> dict[str, Any] | None:
-        """The item this emulator returns for ``item_id``, or None where it answers 2000."""
+    def expected_item(self, item_id: str, lang: str = catalog.DEFAULT_LANG) -> dict[str, Any] | None:
+        """The item this emulator returns for ``item_id`` and ``lang``, or None where it answers 2000."""
         if not catalog.exists(item_id, self.config.found_ratio):
             return None
-        return catalog.item(item_id, self.origin, lang)
+        found = catalog.item(item_id, self.origin, lang)
+        return catalog.rehosted(found, self.origin) if self.config.self_contained else found
 
     def media_bytes(self, kind: str, item_id: str, watermark: bool = False) -> bytes:
         """The exact bytes the media route serves for one file."""
@@ -191,7 +222,7 @@ class Emulator:
     async def _item_get_video(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
         self.stats.requests += 1
-        query = request.query
+        query = await self._params(request)
         key, secret = query.get("key", ""), query.get("secret", "")
         jsonu = query.get("result_type") == "jsonu"
         refusal = self._refuse_account(key, secret) or self._refuse_params(query)
@@ -202,11 +233,14 @@ class Emulator:
         state = self._keys[key]
         refused = state.admit(started, self.config)
         if refused is not None:
-            return self._error(refused, key, started, jsonu)
+            code, reason = refused
+            if code == "4008":
+                self.stats.limited[reason] += 1
+            return self._error(code, key, started, jsonu)
         self.stats.in_flight += 1
         self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
         try:
-            return await self._answer(request, item_id, key, state, started, jsonu)
+            return await self._answer(request, query, item_id, key, state, started)
         finally:
             state.in_flight -= 1
             self.stats.in_flight -= 1
@@ -224,7 +258,23 @@ class Emulator:
         return None
 
     @staticmethod
-    def _refuse_params(query: Any) -> str | None:
+    async def _params(request: web.Request) -> dict[str, str]:
+        """The call's parameters: the query string, then a form body's fields over it (POST).
+
+        A repeated name takes its first value; a form field overrides the query's, as PHP's
+        ``$_REQUEST`` does. A body of another content type (JSON, say) is ignored, as PHP does.
+        """
+        params = {name: request.query[name] for name in request.query}
+        if request.method == "POST":
+            form = await request.post()
+            for name in form:
+                value = form[name]
+                if isinstance(value, str):
+                    params[name] = value
+        return params
+
+    @staticmethod
+    def _refuse_params(query: Mapping[str, str]) -> str | None:
         """The item_get_video parameter checks, after the account's."""
         if "pageToken" in query or "page_token" in query:
             return "4015"
@@ -233,21 +283,25 @@ class Emulator:
             return "4014"
         if not _ITEM_ID.fullmatch(item_id):
             return "4003"
+        if not catalog.valid_lang(query.get("lang") or catalog.DEFAULT_LANG):
+            return "4003"
         return None
 
     async def _answer(
         self,
         request: web.Request,
+        query: Mapping[str, str],
         item_id: str,
         key: str,
         state: KeyState,
         started: float,
-        jsonu: bool,
     ) -> web.StreamResponse:
+        jsonu = query.get("result_type") == "jsonu"
         outcome = self._next_outcome(item_id)
         if outcome is not None:
             self.stats.faults[outcome] += 1
-        delay = self.config.latency + self._rng.uniform(0, self.config.jitter)
+        cached = query.get("cache", "yes") != "no" and item_id in self._recent
+        delay = self._latency(cached)
         if delay > 0:
             await asyncio.sleep(delay)
         if outcome in ("http500", "http502", "http503"):
@@ -255,26 +309,37 @@ class Emulator:
         if outcome == "timeout":
             await asyncio.sleep(self.config.timeout_delay)
             return self._error("4017", key, started, jsonu)
-        if outcome is not None and outcome not in ("reset", "truncated", SUCCESS):
+        if outcome is not None and outcome not in ("reset", "truncated", SUCCESS, "2000"):
             return self._error(outcome, key, started, jsonu)
-        lang = request.query.get("lang", "cn")
+        # The gateway has decided: 0000 or 2000, both charged, whatever happens to the answer next.
+        lang = query.get("lang") or catalog.DEFAULT_LANG
         found = self.expected_item(item_id, lang)
-        if found is None or outcome == "2000":
-            state.charged += 1
-            self.stats.charged += 1
-            return self._error("2000", key, started, jsonu)
         state.charged += 1
         self.stats.charged += 1
-        cached = request.query.get("cache", "yes") != "no" and item_id in self._recent
-        self._remember(item_id)
-        body = self._encode(self._success(found, key, started, cached), jsonu)
-        self.stats.codes[SUCCESS] += 1
-        self.stats.statuses[200] += 1
+        if found is None or outcome == "2000":
+            body = self._error_body("2000", key, started, jsonu)
+        else:
+            self._remember(item_id)
+            body = self._encode(self._success(found, key, started, cached, lang), jsonu)
+            self.stats.codes[SUCCESS] += 1
+            self.stats.statuses[200] += 1
+        undelivered = outcome if outcome in ("reset", "truncated") else None
+        if request.transport is None or request.transport.is_closing():
+            undelivered = "abandoned"
+        if undelivered is not None:
+            self.stats.charged_undelivered[undelivered] += 1
         if outcome == "reset":
             return await self._reset(request, body, "application/json")
         if outcome == "truncated":
             body = body[: len(body) // 2]
         return await self._send(request, body, "application/json", 200)
+
+    def _latency(self, cached: bool) -> float:
+        """Seconds this answer takes: the configured latency, or the realistic model's draw."""
+        latency = self.config.latency
+        if latency is None:
+            latency = 0.0 if self.config.fast else REALISTIC.draw(self._latency_rng, cached)
+        return latency + self._rng.uniform(0, self.config.jitter)
 
     def _next_outcome(self, item_id: str) -> str | None:
         script = self._scripts.get(item_id)
@@ -307,7 +372,7 @@ class Emulator:
             "request_id": f"{self._request_counter}.{self._rng.getrandbits(48):012x}",
         }
 
-    def _success(self, item: dict[str, Any], key: str, started: float, cached: bool) -> dict[str, Any]:
+    def _success(self, item: dict[str, Any], key: str, started: float, cached: bool, lang: str) -> dict[str, Any]:
         common = self._envelope_common(key)
         return {
             "item": item,
@@ -321,7 +386,7 @@ class Emulator:
             "client_ip": "127.0.0.1",
             "call_args": [],
             "api_type": "douyin",
-            "translate_language": "zh-CN",
+            "translate_language": "zh-CN" if lang == catalog.DEFAULT_LANG else lang,
             "translate_engine": "google_new",
             "server_memory": "3.04MB",
             "request_id": common["request_id"],
@@ -329,6 +394,11 @@ class Emulator:
         }
 
     def _error(self, code: str, key: str, started: float, jsonu: bool) -> web.Response:
+        body = self._error_body(code, key, started, jsonu)
+        return web.Response(body=body, content_type="application/json")
+
+    def _error_body(self, code: str, key: str, started: float, jsonu: bool) -> bytes:
+        """An error envelope, counted in ``stats`` as answered."""
         if code == "4008":
             self.stats.rate_limited += 1
         self.stats.codes[code] += 1
@@ -348,7 +418,7 @@ class Emulator:
             "api_type": "douyin",
             "request_id": common["request_id"],
         }
-        return web.Response(body=self._encode(envelope, jsonu), content_type="application/json")
+        return self._encode(envelope, jsonu)
 
     @staticmethod
     def _encode(payload: dict[str, Any], jsonu: bool) -> bytes:
@@ -389,10 +459,17 @@ class Emulator:
 
     async def _unknown_api(self, request: web.Request) -> web.Response:
         self.stats.requests += 1
-        jsonu = request.query.get("result_type") == "jsonu"
-        key = request.query.get("key", "")
-        refusal = self._refuse_account(key, request.query.get("secret", ""))
+        query = await self._params(request)
+        jsonu = query.get("result_type") == "jsonu"
+        key = query.get("key", "")
+        refusal = self._refuse_account(key, query.get("secret", ""))
         return self._error(refusal or "4010", key, time.monotonic(), jsonu)
+
+    async def _method_not_allowed(self, request: web.Request) -> web.Response:
+        """HEAD and the rest: 405, never an answer, never charged (``statuses[405]`` counts them)."""
+        self.stats.statuses[405] += 1
+        return web.Response(status=405, headers={"Allow": "GET, POST"},
+                            text=_HTML_PAGE.format(status=405), content_type="text/html")
 
     # -- media and short links ---------------------------------------------------------------------
 
@@ -415,13 +492,23 @@ class Emulator:
         if kind not in catalog.MEDIA_TYPES or catalog.MEDIA_TYPES[kind][0] != ext \
                 or not _ITEM_ID.fullmatch(item_id) or not catalog.exists(item_id, self.config.found_ratio):
             return self._html(404)
+        return await self._serve_media(request, kind, item_id, request.query.get("watermark") == "1")
+
+    async def _seed_media(self, request: web.Request) -> web.StreamResponse:
+        """The seed's media under its own paths (``/aweme/v1/play/`` ...), for self-contained items."""
+        self.stats.media_requests += 1
+        self._note_credentials(request)
+        kind, watermark = catalog.SEED_MEDIA[request.path]
+        return await self._serve_media(request, kind, catalog.SEED_ITEM_ID, watermark)
+
+    async def _serve_media(self, request: web.Request, kind: str, item_id: str,
+                           watermark: bool) -> web.StreamResponse:
         script = self._media_scripts.get(request.rel_url.path_qs)
         fault = script.popleft() if script else self._draw(self.config.media_faults)
         if fault is not None and fault.startswith("http"):
             return self._html(int(fault[4:]))
         if fault == "html":
             return web.Response(text=_HTML_PAGE.format(status=200), content_type="text/html")
-        watermark = request.query.get("watermark") == "1"
         body = self.media_bytes(kind, item_id, watermark)
         content_type = catalog.MEDIA_TYPES[kind][1]
         status, headers = 200, {"Accept-Ranges": "bytes" if self.config.media_range else "none"}
@@ -449,6 +536,20 @@ class Emulator:
             return self._html(404)
         location = f"https://www.iesdouyin.com/share/video/{item_id}/?region=CN&mid=0&u_code=0"
         raise web.HTTPFound(location)
+
+    async def _share_page(self, request: web.Request) -> web.Response:
+        """The video's share page (a self-contained item's ``detail_url``): a small HTML page."""
+        self.stats.share_page_requests += 1
+        self._note_credentials(request)
+        item_id = request.match_info["item_id"]
+        found = self.expected_item(item_id) if _ITEM_ID.fullmatch(item_id) else None
+        if found is None:
+            return self._html(404)
+        title = html.escape(found["title"])
+        video, cover = (html.escape(found["video"][name]) for name in ("url", "pic_url"))
+        page = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title></head>'
+                f'<body><h1>{title}</h1><video src="{video}" poster="{cover}" controls></video></body></html>')
+        return web.Response(text=page, content_type="text/html")
 
     async def _stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.stats.to_dict())

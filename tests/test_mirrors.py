@@ -30,7 +30,7 @@ async def test_a_dead_host_moves_to_the_next_and_the_good_one_is_kept(
 
 
 async def test_an_html_5xx_page_moves_to_the_next_host(sleeps: SleepRecorder) -> None:
-    async with Emulator() as broken, Emulator() as good:
+    async with Emulator(fast=True) as broken, Emulator(fast=True) as good:
         broken.script(SEED_ID, ["http502"])
         async with client(broken.base_url, good.base_url, sleeps=sleeps) as c:
             response = await c.item_get_video(SEED_ID)
@@ -39,7 +39,7 @@ async def test_an_html_5xx_page_moves_to_the_next_host(sleeps: SleepRecorder) ->
 
 
 async def test_gateway_codes_never_move_the_host(sleeps: SleepRecorder) -> None:
-    async with Emulator() as first, Emulator() as second:
+    async with Emulator(fast=True) as first, Emulator(fast=True) as second:
         first.script(SEED_ID, ["4000", "4000", "4000"])
         async with client(first.base_url, second.base_url, sleeps=sleeps, max_retries=2) as c:
             with pytest.raises(ServerError):

@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--format", choices=["text", "csv", "jsonl", "xlsx"], help="default: from the extension")
     batch.add_argument("--column", help="CSV/xlsx column with the ids (default: detected)")
     batch.add_argument("--field", help="JSONL field with the ids (default: detected)")
-    batch.add_argument("--max-charged", type=int, metavar="N", help="stop before more than N billed or possibly billed calls")
+    batch.add_argument("--max-charged", type=int, metavar="N",
+                       help="stop before more than N billed or possibly billed calls")
     batch.add_argument("--progress", dest="bar", action="store_const", const=True, default=None,
                        help="force the progress bar (default: on a terminal)")
     batch.add_argument("--no-progress", dest="bar", action="store_const", const=False,

@@ -99,8 +99,10 @@ def decode_item_get_video(
         # Not the well-formed shape, not UTF-8, or not JSON at all: the loose reading decides.
         return _decode_loose(body, item_id, redact, retry_unknown)
     code = SUCCESS if env.error_code == SUCCESS else normalize_code(env.error_code)
+    if not code:  # no error_code: the loose reading says why this is no envelope
+        return _decode_loose(body, item_id, redact, retry_unknown)
     if code != SUCCESS:
-        raise _api_error(code, env.reason or env.error, env.request_id, env.api_info, retry_unknown)
+        raise _api_error(code, env.reason or env.error, env.request_id, env.api_info, retry_unknown, redact)
     item = env.item[0] if isinstance(env.item, list) and env.item else env.item
     if not isinstance(item, Video) or item.num_iid != item_id:
         # Rare and charged: the loose reading raises the error with the raw item attached.
@@ -118,19 +120,19 @@ def _decode_loose(
     code = _code(env.error_code)
     if code is None:
         raise MalformedResponseError(
-            f"error_code is not a code: {redact(_raw_text(env.error_code))[:80]}",
+            f"no gateway envelope: error_code is {redact(_raw_text(env.error_code))[:80] or 'missing'}",
             excerpt=excerpt(body, redact),
         )
     request_id, api_info = _text(env.request_id), _text(env.api_info)
     if code != SUCCESS:
-        raise _api_error(code, _text(env.reason) or _text(env.error), request_id, api_info, retry_unknown)
+        raise _api_error(code, _text(env.reason) or _text(env.error), request_id, api_info, retry_unknown, redact)
     raw_item = bytes(env.item)
     try:
         item = normalize_item(_ITEM.decode(raw_item))
     except (msgspec.DecodeError, ShapeError) as exc:
         error: UnexpectedItemError = MalformedItemError(
             f"success, but the item does not fit the model: {redact(str(exc))}",
-            code=code, raw_item=raw_item, request_id=request_id,
+            code=code, raw_item=raw_item, request_id=redact(request_id)[:100],
         )
     else:
         if item is not None and item.num_iid == item_id:
@@ -140,9 +142,9 @@ def _decode_loose(
             )
         message = (
             f"success without an item for {item_id}" if item is None
-            else f"asked for {item_id}, got item {item.num_iid!r}"
+            else f"asked for {item_id}, got item {redact(item.num_iid)[:40]!r}"
         )
-        error = UnexpectedItemError(message, code=code, raw_item=raw_item, request_id=request_id)
+        error = UnexpectedItemError(message, code=code, raw_item=raw_item, request_id=redact(request_id)[:100])
     error.quota = parse_quota(api_info)
     raise error
 
@@ -205,8 +207,14 @@ def _read_envelope(
     )
 
 
-def _api_error(code: str, reason: str, request_id: str, api_info: str, retry_unknown: bool) -> ApiError:
-    error = error_for_code(code, reason=reason, request_id=request_id, retry_unknown=retry_unknown)
+def _api_error(
+    code: str, reason: str, request_id: str, api_info: str, retry_unknown: bool, redact: Callable[[str], str]
+) -> ApiError:
+    """The typed error of a gateway code; the gateway's own text in it is redacted like ours."""
+    error = error_for_code(
+        redact(code)[:16], reason=redact(reason)[:500], request_id=redact(request_id)[:100],
+        retry_unknown=retry_unknown,
+    )
     error.quota = parse_quota(api_info)
     return error
 
@@ -235,12 +243,12 @@ def _text(raw: msgspec.Raw) -> str:
 
 
 def _code(raw: msgspec.Raw) -> str | None:
-    """The normalized ``error_code``; "" when absent or empty, None when it is no code at all."""
+    """The normalized ``error_code``, or None when there is none: then the body is no envelope
+    (a proxy's JSON error page, say), whatever else it holds."""
     value = _value(raw)
-    if value is None or value is False:
-        return ""
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        return SUCCESS if value == SUCCESS else normalize_code(value)
+        code = SUCCESS if value == SUCCESS else normalize_code(value)
+        return code or None
     return None
 
 

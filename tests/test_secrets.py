@@ -83,3 +83,26 @@ async def test_repr_hides_credentials() -> None:
     assert KEY not in repr(client) and SECRET not in repr(client)
     assert KEY not in str(vars(client).get("_redact", ""))
     await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        {"error_code": "4005", "reason": f"invalid key {KEY}", "request_id": SECRET},
+        {"error_code": f"9{KEY}", "reason": "?"},
+        {"error_code": "0000", "item": {"num_iid": f"{SECRET}1"}, "request_id": f"r-{KEY}"},
+    ],
+)
+async def test_text_from_the_gateway_is_redacted(envelope: dict[str, object]) -> None:
+    """The gateway may echo the key (a reason, a request id, an item): it never reaches a message."""
+    from douyin_async import MockTransport, Response
+
+    transport = MockTransport(lambda request: Response.json(envelope))
+    async with DouyinClient(KEY, SECRET, base_url="https://gw.example/douyin", transport=transport,
+                            max_retries=0) as client:
+        with pytest.raises(DouyinError) as caught:
+            await client.item_get_video("1")
+    # raw_item keeps the billed item exactly as sent (data, not a message), so it is left out.
+    fields = {name: value for name, value in vars(caught.value).items() if name != "raw_item"}
+    text = "".join(traceback.format_exception(caught.value)) + repr(caught.value) + repr(fields)
+    assert KEY not in text and SECRET not in text

@@ -214,3 +214,24 @@ def test_a_client_open_on_one_loop_is_refused_on_another_with_a_typed_error() ->
     finally:
         loop.run_until_complete(client.aclose())
         loop.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "attempts"),
+    [
+        (502, b'{"message": "Bad Gateway"}', "HTTPStatusError", 3),
+        (503, b"{}", "HTTPStatusError", 3),
+        (200, b"{}", "MalformedResponseError", 3),
+        (200, b'{"error_code": null, "reason": "x"}', "MalformedResponseError", 3),
+        (404, b'{"detail": "not here"}', "HTTPStatusError", 1),
+    ],
+)
+async def test_json_without_an_error_code_is_no_envelope(
+    status: int, body: bytes, kind: str, attempts: int, sleeps: SleepRecorder
+) -> None:
+    """A proxy's JSON error page is not the gateway's answer: retried like any 5xx, never an ApiError."""
+    transport = MockTransport(lambda request: Response(status, {"Content-Type": "application/json"}, body))
+    async with mock_client(transport, sleeps, max_retries=2) as client:
+        with pytest.raises(TransportError) as caught:
+            await client.item_get_video(SEED_ID)
+    assert type(caught.value).__name__ == kind and caught.value.attempts == attempts

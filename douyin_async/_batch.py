@@ -189,6 +189,13 @@ class BatchRun:
                 if result is not None:
                     yielded += 1
                     self._slots.release()
+                    self._count(result)
+                    if self._on_progress is not None:
+                        # Called here, in the consumer's task: if it raises, the batch stops
+                        # and the caller gets that exception, instead of a worker dying silently.
+                        limits = self._fetcher.limits
+                        self.progress.rate, self.progress.concurrency = limits.rate, limits.concurrency
+                        self._on_progress(self.progress)
                     yield result
                     continue
                 if self._failure is not None:
@@ -210,7 +217,7 @@ class BatchRun:
             return result
         return self._ready.popleft() if self._ready else None
 
-    def _emit(self, result: BatchResult) -> None:
+    def _count(self, result: BatchResult) -> None:
         progress = self.progress
         progress.done += 1
         if result.error is None:
@@ -219,15 +226,13 @@ class BatchRun:
             progress.aborted += 1
         else:
             progress.failed[result.error.code or type(result.error).__name__] += 1
+
+    def _emit(self, result: BatchResult) -> None:
         if self._ordered:
             self._pending[result.index] = result
         else:
             self._ready.append(result)
         self._changed.set()
-        if self._on_progress is not None:
-            limits = self._fetcher.limits
-            progress.rate, progress.concurrency = limits.rate, limits.concurrency
-            self._on_progress(progress)
 
     # -- the reader ---------------------------------------------------------------------------
 
@@ -239,8 +244,8 @@ class BatchRun:
                 self._read += 1
                 try:
                     parsed = self._parse(value)
-                except DouyinError as exc:
-                    self._emit(BatchResult(value, None, None, exc, 0, job.index))
+                except Exception as exc:  # one input's failure, whatever it is, is its result
+                    self._emit(BatchResult(value, None, None, self._as_error(exc, job.index), 0, job.index))
                     continue
                 if isinstance(parsed, str):
                     job.item_id = parsed
@@ -264,17 +269,33 @@ class BatchRun:
         """Runs until cancelled: the consumer cancels the pool once every input has its result."""
         while True:
             job = await self._jobs.get()
-            if job.resolve is not None:
-                try:
-                    job.item_id = await job.resolve(job.input)
-                except DouyinError as exc:
-                    self._emit(BatchResult(job.input, None, None, exc, 0, job.index))
-                    continue
-            assert job.item_id is not None
-            if self._abort is not None:
-                self._emit(self._aborted(job))
-            elif not self._claim(job):
-                await self._fetch(job)
+            try:
+                await self._handle(job)
+            except Exception as exc:  # a bug of ours: the consumer raises it rather than wait forever
+                self._failure = exc
+                self._changed.set()
+                return
+
+    async def _handle(self, job: _Job) -> None:
+        if job.resolve is not None:
+            try:
+                job.item_id = await job.resolve(job.input)
+            except Exception as exc:  # one input's failure is its result
+                self._emit(BatchResult(job.input, None, None, self._as_error(exc, job.index), 0, job.index))
+                return
+        assert job.item_id is not None
+        if self._abort is not None:
+            self._emit(self._aborted(job))
+        elif not self._claim(job):
+            await self._fetch(job)
+
+    def _as_error(self, exc: Exception, index: int) -> DouyinError:
+        """``exc`` as one input's typed error: itself if it is ours, else wrapped and logged."""
+        if isinstance(exc, DouyinError):
+            return exc
+        error = DouyinError(f"unexpected {type(exc).__name__}: {self._fetcher.redact(str(exc))}")
+        log.error("unexpected error for input %d: %s", index, error)
+        return error
 
     def _claim(self, job: _Job) -> bool:
         """Attach a duplicate to its original's fetch (or copy a recent result); True if handled."""
@@ -310,11 +331,8 @@ class BatchRun:
         error: DouyinError | None = None
         try:
             response = await self._fetcher.fetch(job.item_id, self._params, self._before_send, self._after_send)
-        except DouyinError as exc:
-            error = exc
-        except Exception as exc:  # a bug must not lose the id: report it as that id's error
-            error = DouyinError(f"unexpected {type(exc).__name__}: {self._fetcher.redact(str(exc))}")
-            log.error("unexpected error for item %s: %s", job.item_id, error)
+        except Exception as exc:  # a bug must not lose the id: it is its error
+            error = self._as_error(exc, job.index)
         if error is not None and error.fatal and self._abort is None:
             self._stop(error)
         if response is not None:

@@ -33,7 +33,10 @@ _DOUYIN_HOST = re.compile(r"(?:^|\.)(?:ies)?douyin\.com$")
 
 def _id_from_url(url: str) -> str | None:
     """The video id in a Douyin video or share URL, or None."""
-    parts = urlsplit(url if "://" in url else f"https://{url}")
+    try:
+        parts = urlsplit(url if "://" in url else f"https://{url}")
+    except ValueError:  # a stray bracket, or a host that does not survive NFKC: no Douyin URL
+        return None
     host = (parts.hostname or "").lower()
     if not _DOUYIN_HOST.search(host):
         return None
@@ -107,7 +110,10 @@ def find_short_link(text: str, hosts: Collection[str] = DEFAULT_SHORT_LINK_HOSTS
     """The first short link (``https://v.douyin.com/CODE/``) in ``text``, or None."""
     for match in _URL.finditer(text):
         url = match[0] if "://" in match[0] else f"https://{match[0]}"
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            continue
         if parts.netloc.lower() in hosts and parts.path.strip("/"):
             return url
     return None

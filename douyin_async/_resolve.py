@@ -54,7 +54,11 @@ class ShortLinkResolver:
             if location is None:
                 message = f"short link {self._redact(url)} did not lead to a video"
                 raise InvalidParamError(message, code="4003")
-            url = urljoin(url, location)
+            try:
+                url = urljoin(url, location)
+            except ValueError:
+                message = f"short link {self._redact(url)} led to an invalid address"
+                raise InvalidParamError(message, code="4003") from None
             if (item_id := id_from_location(url)) is not None:
                 return item_id
         raise InvalidParamError(f"short link took more than {self._max_hops} redirects", code="4003")

@@ -14,13 +14,14 @@ from douyin_async import (
     BatchProgress,
     BudgetExhaustedError,
     DouyinClient,
+    DouyinError,
     InsufficientBalanceError,
     InvalidParamError,
     NotFoundError,
 )
 from douyin_async.emulator import Emulator
 
-from .conftest import KEY, SECRET
+from .conftest import KEY, SECRET, ClientFactory
 
 IDS = [str(10**15 + i) for i in range(400)]
 
@@ -275,3 +276,36 @@ async def test_adaptive_throttle_converges_below_the_gateways_limits() -> None:
     assert emu.stats.rate_limited / emu.stats.requests < 0.05  # measured ~1%; the benchmark reports it
     assert 500 / elapsed >= 0.7 * rate  # measured ~0.94 R
     assert limits.rate is not None and limits.rate <= 2 * rate
+
+
+async def test_a_progress_callback_that_raises_stops_the_batch_with_its_exception(
+    emulator: Emulator, make_client: ClientFactory
+) -> None:
+    class Boom(Exception):
+        pass
+
+    def progress(p: object) -> None:
+        raise Boom("callback failed")
+
+    async with make_client() as client:
+        with pytest.raises(Boom):
+            await asyncio.wait_for(client.get_videos(["1", "1", "2"], progress=progress), 10)
+
+
+async def test_inputs_that_break_the_parser_are_their_own_results(make_client: ClientFactory) -> None:
+    bad = ["看看 https://[www.douyin.com/video/7092264344980868359", "https://h℀.douyin.com/video/1"]
+    async with make_client() as client:
+        results = await asyncio.wait_for(client.get_videos(["1", *bad, "2"]), 10)
+    assert [r.ok for r in results] == [True, False, False, True]
+    assert all(isinstance(r.error, DouyinError) for r in results[1:3])
+
+
+async def test_an_unexpected_failure_in_a_resolver_is_that_inputs_error(make_client: ClientFactory) -> None:
+    async with make_client() as client:
+        async def broken(text: object) -> str:
+            raise ValueError("Invalid IPv6 URL")
+
+        client.resolve_item_id = broken  # type: ignore[method-assign]
+        results = await asyncio.wait_for(client.get_videos(["1", "https://v.douyin.com/abc/", "2"]), 10)
+    assert [r.ok for r in results] == [True, False, True]
+    assert "unexpected ValueError" in str(results[1].error)

@@ -106,3 +106,29 @@ async def test_text_from_the_gateway_is_redacted(envelope: dict[str, object]) ->
     fields = {name: value for name, value in vars(caught.value).items() if name != "raw_item"}
     text = "".join(traceback.format_exception(caught.value)) + repr(caught.value) + repr(fields)
     assert KEY not in text and SECRET not in text
+
+
+async def test_a_redirect_from_the_gateway_is_not_followed_with_the_credentials() -> None:
+    """A 302 to another host that keeps the query would hand it the key and secret: never followed."""
+    from aiohttp import web
+
+    async with Emulator(fast=True, keys={KEY: SECRET}) as other:
+        async def redirect(request: web.Request) -> web.Response:
+            raise web.HTTPFound(f"{other.base_url}/item_get_video/?{request.query_string}")
+
+        app = web.Application()
+        app.router.add_get("/douyin/item_get_video/", redirect)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            base_url = f"http://127.0.0.1:{runner.addresses[0][1]}/douyin"
+            async with DouyinClient(KEY, SECRET, base_url=base_url, max_retries=1) as client:
+                with pytest.raises(DouyinError) as caught:
+                    await client.item_get_video("7092264344980868359")
+        finally:
+            await runner.cleanup()
+        assert other.stats.requests == 0  # the other host never heard of us
+    assert "302" in str(caught.value) and not caught.value.retryable
+    assert KEY not in chain_text(caught.value) and SECRET not in chain_text(caught.value)

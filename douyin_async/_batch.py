@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,8 +35,9 @@ class Fetcher(Protocol):
 
     async def fetch(
         self,
-        item_id: str,
-        params: Mapping[str, str],
+        item_id: object,
+        cache: bool | None = None,
+        lang: str | None = None,
         before_send: Callable[[], None] | None = None,
         after_send: Callable[[Charge], None] | None = None,
     ) -> ItemGetVideoResponse:
@@ -141,7 +142,8 @@ class BatchRun:
         ids: Ids,
         *,
         parse: Parser,
-        params: Mapping[str, str],
+        cache: bool | None,
+        lang: str | None,
         ordered: bool,
         concurrency: int | None,
         max_charged_calls: int | None,
@@ -152,7 +154,7 @@ class BatchRun:
         self._fetcher = fetcher
         self._ids = ids
         self._parse = parse
-        self._params = params
+        self._cache, self._lang = cache, lang
         self._ordered = ordered
         self._workers_count = concurrency or fetcher.limits.concurrency_ceiling or 32
         self._window = max(64, self._workers_count * 8)
@@ -330,7 +332,9 @@ class BatchRun:
         response: ItemGetVideoResponse | None = None
         error: DouyinError | None = None
         try:
-            response = await self._fetcher.fetch(job.item_id, self._params, self._before_send, self._after_send)
+            response = await self._fetcher.fetch(
+                job.item_id, self._cache, self._lang, self._before_send, self._after_send
+            )
         except Exception as exc:  # a bug must not lose the id: it is its error
             error = self._as_error(exc, job.index)
         if error is not None and error.fatal and self._abort is None:

@@ -69,6 +69,10 @@ _ITEM = msgspec.json.Decoder(WireItem)
 _VALUE = msgspec.json.Decoder()
 
 
+# msgspec before 0.19 raises UnicodeDecodeError, not DecodeError, for bytes that are not UTF-8.
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
+
+
 def decode_item_get_video(
     body: bytes,
     item_id: str,
@@ -95,7 +99,7 @@ def decode_item_get_video(
             return _decode_loose(body, item_id, redact, retry_unknown, declared)
     try:
         env = _DECODER.decode(body)
-    except msgspec.DecodeError:
+    except _DECODE_ERRORS:
         # Not the well-formed shape, not UTF-8, or not JSON at all: the loose reading decides.
         return _decode_loose(body, item_id, redact, retry_unknown)
     code = SUCCESS if env.error_code == SUCCESS else normalize_code(env.error_code)
@@ -129,7 +133,7 @@ def _decode_loose(
     raw_item = bytes(env.item)
     try:
         item = normalize_item(_ITEM.decode(raw_item))
-    except (msgspec.DecodeError, ShapeError) as exc:
+    except (*_DECODE_ERRORS, ShapeError) as exc:
         error: UnexpectedItemError = MalformedItemError(
             f"success, but the item does not fit the model: {redact(str(exc))}",
             code=code, raw_item=raw_item, request_id=redact(request_id)[:100],
@@ -199,7 +203,7 @@ def _read_envelope(
     for text, encoding in _readings(body, declared):
         try:
             return _LOOSE.decode(text), encoding
-        except msgspec.DecodeError as exc:
+        except _DECODE_ERRORS as exc:
             failure = str(exc)
     raise MalformedResponseError(
         f"response is not the gateway's JSON envelope: {redact(failure)}",
@@ -226,7 +230,7 @@ def _value(raw: msgspec.Raw) -> Any:
     """One envelope field as a Python value; ``_UNREADABLE`` for a number out of range."""
     try:
         return _VALUE.decode(raw)
-    except msgspec.DecodeError:
+    except _DECODE_ERRORS:
         return _UNREADABLE
 
 

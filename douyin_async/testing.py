@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from . import DouyinClient
+from . import DEFAULT_SHORT_LINK_HOSTS, DouyinClient, ShortLinkOptions
 from .emulator import EMULATOR_KEY, EMULATOR_SECRET, Emulator
 
 __all__ = ["EMULATOR_KEY", "EMULATOR_SECRET", "douyin_client", "douyin_emulator"]
@@ -32,9 +32,10 @@ async def douyin_emulator() -> AsyncIterator[Emulator]:
 
 @pytest_asyncio.fixture
 async def douyin_client(douyin_emulator: Emulator) -> AsyncIterator[DouyinClient]:
-    """A client on ``douyin_emulator`` with its credentials and no throttle."""
+    """A client on ``douyin_emulator`` with its credentials, no throttle, and its short links."""
+    hosts = (*DEFAULT_SHORT_LINK_HOSTS, douyin_emulator.short_link_host)
     async with DouyinClient(
         EMULATOR_KEY, EMULATOR_SECRET, base_url=douyin_emulator.base_url,
-        rate_limit=None, max_concurrency=None,
+        rate_limit=None, max_concurrency=None, short_links=ShortLinkOptions(hosts=hosts),
     ) as client:
         yield client

@@ -162,7 +162,7 @@ async def open_client(args: argparse.Namespace) -> AsyncIterator[DouyinClient]:
             emulator = Emulator(keys={key: secret}, latency=0.02, jitter=0.03, seed=1, self_contained=True)
             await stack.enter_async_context(emulator)
             options["base_url"] = emulator.base_url
-            options["short_links"] = ShortLinkOptions(hosts=(*DEFAULT_SHORT_LINK_HOSTS, f"127.0.0.1:{emulator.port}"))
+            options["short_links"] = ShortLinkOptions(hosts=(*DEFAULT_SHORT_LINK_HOSTS, emulator.short_link_host))
         yield await stack.enter_async_context(DouyinClient(key, secret, **options))
 
 

@@ -202,7 +202,13 @@ class Emulator:
         return catalog.media_bytes(kind, item_id, self._media_size(kind), watermark)
 
     def short_link(self, item_id: str) -> str:
+        """A short link for ``item_id`` on this emulator (it redirects to the video's share URL)."""
         return f"{self.origin}/s/{catalog.short_code(item_id)}/"
+
+    @property
+    def short_link_host(self) -> str:
+        """``127.0.0.1:PORT``, for ``ShortLinkOptions(hosts=...)`` so a client resolves its short links."""
+        return f"{self._host}:{self._port}"
 
     def max_in_window(self, window: float = 1.0) -> int:
         """The most requests that arrived within any ``window`` seconds (from ``arrivals``)."""

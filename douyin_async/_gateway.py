@@ -7,6 +7,7 @@ backoff sleeps happen outside the throttle, in the retry policy.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -41,6 +42,37 @@ LANG_ALLOWED = "a language code such as cn, en, ru, ko or zh-CN"
 
 BeforeSend = Callable[[], None]
 AfterSend = Callable[[Charge], None]
+
+
+class _Call:
+    """One call's state across its attempts: what was asked, and what it has cost so far.
+
+    A plain object rather than a closure: one allocation per call instead of a function and a
+    cell for every variable it closes over.
+    """
+
+    __slots__ = ("after_send", "before_send", "billed", "cache", "item_id", "lang", "possibly_billed", "sent")
+
+    def __init__(
+        self, item_id: str, cache: bool | None, lang: str | None,
+        before_send: BeforeSend | None, after_send: AfterSend | None,
+    ) -> None:
+        self.item_id, self.cache, self.lang = item_id, cache, lang
+        self.before_send, self.after_send = before_send, after_send
+        self.sent = self.billed = self.possibly_billed = 0
+
+    def charged(self, charge: Charge) -> None:
+        """An attempt was sent: count what it cost, and tell the batch."""
+        if charge is Charge.BILLED:
+            self.billed += 1
+        elif charge is Charge.POSSIBLY_BILLED:
+            self.possibly_billed += 1
+        if self.after_send is not None:
+            self.after_send(charge)
+
+    def account(self, error: DouyinError) -> None:
+        """Stamp the call's attempts and costs on the error it ends with (so far)."""
+        error.attempts, error.billed, error.possibly_billed = self.sent, self.billed, self.possibly_billed
 
 
 class Gateway:
@@ -136,65 +168,60 @@ class Gateway:
         and may raise to stop the call (batches use it to stop sending after a fatal error or at
         their budget); ``after_send`` is told the charge of every attempt that was sent.
         """
-        item_id = normalize_item_id(item_id, self.redact)
+        call = _Call(normalize_item_id(item_id, self.redact), cache, lang, before_send, after_send)
         if cache is not None or lang is not None:
             self.url_prefix(0, cache, lang)  # a bad lang is refused before anything is sent
-        sent = billed = possibly_billed = 0
-
-        async def attempt() -> ItemGetVideoResponse:
-            nonlocal sent, billed, possibly_billed
-            host = self.host
-            if cache is None and lang is None:
-                url = self._default_prefixes[host] + item_id
-            else:
-                url = self.url_prefix(host, cache, lang) + item_id
-            throttle = self.throttle
-            ticket = await throttle.acquire()
-            outcome = Outcome.NO_ANSWER
-            charge: Charge | None = None
-            try:
-                if before_send is not None:
-                    before_send()
-                sent += 1
-                charge = Charge.POSSIBLY_BILLED  # until an answer says otherwise
-                answer = await self.transport.send(Request("GET", url, timeout=self._timeout))
-                response = self._read(answer, item_id)
-                outcome, charge = Outcome.ANSWERED, Charge.BILLED
-                return response
-            except RateLimitError:
-                outcome, charge = Outcome.LIMITED, Charge.NOT_BILLED
-                raise
-            except ApiError as exc:
-                outcome, charge = Outcome.ANSWERED, charge_of(exc)
-                raise
-            except TransportError as exc:
-                exc.message = self.redact(exc.message)  # a transport of the caller's may not know our secrets
-                charge = charge_of(exc)
-                self._next_host_after(host, exc)
-                raise
-            finally:
-                await throttle.release(ticket, outcome)
-                if charge is not None:
-                    billed += charge is Charge.BILLED
-                    possibly_billed += charge is Charge.POSSIBLY_BILLED
-                    if after_send is not None:
-                        after_send(charge)
-
         # The first attempt runs here and not through the retry policy: most calls succeed at
         # once, and every coroutine frame between the caller and the socket costs on each resume.
         try:
-            return await attempt()
+            return await self._attempt(call)
         except DouyinError as exc:
-            exc.attempts, exc.billed, exc.possibly_billed = sent, billed, possibly_billed
+            call.account(exc)
             if not should_retry(exc):
                 raise
             first = exc
         try:
-            response = await self._policy.retry(first, attempt, item_id)
+            response = await self._policy.retry(first, functools.partial(self._attempt, call), call.item_id)
         except DouyinError as exc:
-            exc.attempts, exc.billed, exc.possibly_billed = sent, billed, possibly_billed
+            call.account(exc)
             raise
-        return msgspec.structs.replace(response, attempts=sent, possibly_billed=possibly_billed)
+        return msgspec.structs.replace(response, attempts=call.sent, possibly_billed=call.possibly_billed)
+
+    async def _attempt(self, call: _Call) -> ItemGetVideoResponse:
+        """One attempt: a throttle slot, the exchange, the decoded answer, and what it cost."""
+        host = self.host
+        if call.cache is None and call.lang is None:
+            url = self._default_prefixes[host] + call.item_id
+        else:
+            url = self.url_prefix(host, call.cache, call.lang) + call.item_id
+        throttle = self.throttle
+        ticket = await throttle.acquire()
+        outcome = Outcome.NO_ANSWER
+        charge: Charge | None = None
+        try:
+            if call.before_send is not None:
+                call.before_send()
+            call.sent += 1
+            charge = Charge.POSSIBLY_BILLED  # until an answer says otherwise
+            answer = await self.transport.send(Request("GET", url, timeout=self._timeout))
+            response = self._read(answer, call.item_id)
+            outcome, charge = Outcome.ANSWERED, Charge.BILLED
+            return response
+        except RateLimitError:
+            outcome, charge = Outcome.LIMITED, Charge.NOT_BILLED
+            raise
+        except ApiError as exc:
+            outcome, charge = Outcome.ANSWERED, charge_of(exc)
+            raise
+        except TransportError as exc:
+            exc.message = self.redact(exc.message)  # a transport of the caller's may not know our secrets
+            charge = charge_of(exc)
+            self._next_host_after(host, exc)
+            raise
+        finally:
+            await throttle.release(ticket, outcome)
+            if charge is not None:
+                call.charged(charge)
 
     def _read(self, answer: Response, item_id: str) -> ItemGetVideoResponse:
         """The decoded answer; a gateway error envelope raises its typed error."""

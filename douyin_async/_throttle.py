@@ -99,6 +99,7 @@ class LocalThrottle:
         self.policy = AdaptivePolicy(rate_limit, max_concurrency, margin, start_small=adaptive)
         self._adaptive = adaptive
         self._clock = clock
+        self._unlimited = rate_limit is None and max_concurrency is None
         self._in_flight = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._limiter: AsyncLimiter | None = None
@@ -123,6 +124,9 @@ class LocalThrottle:
 
     async def acquire(self) -> Ticket:
         """Wait for a slot in flight, then a rate token (outside any pause after a 4008)."""
+        if self._unlimited:  # nothing to wait for, nothing to learn: only count
+            self._in_flight += 1
+            return _UNLIMITED
         if asyncio.get_running_loop() is not self._loop:
             self._bind()
         cap = self._cap
@@ -136,8 +140,6 @@ class LocalThrottle:
                 cap.release()
             raise
         self._in_flight += 1
-        if cap is None and self._limiter is None:
-            return _UNLIMITED
         return Ticket(self._clock(), self._in_flight)
 
     async def _take_token(self) -> None:
@@ -159,10 +161,12 @@ class LocalThrottle:
     async def release(self, ticket: Ticket, outcome: Outcome) -> None:
         """Give the slot back, and let the policy learn from ``outcome``."""
         self._in_flight -= 1
+        if ticket is _UNLIMITED:
+            return
         if self._cap is not None:
             self._cap.release()
-        if outcome is Outcome.NO_ANSWER or ticket is _UNLIMITED:
-            return  # nothing learned, or nothing to adapt
+        if outcome is Outcome.NO_ANSWER:
+            return  # nothing learned
         if not self._adaptive:
             self.policy.rate_limited += outcome is Outcome.LIMITED
             return

@@ -20,7 +20,7 @@ from ._billing import Charge
 from ._models import ItemGetVideoResponse
 from ._quota import Quota
 from ._throttle import ThrottleLimits
-from .errors import BatchAbortedError, BudgetExhaustedError, DouyinError
+from .errors import BatchAbortedError, BatchStoppedError, BudgetExhaustedError, DouyinError
 
 log = logging.getLogger("douyin_async")
 
@@ -150,6 +150,7 @@ class BatchRun:
         respect_quota: bool,
         dedupe: int,
         progress: ProgressCallback | None,
+        stop: asyncio.Event | None = None,
     ) -> None:
         self._fetcher = fetcher
         self._ids = ids
@@ -162,6 +163,7 @@ class BatchRun:
         self._respect_quota = respect_quota
         self._dedupe = dedupe
         self._on_progress = progress
+        self._stop_event = stop
         self.progress = BatchProgress(total=len(ids) if hasattr(ids, "__len__") else None)  # type: ignore[arg-type]
         self._slots = asyncio.Semaphore(self._window)
         self._jobs: asyncio.Queue[_Job] = asyncio.Queue(maxsize=self._workers_count)
@@ -242,6 +244,9 @@ class BatchRun:
         try:
             async for value in _aiterate(self._ids):
                 await self._slots.acquire()
+                if self._stopped_by_caller():
+                    self._slots.release()
+                    break  # the caller stopped the batch: the rest of the input stays unread
                 job = _Job(self._read, value, None)
                 self._read += 1
                 try:
@@ -313,8 +318,14 @@ class BatchRun:
         self._waiting[item_id] = []
         return False
 
+    def _stopped_by_caller(self) -> bool:
+        if self._stop_event is not None and self._stop_event.is_set() and self._abort is None:
+            self._stop(BatchStoppedError("stopped by the caller"))
+        return self._stop_event is not None and self._stop_event.is_set()
+
     def _before_send(self) -> None:
         """Every attempt: stop if the batch has stopped, or if this one could exceed a budget."""
+        self._stopped_by_caller()
         if self._abort is not None:
             raise BatchAbortedError(self._abort)
         self._check_budget()
@@ -375,7 +386,7 @@ class BatchRun:
     def _stop(self, cause: DouyinError) -> None:
         self._abort = cause
         self.progress.stopped_by = cause
-        log.error("batch stopped: %s", cause)
+        log.warning("batch stopped: %s", cause)
 
     def _aborted(self, job: _Job) -> BatchResult:
         assert self._abort is not None

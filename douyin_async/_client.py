@@ -290,6 +290,7 @@ class DouyinClient:
         progress: ProgressCallback | None = None,
         cache: bool | None = None,
         lang: Lang | None = None,
+        stop: asyncio.Event | None = None,
     ) -> AsyncGenerator[BatchResult, None]:
         """Fetch many ids; yields exactly one :class:`BatchResult` per input, never raising per id.
 
@@ -299,6 +300,8 @@ class DouyinClient:
         nothing more is sent and every remaining input yields a ``BatchAbortedError``.
         ``max_charged_calls`` stops it before more calls than that could be billed;
         ``respect_quota`` before the key's daily quota (from ``api_info``) is exceeded.
+        Setting ``stop`` stops it the same way (a graceful Ctrl-C): nothing more is sent or read
+        from ``ids``, requests in flight finish, and inputs read but not sent yield ``BatchAbortedError``.
         A repeated id is fetched once while it is in flight or among the last ``dedupe`` ids.
 
         >>> async for result in client.iter_videos(ids):   # doctest: +SKIP
@@ -317,6 +320,7 @@ class DouyinClient:
             respect_quota=respect_quota,
             dedupe=dedupe,
             progress=progress,
+            stop=stop,
         )
         return run.__aiter__()
 

@@ -23,7 +23,8 @@
     │   ├── MediaUnavailableError     403/404/410 on every URL tried, or no URL for that kind
     │   └── MediaContentError         the body is not the media (an HTML page, wrong magic bytes)
     ├── BudgetExhaustedError          a batch's own limit on charged calls or the key's quota
-    └── BatchAbortedError             input not sent (again): the batch stopped on a fatal error
+    ├── BatchStoppedError             the caller stopped a batch (its ``stop`` event)
+    └── BatchAbortedError             input not sent (again): the batch stopped (fatal error or caller)
 
 Every message is built from redacted text: no key or secret ever reaches ``str(error)``.
 """
@@ -284,14 +285,19 @@ class BudgetExhaustedError(DouyinError):
     fatal = True
 
 
+class BatchStoppedError(DouyinError):
+    """The caller stopped the batch (set its ``stop`` event): the cause of the inputs left unsent."""
+
+
 class BatchAbortedError(DouyinError):
-    """The batch stopped on a fatal error (``cause``) before this input was sent.
+    """The batch stopped (on a fatal error, or by the caller: ``cause``) before this input was sent.
 
     ``attempts == 0``: never sent. More: it was being retried when the batch stopped.
     """
 
     def __init__(self, cause: DouyinError, *, attempts: int = 0) -> None:
-        super().__init__(f"not attempted: batch stopped after fatal error: {cause}", attempts=attempts)
+        why = "after fatal error" if cause.fatal else "by request"
+        super().__init__(f"not attempted: batch stopped {why}: {cause}", attempts=attempts)
         self.cause = cause
 
     def __str__(self) -> str:

@@ -12,6 +12,7 @@ import pytest
 from douyin_async import (
     BatchAbortedError,
     BatchProgress,
+    BatchStoppedError,
     BudgetExhaustedError,
     DouyinClient,
     DouyinError,
@@ -100,6 +101,34 @@ async def test_fatal_stop_with_one_worker_is_exact() -> None:
     assert codes[10] == "4016"
     assert all(isinstance(r.error, BatchAbortedError) for r in results[11:])
     assert emu.stats.requests == 11
+
+
+async def test_a_stop_event_ends_sending_and_reading_and_keeps_answers_in_flight() -> None:
+    stop = asyncio.Event()
+    read = 0
+
+    def inputs() -> Iterator[str]:
+        nonlocal read
+        for item_id in IDS:
+            read += 1
+            yield item_id
+
+    async with Emulator(latency=0.05, found_ratio=1.0) as emu, client_for(emu, max_concurrency=4) as client:
+        results = []
+        async for result in client.iter_videos(inputs(), stop=stop):
+            results.append(result)
+            if len(results) == 10:
+                stop.set()
+        requests = emu.stats.requests
+    ok = [r for r in results if r.ok]
+    aborted = [r for r in results if isinstance(r.error, BatchAbortedError)]
+    assert len(ok) + len(aborted) == len(results)
+    assert requests == len(ok)  # what was in flight came back; nothing was sent after the stop
+    assert 10 <= len(ok) <= 10 + 4
+    assert all(isinstance(r.error, BatchAbortedError) and isinstance(r.error.cause, BatchStoppedError)
+               and "by request" in str(r.error) for r in aborted)
+    assert read < len(IDS)  # the rest of the input stays unread
+    assert len(results) <= read
 
 
 async def test_max_charged_calls_stops_before_exceeding() -> None:

@@ -47,18 +47,30 @@ def lines(path: Path) -> list[dict[str, object]]:
 def test_get_summary_and_json() -> None:
     result = cli("get", SEED_ID, f"https://www.douyin.com/video/{SEED_ID}", "--emulator")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("修以美好") == 2
+    assert result.stdout.count("修以美好") == 1  # one video given twice is asked for once
     assert "/aweme/v1/play/" in result.stdout
     assert "no watermark" in result.stdout
-    as_json = cli("get", SEED_ID, "--json", "--emulator")
+    assert "billed calls 1, possibly billed 0" in result.stderr
+    as_json = subprocess.run([sys.executable, "-m", "douyin_async", "get", SEED_ID, "--json", "--emulator"],
+                             capture_output=True, timeout=60, env=ENV)
+    assert "花草日记 🪴 麦麦".encode() in as_json.stdout  # UTF-8, not \u escapes
+    assert b"\\u" not in as_json.stdout
     assert json.loads(as_json.stdout)["nick"] == "花草日记 🪴 麦麦"
 
 
 def test_get_missing_video_exits_1() -> None:
-    result = cli("get", SEED_ID, "not an id", "--emulator")
+    missing = next(str(i) for i in range(10**15, 10**15 + 100) if Emulator().expected_item(str(i)) is None)
+    result = cli("get", SEED_ID, missing, "--emulator")
     assert result.returncode == 1
-    assert "not an id" in result.stderr
+    assert f"{missing}: [2000]" in result.stderr
     assert "修以美好" in result.stdout
+
+
+def test_get_refuses_a_target_without_an_id_before_any_call() -> None:
+    result = cli("get", SEED_ID, "not an id", "--emulator")
+    assert result.returncode == 2
+    assert "'not an id' is not a video id" in result.stderr
+    assert result.stdout == ""
 
 
 def test_batch_sample_file_and_rerun_skips_everything(tmp_path: Path) -> None:
@@ -76,7 +88,8 @@ def test_batch_sample_file_and_rerun_skips_everything(tmp_path: Path) -> None:
     assert "done 41/41" in first.stderr
     second = cli("batch", str(sample), "-o", str(out), "--errors", str(err), "--emulator", *FAST)
     assert len(lines(out)) == len(done)
-    assert f"skipped (already in {out}) {len(done)}" in second.stdout
+    assert f"skipped 41: {len(done)} already in {out}, {len(failed)} failed for good before" in second.stdout
+    assert "billed calls 0" in second.stdout
 
 
 @pytest.mark.parametrize(
@@ -125,7 +138,7 @@ def test_batch_from_xlsx(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["batch", "missing.txt", "-o", "out.jsonl", "--emulator"], "cannot read"),
+        (["batch", "missing.txt", "-o", "out.jsonl", "--emulator"], "INPUT missing.txt: no such file"),
         (["batch", "ids.csv", "-o", "out.jsonl", "--emulator", "--column", "nope"], "no column"),
         (["batch", "ids.txt"], "required"),
         (["get", SEED_ID], "DOUYIN_API_KEY"),
@@ -155,7 +168,7 @@ async def test_fatal_stop_exits_3_and_leaves_the_rest_undone(tmp_path: Path) -> 
         assert emu.stats.charged == 10
     assert code == 3, stderr
     assert "4016" in stderr
-    assert "stay undone" in stderr
+    assert "stay to do" in stderr
     done = {r["item_id"] for r in lines(out)}
     failed = lines(err)
     assert [f["code"] for f in failed if f["code"] != "2000"] == ["4016"]
@@ -230,7 +243,7 @@ def test_batch_with_download(tmp_path: Path) -> None:
     ids = [i for i in (str(10**15 + n) for n in range(12)) if emu.expected_item(i)]
     source = tmp_path / "ids.txt"
     source.write_text("\n".join(ids) + "\n")
-    media = tmp_path / "media"
+    media = tmp_path / "media.2024"  # a directory, whatever its name looks like
     result = cli("batch", str(source), "-o", str(tmp_path / "out.jsonl"), "--download", str(media),
                  "--kinds", "video,music", "--emulator", *FAST)
     assert result.returncode == 0, result.stderr

@@ -12,7 +12,8 @@ import aiohttp
 import pytest
 
 from douyin_async import DouyinClient, ShortLinkOptions
-from douyin_async.cli import build_parser, open_client
+from douyin_async.cli._parser import build_parser
+from douyin_async.cli._session import open_client
 from douyin_async.emulator import SEED_ITEM, Emulator
 
 from .conftest import KEY, SECRET, SEED_ID

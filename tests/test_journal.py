@@ -1,12 +1,26 @@
-"""The batch command's output file survives a write cut short, whatever the torn line's length."""
+"""The batch command's files: torn lines cut in both, failures kept once per id, OUT locked, CSV read back."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from douyin_async.cli._journal import Journal
+from douyin_async import BatchResult, NotFoundError, ServerError
+from douyin_async.cli._journal import Journal, RunLockedError
+from douyin_async.cli._output import Output
+
+
+def journal(tmp_path: Path, fmt: str = "jsonl") -> Journal:
+    suffix = ".csv" if fmt == "csv" else ".jsonl"
+    opened = Journal(tmp_path / f"out{suffix}", tmp_path / "failed.jsonl", Output(fmt))
+    opened.load()
+    return opened
+
+
+def failure(item_id: str, error: Exception) -> BatchResult:
+    return BatchResult(item_id, item_id, None, error, 1, 0, billed=1)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("torn", [b"", b'{"input":"12', b"x" * 200_000])
@@ -14,14 +28,84 @@ def test_torn_last_line_is_cut_and_complete_lines_kept(tmp_path: Path, torn: byt
     out = tmp_path / "out.jsonl"
     good = b'{"input":"1","item_id":"1","item":{}}\n{"input":"2","item_id":"2","item":{}}\n'
     out.write_bytes(good + torn)
-    journal = Journal(str(out), None)
-    journal.close()
+    opened = journal(tmp_path)
+    opened.open()
+    opened.close()
     assert out.read_bytes() == good
-    assert journal.done == {"1", "2"}
+    assert opened.done == {"1", "2"}
+
+
+def test_a_torn_line_is_never_read_as_done(tmp_path: Path) -> None:
+    (tmp_path / "out.csv").write_bytes(b"input,item_id,title\n1,1,a\n2,2")  # the last row was cut
+    opened = journal(tmp_path, "csv")
+    assert opened.done == {"1"}
+    opened.open()
+    opened.close()
+    assert (tmp_path / "out.csv").read_bytes() == b"input,item_id,title\n1,1,a\n"
 
 
 def test_a_file_that_is_one_torn_line_becomes_empty(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     out.write_bytes(b"y" * 150_000)
-    Journal(str(out), None).close()
+    opened = journal(tmp_path)
+    opened.open()
+    opened.close()
     assert out.read_bytes() == b""
+
+
+def test_errors_file_keeps_the_latest_failure_of_each_id_and_drops_done_ones(tmp_path: Path) -> None:
+    (tmp_path / "out.jsonl").write_bytes(b'{"input":"3","item_id":"3","item":{}}\n')
+    records = [
+        {"input": "1", "item_id": "1", "code": "4000", "error": "ServerError", "permanent": False},
+        {"input": "1", "item_id": "1", "code": "2000", "error": "NotFoundError", "permanent": True},
+        {"input": "2", "item_id": "2", "code": "2000", "error": "NotFoundError"},  # an older line: no flag
+        {"input": "3", "item_id": "3", "code": "4000", "error": "ServerError", "permanent": False},
+        {"input": "x", "item_id": None, "code": "4003", "error": "InvalidParamError", "permanent": True},
+    ]
+    errors = tmp_path / "failed.jsonl"
+    errors.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in records) + b'{"input":"4","ite')
+    opened = journal(tmp_path)
+    assert opened.permanent == {"1", "2", "input:x"}
+    opened.open()
+    opened.write(failure("5", ServerError("[4000] busy", code="4000")), "5")
+    opened.write(failure("1", NotFoundError("[2000] gone", code="2000")), "https://www.douyin.com/video/1")
+    opened.close()
+    kept = [json.loads(line) for line in errors.read_text().splitlines()]
+    assert [(r["item_id"], r["code"]) for r in kept] == [("2", "2000"), (None, "4003"), ("5", "4000"), ("1", "2000")]
+    assert kept[2]["permanent"] is False and kept[3]["permanent"] is True
+    assert kept[3]["billed"] == 1
+    assert kept[3]["input"] == "https://www.douyin.com/video/1"
+    reread = journal(tmp_path)
+    assert reread.permanent == {"1", "2", "input:x"}
+    assert set(reread.failures) == {"1", "2", "input:x", "5"}
+
+
+def test_a_long_bad_input_is_quoted_as_a_short_excerpt(tmp_path: Path) -> None:
+    opened = journal(tmp_path)
+    opened.open()
+    huge = "x" * 100_000
+    opened.write(BatchResult(huge, None, None, NotFoundError("no id", code="4003"), 0, 0), huge)
+    opened.close()
+    line = (tmp_path / "failed.jsonl").read_text()
+    assert len(line) < 1000
+    assert "(100000 characters)" in line
+
+
+def test_a_second_run_on_the_same_out_is_refused(tmp_path: Path) -> None:
+    first = journal(tmp_path)
+    first.open()
+    second = journal(tmp_path)
+    with pytest.raises(RunLockedError):
+        second.open()
+    first.close()
+    second.open()  # free again once the first run is over
+    second.close()
+
+
+def test_the_errors_file_is_created_only_when_something_fails(tmp_path: Path) -> None:
+    opened = journal(tmp_path)
+    opened.open()
+    opened.close()
+    assert (tmp_path / "out.jsonl").exists()
+    assert not (tmp_path / "failed.jsonl").exists()
+

@@ -1,4 +1,9 @@
-"""Batch inputs from a text file, CSV, JSONL, an .xlsx sheet or stdin, read lazily."""
+"""Batch inputs from a text file, CSV, JSONL, an .xlsx sheet or stdin, read lazily and within limits.
+
+A line longer than ``MAX_LINE``, a cell or field longer than ``MAX_VALUE`` or a workbook that
+unpacks to more than ``MAX_XLSX_UNPACKED`` is refused with a clear message: such files are not
+lists of videos, and reading them whole would cost memory for nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import io
 import itertools
 import json
 import sys
+import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +25,12 @@ ID_COLUMNS = (
     "链接", "视频id", "视频链接", "分享链接", "作品链接", "作品id",
 )
 _SNIFF_ROWS = 20
+MAX_LINE = 1 << 20
+"""Characters in one input line (a CSV row, a JSONL record, a text line)."""
+MAX_VALUE = 64 << 10
+"""Characters in one input value (an id, URL or share text)."""
+MAX_XLSX_UNPACKED = 256 << 20
+"""Bytes an .xlsx workbook may unpack to."""
 
 
 class InputError(Exception):
@@ -29,35 +41,78 @@ def read_inputs(
     path: str, *, fmt: str | None = None, column: str | None = None, field: str | None = None
 ) -> Iterator[str]:
     """Each input value (an id, URL or share text) of ``path`` (``-`` for stdin), lazily."""
-    fmt = fmt or _format_of(path, column, field)
+    fmt = fmt or input_format_of(path, column, field)
     if fmt == "xlsx":
-        return _xlsx(path, column)
-    stream = sys.stdin if path == "-" else _open(path)
+        yield from _checked(_xlsx(path, column))
+    elif path == "-":
+        yield from _checked(_values(_bounded_lines(sys.stdin), fmt, column, field))
+    else:
+        with _open(path) as stream:
+            yield from _checked(_values(_bounded_lines(stream), fmt, column, field))
+
+
+def _values(lines: Iterator[str], fmt: str, column: str | None, field: str | None) -> Iterator[str]:
     if fmt == "csv":
-        return _csv(stream, column)
+        return _csv(lines, column)
     if fmt == "jsonl":
-        return _jsonl(stream, field)
+        return _jsonl(lines, field)
     if fmt == "text":
-        return (line.strip() for line in stream if line.strip() and not line.lstrip().startswith("#"))
+        return (line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
     raise InputError(f"unknown input format {fmt!r}: use text, csv, jsonl or xlsx")
 
 
 def _open(path: str) -> io.TextIOWrapper:
     try:
-        return open(path, encoding="utf-8-sig", newline="")
+        return open(path, encoding=_encoding_of(path), errors="replace", newline="")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _format_of(path: str, column: str | None, field: str | None) -> str:
+def _encoding_of(path: str) -> str:
+    """UTF-8 (with or without a BOM), or GB18030 for a file saved by a Chinese Excel or Notepad."""
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut at the end of the sample
+            return "gb18030"
+    return "utf-8-sig"
+
+
+def _bounded_lines(stream: io.TextIOBase | Any) -> Iterator[str]:
+    """The stream's lines, refusing one longer than ``MAX_LINE`` without reading it whole."""
+    number = 0
+    while True:
+        try:
+            line = stream.readline(MAX_LINE + 1)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read the input: {exc}") from None
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE:
+            raise InputError(f"line {number} is longer than {MAX_LINE} characters: is this a list of videos?")
+        yield line
+
+
+def _checked(values: Iterable[str]) -> Iterator[str]:
+    for number, value in enumerate(values, start=1):
+        if len(value) > MAX_VALUE:
+            raise InputError(f"input {number} is longer than {MAX_VALUE} characters: is this a list of videos?")
+        yield value
+
+
+def input_format_of(path: str, column: str | None = None, field: str | None = None) -> str:
+    """The input format an extension (or ``--column``/``--field``) implies."""
     suffix = Path(path).suffix.lower()
-    if suffix in (".csv", ".tsv") or column:
+    if suffix in (".csv", ".tsv"):
         return "csv"
-    if suffix in (".jsonl", ".ndjson") or field:
+    if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
     if suffix in (".xlsx", ".xlsm"):
         return "xlsx"
-    return "text"
+    return "csv" if column else "jsonl" if field else "text"
 
 
 def _looks_like_input(value: Any) -> bool:
@@ -107,7 +162,12 @@ def _csv(stream: Iterable[str], column: str | None) -> Iterator[str]:
     lines = iter(stream)
     first = next(lines, "")
     dialect = "excel-tab" if first.count("\t") > first.count(",") else "excel"
-    return _rows_with_header(csv.reader(itertools.chain([first], lines), dialect), column)
+    csv.field_size_limit(MAX_VALUE)
+    reader = csv.reader(itertools.chain([first], lines), dialect)
+    try:
+        yield from _rows_with_header(reader, column)
+    except csv.Error as exc:
+        raise InputError(f"CSV line {reader.line_num}: {exc}") from None
 
 
 def _jsonl(stream: Iterable[str], field: str | None) -> Iterator[str]:
@@ -116,8 +176,8 @@ def _jsonl(stream: Iterable[str], field: str | None) -> Iterator[str]:
             continue
         try:
             record = json.loads(line)
-        except ValueError:
-            raise InputError(f"line {number} is not JSON") from None
+        except (ValueError, RecursionError):
+            raise InputError(f"line {number} is not JSON: use --input-format to read it as text") from None
         if not isinstance(record, dict):
             yield str(record)
             continue
@@ -132,12 +192,31 @@ def _xlsx(path: str, column: str | None) -> Iterator[str]:
         import openpyxl
     except ImportError:
         raise InputError("reading .xlsx needs openpyxl: pip install 'douyin-async[xlsx]'") from None
+    _check_unpacked_size(path)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from None
-    rows = (list(row) for row in book.active.iter_rows(values_only=True))
+        rows = (list(row) for row in book.active.iter_rows(values_only=True))
+    except Exception as exc:  # openpyxl raises many types for a damaged workbook
+        raise InputError(f"cannot read {path} as an .xlsx workbook ({type(exc).__name__})") from None
     try:
         yield from _rows_with_header(rows, column)
+    except InputError:
+        raise
+    except Exception as exc:  # a damaged sheet fails while it is read
+        raise InputError(f"cannot read {path} as an .xlsx workbook ({type(exc).__name__})") from None
     finally:
         book.close()
+
+
+def _check_unpacked_size(path: str) -> None:
+    """Refuse a workbook that is not a zip or unpacks to more than ``MAX_XLSX_UNPACKED`` (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise InputError(f"cannot read {path} as an .xlsx workbook: {exc}") from None
+    if unpacked > MAX_XLSX_UNPACKED:
+        raise InputError(
+            f"{path} unpacks to {unpacked / 2**20:.0f} MiB, over the {MAX_XLSX_UNPACKED >> 20} MiB limit: "
+            "save the id column as CSV instead"
+        )

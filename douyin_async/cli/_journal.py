@@ -1,85 +1,179 @@
-"""The batch command's output files: one JSON line per result, appended, flushed, resumable.
+"""The batch command's two files, which are its memory between runs: OUT and the errors file.
 
-A line is written whole and flushed before the next result is taken, so a killed run loses at
-most the requests in flight. A torn last line (the process died inside a write) is cut off when
-the file is opened again, so it never breaks the next run.
+OUT holds one line per video fetched; the errors file the latest failure of each id (or bad
+input). Both are known by id, not by input text, so a rerun skips a video in whatever form it is
+given again. Lines are appended whole and flushed one at a time: a killed run loses at most the
+requests in flight, and a torn last line (the process died inside a write) is cut off when the
+files are opened again. OUT is locked while a run writes it, so two runs never fetch, and pay
+for, the same ids side by side.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import msgspec
 
-from .. import BatchResult
-from ..errors import BatchAbortedError
+from .. import BatchResult, InvalidParamError, NotFoundError, UnexpectedItemError
+from ._output import Output, excerpt
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: runs are not locked there
+    fcntl = None  # type: ignore[assignment]
 
 _ENCODE = msgspec.json.Encoder().encode
 
+PERMANENT_ERRORS = (NotFoundError, InvalidParamError, UnexpectedItemError)
+"""Failures that another request would only repeat, and pay for again: not retried on a rerun."""
+_PERMANENT_NAMES = {"NotFoundError", "InvalidParamError", "UnexpectedItemError", "MalformedItemError"}
 
-class _Done(msgspec.Struct):
+
+class RunLockedError(Exception):
+    """Another run is writing the same OUT."""
+
+
+class _Failure(msgspec.Struct):
     input: Any = None
     item_id: str | None = None
+    code: str | None = None
+    error: str | None = None
+    permanent: bool | None = None
 
 
-_DONE = msgspec.json.Decoder(_Done)
+_FAILURE = msgspec.json.Decoder(_Failure)
+
+
+def failure_key(item_id: str | None, input_text: Any) -> str:
+    """What a failure is recorded under: its id, or the input itself when it holds none."""
+    return item_id if item_id else f"input:{excerpt(input_text)}"
 
 
 class Journal:
-    """Successes to ``out``, failures to ``errors``; ``done`` holds what a rerun skips.
+    """What OUT and the errors file say is done or failed for good; appends this run's results."""
 
-    Inputs a stopped batch never attempted go to neither file: they are still to do.
-    """
-
-    def __init__(self, out: str, errors: str | None) -> None:
-        self.out_path = Path(out)
-        self.errors_path = Path(errors) if errors else None
+    def __init__(self, out: Path, errors: Path, output: Output) -> None:
+        self.out_path, self.errors_path, self.output = out, errors, output
         self.done: set[str] = set()
-        self._load()
-        self._out: IO[bytes] = open(self.out_path, "ab")  # noqa: SIM115 - closed in close()
-        self._errors: IO[bytes] | None = open(self.errors_path, "ab") if self.errors_path else None  # noqa: SIM115
+        self.failures: dict[str, bytes] = {}
+        """The latest failure line of each key; a key whose failure is permanent is in :attr:`permanent`."""
+        self.permanent: set[str] = set()
+        self._loaded_size = -1
+        self._out: IO[bytes] | None = None
+        self._errors: IO[bytes] | None = None
+        self._errors_dirty = False
 
-    def _load(self) -> None:
-        if not self.out_path.exists():
+    # -- reading ------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Read both files (without changing them): what is done, and what failed for good."""
+        self.done.clear()
+        self._loaded_size = _complete_size(self.out_path)
+        if self._loaded_size > 0:
+            self.done.update(self.output.done_ids(_complete_lines(self.out_path, self._loaded_size)))
+        self.failures.clear()
+        self.permanent.clear()
+        size = _complete_size(self.errors_path)
+        lines = 0
+        if size >= 0:
+            self._errors_dirty = size != self.errors_path.stat().st_size  # a torn last line
+            for line in _complete_lines(self.errors_path, size):
+                lines += 1
+                self._remember_failure(line)
+        kept = {key: line for key, line in self.failures.items() if key not in self.done}
+        self._errors_dirty |= len(kept) != lines
+        self.failures = kept
+        self.permanent &= kept.keys()
+
+    def _remember_failure(self, line: bytes) -> None:
+        try:
+            record = _FAILURE.decode(line)
+        except msgspec.DecodeError:
             return
-        _cut_torn_tail(self.out_path)
-        with open(self.out_path, "rb") as lines:
-            for line in lines:
-                try:
-                    record = _DONE.decode(line)
-                except msgspec.DecodeError:
-                    continue
-                if record.item_id:
-                    self.done.add(record.item_id)
-                if isinstance(record.input, str | int):
-                    self.done.add(str(record.input).strip())
+        key = failure_key(record.item_id, record.input)
+        self.failures.pop(key, None)  # re-inserted last: the latest outcome wins
+        self.failures[key] = line
+        permanent = record.permanent if record.permanent is not None else record.error in _PERMANENT_NAMES
+        if permanent:
+            self.permanent.add(key)
+        else:
+            self.permanent.discard(key)
 
-    def skip(self, value: str) -> bool:
-        """Whether this input (or the id it spells) is already in the output."""
-        return value.strip() in self.done
+    # -- writing ------------------------------------------------------------------------------
 
-    def write(self, result: BatchResult) -> None:
+    def open(self) -> bool:
+        """Lock OUT and repair both files; True when another run changed OUT since :meth:`load`."""
+        self.out_path.touch(exist_ok=True)  # checked writable before; this is the first file created
+        self._out = open(self.out_path, "rb+")  # noqa: SIM115 - closed in close()
+        if fcntl is not None:
+            try:
+                fcntl.flock(self._out.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._out.close()
+                self._out = None
+                raise RunLockedError(str(self.out_path)) from None
+        changed = _complete_size(self.out_path) != max(self._loaded_size, 0)
+        if changed:
+            self.load()
+        self._out.truncate(_complete_size(self.out_path))  # a torn last line is cut off
+        self._out.seek(0, os.SEEK_END)
+        if self._out.tell() == 0:
+            _append(self._out, self.output.header())
+        if self._errors_dirty:
+            self._rewrite_errors()
+        return changed
+
+    def _rewrite_errors(self) -> None:
+        """The errors file with one line per key (its latest), none for ids now done."""
+        temporary = self.errors_path.with_name(self.errors_path.name + ".tmp")
+        with open(temporary, "wb") as stream:
+            stream.writelines(self.failures.values())
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, self.errors_path)
+        self._errors_dirty = False
+
+    def write(self, result: BatchResult, input_text: Any) -> None:
+        """Append one result: a success to OUT, a failure to the errors file (created when needed)."""
+        key = failure_key(result.item_id, input_text)
         if result.response is not None:
-            line = b'{"input":%s,"item_id":%s,"item":%s}\n' % (
-                _ENCODE(result.input), _ENCODE(result.item_id), result.response.raw_item
-            )
-            _append(self._out, line)
+            assert self._out is not None
+            _append(self._out, self.output.line(input_text, result.response))
             if result.item_id:
                 self.done.add(result.item_id)
-        elif self._errors is not None and result.error is not None and not isinstance(result.error, BatchAbortedError):
-            error = result.error
-            record = {
-                "input": result.input, "item_id": result.item_id, "code": error.code,
-                "error": type(error).__name__, "message": str(error), "attempts": result.attempts,
-            }
-            _append(self._errors, _ENCODE(record) + b"\n")
+            if self.failures.pop(key, None) is not None:
+                self._errors_dirty = True  # its old failure goes when the file is rewritten
+            return
+        error = result.error
+        assert error is not None
+        permanent = isinstance(error, PERMANENT_ERRORS)
+        line = _ENCODE({
+            "input": excerpt(input_text), "item_id": result.item_id, "code": error.code,
+            "error": type(error).__name__, "message": str(error), "permanent": permanent,
+            "attempts": result.attempts, "billed": result.billed, "possibly_billed": result.possibly_billed,
+        }) + b"\n"
+        if self._errors is None:
+            self._errors = open(self.errors_path, "ab")  # noqa: SIM115 - closed in close()
+        _append(self._errors, line)
+        if self.failures.pop(key, None) is not None:
+            self._errors_dirty = True  # an older line for this key goes when the file is rewritten
+        self.failures[key] = line
+        if permanent:
+            self.permanent.add(key)
+        else:
+            self.permanent.discard(key)
 
     def close(self) -> None:
-        self._out.close()
-        if self._errors is not None:
-            self._errors.close()
+        """Close both files, leaving the errors file with one line per key."""
+        for stream in (self._out, self._errors):
+            if stream is not None:
+                stream.close()
+        if self._errors_dirty and self._out is not None:
+            self._rewrite_errors()
+        self._out = self._errors = None
 
 
 def _append(stream: IO[bytes], line: bytes) -> None:
@@ -87,16 +181,29 @@ def _append(stream: IO[bytes], line: bytes) -> None:
     stream.flush()
 
 
-def _cut_torn_tail(path: Path) -> None:
-    """Drop a last line that has no newline (a write cut short)."""
-    size = path.stat().st_size
-    with open(path, "rb+") as handle:
-        handle.seek(max(size - 1, 0))
-        if size == 0 or handle.read(1) == b"\n":
-            return
-        handle.truncate(_last_newline_before(handle, size))
-        handle.flush()
-        os.fsync(handle.fileno())
+def _complete_lines(path: Path, size: int) -> Iterator[bytes]:
+    """The lines of ``path`` within its first ``size`` bytes: a torn last line is never read as done."""
+    with open(path, "rb") as stream:
+        for line in stream:
+            size -= len(line)
+            if size < 0:
+                return
+            yield line
+
+
+def _complete_size(path: Path) -> int:
+    """The length of ``path`` up to its last newline: its complete lines (-1 if it does not exist)."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return 0
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                return size
+            return _last_newline_before(handle, size)
+    except FileNotFoundError:
+        return -1
 
 
 def _last_newline_before(handle: IO[bytes], end: int) -> int:

@@ -1,17 +1,74 @@
-"""Batch progress for people: a rich bar on a terminal, plain periodic lines otherwise."""
+"""Batch progress for people: a rich bar on a terminal, plain periodic lines otherwise.
+
+Speed and ETA come from a moving window of the last ``WINDOW`` seconds, and are shown only once
+``SETTLE`` seconds of results exist: the first results of a run (duplicates, fast failures) say
+nothing about the pace that follows.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TextIO
 
-from .. import BatchProgress
+from .. import BatchProgress, Quota
+
+WINDOW = 30.0
+SETTLE = 3.0
 
 
-def describe(progress: BatchProgress) -> str:
-    """One line: counts, failures by code, speed, the throttle's current limits, ETA."""
-    done = f"{progress.done}/{progress.total}" if progress.total else f"{progress.done}"
+@dataclass
+class Money:
+    """What the progress line and the summary say about cost."""
+
+    price: float | None = None
+    quota: Callable[[], Quota | None] = lambda: None
+
+    def describe(self, billed: int, possibly_billed: int) -> str:
+        text = f"billed {billed}"
+        if possibly_billed:
+            text += f" (+{possibly_billed} possibly)"
+        if self.price is not None:
+            text += f"  cost {billed * self.price:.2f}"
+            if possibly_billed:
+                text += f"-{(billed + possibly_billed) * self.price:.2f}"
+        quota = self.quota()
+        if quota is not None and quota.remaining is not None:
+            text += f"  quota left {quota.remaining}"
+        return text
+
+
+class Speedometer:
+    """Results per second over the last ``window`` seconds; None until ``settle`` seconds are seen."""
+
+    def __init__(
+        self, *, window: float = WINDOW, settle: float = SETTLE, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._window, self._settle, self._clock = window, settle, clock
+        self._samples: deque[tuple[float, int]] = deque()
+
+    def add(self, done: int) -> None:
+        now = self._clock()
+        self._samples.append((now, done))
+        while len(self._samples) > 2 and now - self._samples[1][0] >= self._window:
+            self._samples.popleft()
+
+    def per_second(self) -> float | None:
+        if len(self._samples) < 2:
+            return None
+        (start, first), (end, last) = self._samples[0], self._samples[-1]
+        span = max(end, self._clock()) - start
+        return (last - first) / span if span >= self._settle else None
+
+
+def describe(progress: BatchProgress, *, total: int | None = None, speed: float | None = None,
+             money: Money | None = None) -> str:
+    """One line: counts, failures by code, speed, cost, the throttle's current limits, ETA."""
+    total = total if total is not None else progress.total
+    done = f"{progress.done}/{total}" if total else f"{progress.done}"
     failed = " ".join(f"{code}:{n}" for code, n in sorted(progress.failed.items())) or "0"
     throttle = f"{progress.rate:.1f}/s" if progress.rate else "off"
     if progress.concurrency:
@@ -19,9 +76,11 @@ def describe(progress: BatchProgress) -> str:
     parts = [f"done {done}", f"ok {progress.ok}", f"failed {failed}"]
     if progress.aborted:
         parts.append(f"not attempted {progress.aborted}")
-    parts += [f"{progress.per_second:.1f}/s", f"throttle {throttle}"]
-    if progress.total and progress.per_second > 0:
-        parts.append(f"eta {_duration((progress.total - progress.done) / progress.per_second)}")
+    parts.append(f"{speed:.1f}/s" if speed is not None else "-/s")
+    parts.append((money or Money()).describe(progress.billed, progress.possibly_billed))
+    parts.append(f"throttle {throttle}")
+    if total and speed:
+        parts.append(f"eta {_duration(max(total - progress.done, 0) / speed)}")
     return "  ".join(parts)
 
 
@@ -35,9 +94,16 @@ def _duration(seconds: float) -> str:
 class ProgressReporter:
     """Called after every result; draws at most every ``interval`` seconds."""
 
-    def __init__(self, stream: TextIO = sys.stderr, *, interval: float = 2.0, bar: bool | None = None) -> None:
+    def __init__(
+        self, stream: TextIO = sys.stderr, *, interval: float = 2.0, bar: bool | None = None,
+        total: int | None = None, money: Money | None = None,
+    ) -> None:
         self._stream = stream
         self._interval = interval
+        self.total = total
+        """Results expected; the command lowers it when a short link turns out to be done already."""
+        self.money = money or Money()
+        self._speed = Speedometer()
         self._last = 0.0
         self.last: BatchProgress | None = None
         self.bytes = 0
@@ -73,28 +139,32 @@ class ProgressReporter:
         elapsed = max(time.monotonic() - self._bytes_started, 1e-9)
         return f"downloaded {self.bytes / 2**20:.1f} MiB  {self.bytes / 2**20 / elapsed:.1f} MiB/s"
 
+    def describe(self, progress: BatchProgress) -> str:
+        return describe(progress, total=self.total, speed=self._speed.per_second(), money=self.money)
+
     def __call__(self, progress: BatchProgress) -> None:
         self.last = progress
+        self._speed.add(progress.done)
         now = time.monotonic()
         if self._bar is not None:
             if now - self._last >= 0.1:
                 self._last = now
-                self._bar.update(self._videos_task(), completed=progress.done, total=progress.total,
-                                 status=describe(progress))
+                self._bar.update(self._videos_task(), completed=progress.done, total=self.total,
+                                 status=self.describe(progress))
             return
         if now - self._last >= self._interval:
             self._last = now
             print(self._plain(progress), file=self._stream, flush=True)
 
     def _plain(self, progress: BatchProgress) -> str:
-        line = describe(progress)
+        line = self.describe(progress)
         return f"{line}  {self.describe_bytes()}" if self.bytes else line
 
     def close(self, progress: BatchProgress | None) -> None:
         if self._bar is not None:
             if progress is not None:
-                self._bar.update(self._videos_task(), completed=progress.done, total=progress.total,
-                                 status=describe(progress))
+                self._bar.update(self._videos_task(), completed=progress.done, total=self.total,
+                                 status=self.describe(progress))
             if self._bytes_task is not None:
                 self._bar.update(self._bytes_task, completed=self.bytes, status=self.describe_bytes())
             self._bar.stop()

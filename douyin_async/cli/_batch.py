@@ -1,0 +1,355 @@
+"""The batch command: plan what is left to do, fetch it journalled by id, and say what it cost.
+
+The plan reads the input once before anything is created or sent (a file's mistakes end the
+command there, and ``--dry-run`` stops there); the run reads it again and feeds the client only
+ids that OUT does not have and that never failed for good. Short links are resolved (a free
+lookup) a few at a time ahead of the client, so a link to a video already fetched costs nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections import deque
+from collections.abc import AsyncGenerator, Iterable, Iterator
+from contextlib import aclosing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import (
+    BatchAbortedError,
+    BatchProgress,
+    DouyinClient,
+    DouyinError,
+    InvalidParamError,
+    ItemGetVideoResponse,
+    find_short_link,
+    parse_item_id,
+)
+from ._checks import UsageError
+from ._commands import made
+from ._inputs import InputError, read_inputs
+from ._journal import Journal, RunLockedError, failure_key
+from ._output import Output
+from ._progress import Money, ProgressReporter
+from ._session import EXIT_FAILED, EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, Interrupt, open_client
+
+LOOKAHEAD = 16
+"""Short links resolved ahead of the client at once."""
+
+
+@dataclass
+class Plan:
+    """What the input holds, against what the journal says is done: counts, no ids kept."""
+
+    inputs: int = 0
+    ids: int = 0
+    """Distinct ids to fetch."""
+    links: int = 0
+    """Short links to resolve (free) and then fetch, unless their video turns out to be done."""
+    invalid: int = 0
+    """Inputs that hold no id: recorded as failed, never sent."""
+    done: int = 0
+    """Inputs whose video OUT already has."""
+    failed_before: int = 0
+    """Inputs whose failure is recorded as permanent (``--retry-failed`` fetches them again)."""
+    repeats: int = 0
+    """Inputs that repeat an earlier one of this run."""
+
+    @property
+    def results(self) -> int:
+        """Results the client will yield: every id, short link and input without an id."""
+        return self.ids + self.links + self.invalid
+
+    @property
+    def skipped(self) -> int:
+        return self.done + self.failed_before + self.repeats
+
+
+class Planner:
+    """Sorts each input: to fetch, to resolve, to record as invalid, or to skip (and why)."""
+
+    def __init__(self, journal: Journal, *, retry_failed: bool, short_link_hosts: Any) -> None:
+        self._journal, self._retry_failed, self._hosts = journal, retry_failed, short_link_hosts
+        self._seen: set[str] = set()
+        self.plan = Plan()
+
+    def sort(self, text: str) -> tuple[str, str]:
+        """``(kind, value)``: kind is ``id``, ``link``, ``invalid`` or ``skip``."""
+        self.plan.inputs += 1
+        try:
+            item_id = parse_item_id(text)
+        except InvalidParamError:
+            link = find_short_link(text, self._hosts)
+            if link is not None:
+                if self._skip(f"link:{link}"):
+                    return "skip", link
+                self.plan.links += 1
+                return "link", link
+            if self._skip(failure_key(None, text)):
+                return "skip", text
+            self.plan.invalid += 1
+            return "invalid", text
+        if self._skip(item_id):
+            return "skip", item_id
+        self.plan.ids += 1
+        return "id", item_id
+
+    def resolved(self, item_id: str) -> bool:
+        """A short link led to ``item_id``: True to fetch it, False if it is done or repeated."""
+        self.plan.links -= 1
+        if self._skip(item_id):
+            return False
+        self.plan.ids += 1
+        return True
+
+    def _skip(self, key: str) -> bool:
+        plan, journal = self.plan, self._journal
+        if key in journal.done:
+            plan.done += 1
+        elif key in journal.permanent and not self._retry_failed:
+            plan.failed_before += 1
+        elif key in self._seen:
+            plan.repeats += 1
+        else:
+            self._seen.add(key)
+            return False
+        return True
+
+
+def plan_of(texts: Iterable[str], planner: Planner) -> Plan:
+    for text in texts:
+        planner.sort(text)
+    return planner.plan
+
+
+async def feed(
+    texts: Iterator[str], planner: Planner, client: DouyinClient, stop: asyncio.Event,
+    origins: dict[str, str], reporter: ProgressReporter,
+) -> AsyncGenerator[str, None]:
+    """The inputs left to fetch, in order: ids and invalid inputs as given, short links resolved."""
+    pending: deque[tuple[str, str, asyncio.Future[str] | None]] = deque()
+    try:
+        for text in texts:
+            if stop.is_set():
+                return
+            kind, value = planner.sort(text)
+            if kind == "skip":
+                continue
+            task: asyncio.Future[str] | None = None
+            if kind == "link":
+                task = asyncio.ensure_future(client.resolve_item_id(value))
+            pending.append((text, value, task))
+            while pending and (len(pending) >= LOOKAHEAD or pending[0][2] is None or pending[0][2].done()):
+                ready = await _settle(*pending.popleft(), planner, origins, reporter)
+                if ready is not None:
+                    yield ready
+        while pending and not stop.is_set():
+            ready = await _settle(*pending.popleft(), planner, origins, reporter)
+            if ready is not None:
+                yield ready
+    finally:
+        for _, _, task in pending:
+            if task is not None:
+                task.cancel()
+
+
+async def _settle(
+    text: str, value: str, task: asyncio.Future[str] | None, planner: Planner, origins: dict[str, str],
+    reporter: ProgressReporter,
+) -> str | None:
+    if task is None:
+        return text
+    try:
+        item_id = await task
+    except DouyinError:
+        return text  # the client tries the link again and reports why it fails, as this input's result
+    if not planner.resolved(item_id):
+        if reporter.total is not None:
+            reporter.total -= 1
+        return None
+    origins[item_id] = text
+    return item_id
+
+
+class _Downloads:
+    """Media downloads started by a batch, all awaited before the summary.
+
+    At most four are pending at once, so a batch that fetches faster than media downloads waits
+    for them instead of piling up tasks (the client limits the downloads running at once).
+    """
+
+    def __init__(
+        self, client: DouyinClient, args: argparse.Namespace, reporter: ProgressReporter, directory: Path
+    ) -> None:
+        self._client, self._args, self._reporter, self._directory = client, args, reporter, directory
+        self._slots = asyncio.Semaphore(4)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.failed = 0
+
+    async def submit(self, response: ItemGetVideoResponse) -> None:
+        await self._slots.acquire()
+        task = asyncio.create_task(self._one(response))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _one(self, response: ItemGetVideoResponse) -> None:
+        try:
+            await self._client.download(response, self._directory, kinds=self._args.kinds,
+                                        watermark=self._args.watermark, overwrite=self._args.overwrite,
+                                        on_bytes=self._reporter.add_bytes)
+        except DouyinError as exc:
+            self.failed += 1
+            print(f"download {response.item.num_iid}: {exc}", file=sys.stderr)
+        finally:
+            self._slots.release()
+
+    async def drain(self) -> None:
+        await asyncio.gather(*self._tasks)
+
+
+@dataclass
+class Outcome:
+    """What a run did, for the summary and the exit code."""
+
+    progress: BatchProgress | None = None
+    downloads_failed: int = 0
+    interrupted: bool = False
+    media_bytes: int = 0
+    abandoned: int = 0
+    """Requests still in flight when an interrupted run stopped waiting for them: possibly billed."""
+
+
+def _inputs(args: argparse.Namespace) -> Iterator[str]:
+    return read_inputs(args.input, fmt=args.input_format, column=args.column, field=args.field)
+
+
+def _planner(args: argparse.Namespace, journal: Journal, hosts: Any) -> Planner:
+    return Planner(journal, retry_failed=args.retry_failed, short_link_hosts=hosts)
+
+
+async def cmd_batch(args: argparse.Namespace) -> int:
+    journal = Journal(args.output_path, args.errors_path, Output(args.format))
+    journal.load()
+    plan: Plan | None = None
+    hosts = args.short_link_hosts
+    if args.input != "-":
+        plan = plan_of(_inputs(args), _planner(args, journal, hosts))
+        if args.dry_run:
+            _print_dry_run(args, plan)
+            return EXIT_OK
+    elif args.dry_run:
+        raise UsageError("--dry-run needs an input file: standard input can be read only once")
+    try:
+        if journal.open() and plan is not None:  # another run wrote OUT since it was read
+            plan = plan_of(_inputs(args), _planner(args, journal, hosts))
+    except RunLockedError:
+        raise UsageError(f"-o {args.output}: another douyin-async run is writing it; wait for it to "
+                         "finish, or give another -o") from None
+    try:
+        return await _run(args, journal, plan)
+    finally:
+        journal.close()
+
+
+async def _run(args: argparse.Namespace, journal: Journal, plan: Plan | None) -> int:
+    outcome = Outcome()
+    async with open_client(args) as client:
+        money = Money(args.price, lambda: client.quota)
+        reporter = ProgressReporter(bar=args.bar, total=plan.results if plan else None, money=money)
+        planner = _planner(args, journal, args.short_link_hosts)
+        interrupt = Interrupt(grace=min(args.timeout, 15.0))
+        origins: dict[str, str] = {}
+        try:
+            with interrupt:
+                await _fetch(args, client, journal, planner, interrupt, origins, reporter, outcome)
+        finally:
+            reporter.close(outcome.progress)
+            outcome.media_bytes = reporter.bytes
+        _print_summary(args, planner.plan, outcome, money, client)
+    if outcome.interrupted:
+        print("interrupted: rerun the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    progress = outcome.progress
+    if progress is not None and progress.stopped_by is not None:
+        print(f"stopped: {progress.stopped_by}. The {progress.aborted} ids not attempted stay to do "
+              "for the next run.", file=sys.stderr)
+        return EXIT_FATAL
+    failed = sum(progress.failed.values()) if progress else 0
+    return EXIT_FAILED if failed or outcome.downloads_failed else EXIT_OK
+
+
+async def _fetch(
+    args: argparse.Namespace, client: DouyinClient, journal: Journal, planner: Planner, interrupt: Interrupt,
+    origins: dict[str, str], reporter: ProgressReporter, outcome: Outcome,
+) -> None:
+    downloads = _Downloads(client, args, reporter, made(Path(args.download))) if args.download else None
+    inputs = feed(_inputs(args), planner, client, interrupt.stop, origins, reporter)
+    results = client.iter_videos(inputs, max_charged_calls=args.max_charged, progress=reporter, stop=interrupt.stop)
+    try:
+        async with aclosing(inputs), aclosing(results):
+            async for result in results:
+                outcome.progress = reporter.last
+                if result.duplicate or isinstance(result.error, BatchAbortedError):
+                    continue  # a repeat shares its original's line; an unsent id stays to do
+                journal.write(result, origins.pop(result.item_id, result.input) if result.item_id else result.input)
+                if downloads is not None and result.response is not None and not interrupt.stop.is_set():
+                    await downloads.submit(result.response)
+            if downloads is not None:
+                await downloads.drain()
+                outcome.downloads_failed = downloads.failed
+    except asyncio.CancelledError:
+        if not interrupt.gave_up:
+            raise
+        outcome.abandoned = reporter.last.in_flight if reporter.last else 0
+    outcome.progress = reporter.last
+    outcome.interrupted = interrupt.stop.is_set()
+
+
+def _print_summary(
+    args: argparse.Namespace, plan: Plan, outcome: Outcome, money: Money, client: DouyinClient
+) -> None:
+    progress = outcome.progress or BatchProgress()
+    failed = sum(progress.failed.values())
+    print(f"ok {progress.ok}, failed {failed}"
+          + "".join(f" [{code}: {n}]" for code, n in sorted(progress.failed.items()))
+          + f", not attempted {progress.aborted}")
+    print(f"skipped {plan.skipped}: {plan.done} already in {args.output}, {plan.failed_before} failed for good "
+          f"before (--retry-failed fetches them again), {plan.repeats} repeats")
+    possibly = progress.possibly_billed + outcome.abandoned
+    line = (f"billed calls {progress.billed}, possibly billed {possibly} (sent, answer unreadable"
+            + (f"; {outcome.abandoned} abandoned in flight" if outcome.abandoned else "") + ")")
+    if args.price is not None:
+        line += f", cost {progress.billed * args.price:.2f}"
+        if possibly:
+            line += f" (up to {(progress.billed + possibly) * args.price:.2f})"
+    quota = client.quota
+    if quota is not None:
+        line += (f", quota left {quota.remaining} of {quota.limit}" if quota.remaining is not None
+                 else f", daily quota {quota.limit}")
+    print(line + f", elapsed {progress.elapsed:.1f}s")
+    if failed:
+        print(f"failures: {args.errors_path} (one line per id; a rerun retries the transient ones)")
+    if args.download:
+        print(f"media downloaded {outcome.media_bytes / 2**20:.1f} MiB into {args.download}, "
+              f"{outcome.downloads_failed} downloads failed")
+
+
+def _print_dry_run(args: argparse.Namespace, plan: Plan) -> None:
+    sends = plan.ids + plan.links
+    worst = sends * (args.retries + 1)
+    print(f"dry run: {plan.inputs} inputs; nothing sent, no file written")
+    print(f"would fetch {sends}: {plan.ids} distinct ids, {plan.links} short links (resolved for free first)")
+    print(f"skipped {plan.skipped}: {plan.done} already in {args.output}, {plan.failed_before} failed for good "
+          f"before (--retry-failed fetches them again), {plan.repeats} repeats; "
+          f"{plan.invalid} inputs hold no id (recorded, never sent)")
+    cost = ""
+    if args.price is not None:
+        cost = f"; cost {sends * args.price:.2f}, at worst {worst * args.price:.2f}"
+    print(f"billed calls: {sends} if every answer is read, at worst {worst} "
+          f"(every retry after an unreadable answer billed){cost}")
+
+
+__all__ = ["InputError", "cmd_batch"]

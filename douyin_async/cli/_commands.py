@@ -1,0 +1,131 @@
+"""The short commands: ``get`` (a summary or the item's JSON), ``download`` and ``emulator``.
+
+Each target is read before the first call (a target that holds no id is a usage error), each
+video is asked for once however many times it is given, and what was billed is said at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from .. import DouyinError, InvalidParamError, Video, find_short_link, parse_item_id
+from ..emulator import serve
+from ._checks import UsageError
+from ._output import readable_item
+from ._progress import ProgressReporter
+from ._session import EXIT_FAILED, EXIT_FATAL, EXIT_OK, open_client
+
+
+def distinct_targets(targets: list[str], hosts: tuple[str, ...]) -> list[str]:
+    """The targets with repeats of one video dropped; one that holds no id is a usage error."""
+    seen: set[str] = set()
+    kept = []
+    for target in targets:
+        try:
+            key = parse_item_id(target)
+        except InvalidParamError:
+            link = find_short_link(target, hosts)
+            if link is None:
+                raise UsageError(f"{target[:80]!r} is not a video id, video URL, share text or short link") from None
+            key = link
+        if key not in seen:
+            seen.add(key)
+            kept.append(target)
+    return kept
+
+
+class Spending:
+    """The calls billed (or maybe billed) by the single requests of ``get`` and ``download``."""
+
+    def __init__(self) -> None:
+        self.billed = self.possibly_billed = 0
+
+    def __str__(self) -> str:
+        return f"billed calls {self.billed}, possibly billed {self.possibly_billed}"
+
+
+async def _for_each(
+    targets: list[str], action: Callable[[str], Awaitable[None]], spending: Spending
+) -> int:
+    """``action`` for every target; failures go to stderr, and a fatal one stops at once."""
+    failed = False
+    try:
+        for target in targets:
+            try:
+                await action(target)
+            except DouyinError as exc:
+                spending.billed += getattr(exc, "billed", 0)
+                spending.possibly_billed += getattr(exc, "possibly_billed", 0)
+                print(f"{target}: {exc}", file=sys.stderr)
+                if exc.fatal:
+                    return EXIT_FATAL
+                failed = True
+        return EXIT_FAILED if failed else EXIT_OK
+    finally:
+        print(spending, file=sys.stderr)
+
+
+async def cmd_get(args: argparse.Namespace) -> int:
+    targets = distinct_targets(args.targets, args.short_link_hosts)
+    spending = Spending()
+    async with open_client(args) as client:
+        async def show(target: str) -> None:
+            response = await client.item_get_video(await client.resolve_item_id(target))
+            spending.billed += 1
+            spending.possibly_billed += response.possibly_billed
+            if args.json:
+                sys.stdout.buffer.write(readable_item(response.raw_item) + b"\n")
+                sys.stdout.buffer.flush()
+            else:
+                print(summary(response.item), flush=True)
+
+        return await _for_each(targets, show, spending)
+
+
+def summary(item: Video) -> str:
+    """A few lines a person reads: title, author, and where the media is."""
+    video, music = item.video, item.music
+    lines = [f"{item.num_iid}  {item.title or '(no title)'}", f"  author  {item.nick} (uid {item.uid})"]
+    if video.url_raw or video.url:
+        label = "no watermark" if video.url_raw else "watermarked"
+        lines.append(f"  video   {video.url_raw or video.url}  ({label})")
+    if video.pic_url:
+        lines.append(f"  cover   {video.pic_url}")
+    if music.url:
+        lines.append(f"  music   {music.title}  {music.url}")
+    if item.detail_url:
+        lines.append(f"  page    {item.detail_url}")
+    return "\n".join(lines)
+
+
+async def cmd_download(args: argparse.Namespace) -> int:
+    targets = distinct_targets(args.targets, args.short_link_hosts)
+    directory = made(Path(args.dir))
+    spending = Spending()
+    reporter = ProgressReporter()
+    try:
+        async with open_client(args) as client:
+            async def fetch(target: str) -> None:
+                response = await client.item_get_video(await client.resolve_item_id(target))
+                spending.billed += 1
+                spending.possibly_billed += response.possibly_billed
+                paths = await client.download(response, directory, kinds=args.kinds, watermark=args.watermark,
+                                              overwrite=args.overwrite, on_bytes=reporter.add_bytes)
+                print("\n".join(map(str, paths)), flush=True)
+
+            return await _for_each(targets, fetch, spending)
+    finally:
+        reporter.close(None)
+
+
+def made(directory: Path) -> Path:
+    """``directory``, created if missing: a directory whatever its name looks like."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+async def cmd_emulator(args: argparse.Namespace) -> int:
+    return await serve(args.config, args.host, args.port)

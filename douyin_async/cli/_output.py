@@ -1,0 +1,103 @@
+"""How the batch command writes a result: a JSONL line with the gateway's item, or a flat CSV row.
+
+Both are one line per result (CSV fields have their line breaks replaced by spaces), so a torn
+last line can be cut the same way, and both carry the id a rerun needs to skip the input.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from .. import ItemGetVideoResponse
+
+_ENCODE = msgspec.json.Encoder().encode
+EXCERPT = 200
+"""Characters of an input kept in the errors file: enough to find it, never a whole bad line."""
+
+CSV_COLUMNS = (
+    "input", "item_id", "title", "nick", "uid", "short_id", "video_url", "video_url_raw", "cover_url",
+    "music_title", "music_url", "detail_url",
+)
+
+
+def excerpt(text: Any) -> Any:
+    """An input as the output files quote it: whole if short, else its start and its length."""
+    if isinstance(text, str) and len(text) > EXCERPT:
+        return f"{text[:EXCERPT]}... ({len(text)} characters)"
+    return text
+
+
+def readable_item(raw: bytes) -> bytes:
+    """The gateway's item as UTF-8, without ``\\u`` escapes: the same JSON values, readable as is."""
+    if b"\\u" not in raw:
+        return raw
+    try:
+        text = json.dumps(json.loads(raw), ensure_ascii=False, separators=(",", ":"))
+        return text.encode()
+    except (ValueError, RecursionError, UnicodeEncodeError):  # lone surrogates and such: keep the original
+        return raw
+
+
+class Output:
+    """Successes as JSONL (``{"input", "item_id", "item"}``) or CSV rows of :data:`CSV_COLUMNS`."""
+
+    def __init__(self, fmt: str) -> None:
+        self.format = fmt
+
+    def header(self) -> bytes:
+        """What a new, empty file starts with."""
+        return _csv_line(CSV_COLUMNS) if self.format == "csv" else b""
+
+    def line(self, input_text: Any, response: ItemGetVideoResponse) -> bytes:
+        item = response.item
+        if self.format == "csv":
+            video, music = item.video, item.music
+            return _csv_line((
+                str(excerpt(input_text)), item.num_iid, item.title, item.nick, item.uid, item.short_id, video.url,
+                video.url_raw, video.pic_url, music.title, music.url, item.detail_url,
+            ))
+        return b'{"input":%s,"item_id":%s,"item":%s}\n' % (
+            _ENCODE(excerpt(input_text)), _ENCODE(item.num_iid), readable_item(response.raw_item)
+        )
+
+    def done_ids(self, lines: Iterable[bytes]) -> Iterator[str]:
+        """The ids of the results already in a file of this format."""
+        if self.format == "csv":
+            for row in csv.DictReader(line.decode("utf-8", "replace") for line in lines):
+                if row.get("item_id"):
+                    yield row["item_id"]
+            return
+        for line in lines:
+            try:
+                record = _DONE.decode(line)
+            except msgspec.DecodeError:
+                continue
+            if record.item_id:
+                yield record.item_id
+
+
+class _Done(msgspec.Struct):
+    item_id: str | None = None
+
+
+_DONE = msgspec.json.Decoder(_Done)
+
+
+def _csv_line(fields: tuple[str, ...]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(
+        [" ".join(field.splitlines()) if "\n" in field or "\r" in field else field for field in fields]
+    )
+    return buffer.getvalue().encode()
+
+
+def output_format_of(path: str) -> str:
+    """The output format an extension implies: csv for .csv/.tsv-less spreadsheets, else JSONL."""
+    return "csv" if Path(path).suffix.lower() == ".csv" else "jsonl"

@@ -1,0 +1,109 @@
+"""The command line's grammar: commands, options, their defaults and their checks."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import DEFAULT_BASE_URL, MEDIA_KINDS, __version__
+from ..emulator import add_emulator_options
+from . import _checks as checks
+
+EPILOG = (
+    "Credentials come from DOUYIN_API_KEY and DOUYIN_API_SECRET. Exit codes: 0 all ok, 1 some ids failed, "
+    "2 usage or input error, 3 stopped on a fatal account error or budget, 70 a bug of ours (-v shows it), "
+    "130 interrupted (rerun the same command to resume)."
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = checks.Parser(
+        prog="douyin-async", description="Fetch Douyin video details through the item_get_video gateway.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=checks.Parser)
+
+    client = checks.Parser(add_help=False)
+    group = client.add_argument_group("client")
+    group.add_argument("--emulator", action="store_true",
+                       help="start a local emulator and use it (offline; fake data)")
+    group.add_argument("--base-url", default=DEFAULT_BASE_URL, help="gateway base URL (default: %(default)s)")
+    group.add_argument("--key", help="API key (visible in shell history and ps: prefer DOUYIN_API_KEY)")
+    group.add_argument("--secret", help="API secret (visible in shell history and ps: prefer DOUYIN_API_SECRET)")
+    group.add_argument("--rate", type=checks.rate, default=5.0,
+                       help="requests per second, 0 for no limit (default: %(default)s)")
+    group.add_argument("--concurrency", type=checks.concurrency, default=5,
+                       help="requests in flight, 0 for no limit (default: %(default)s)")
+    group.add_argument("--retries", type=checks.retries, default=3, help="retries per id (default: %(default)s)")
+    group.add_argument("--timeout", type=checks.seconds, default=30.0,
+                       help="seconds per attempt (default: %(default)s)")
+    group.add_argument("--no-cache", dest="cache", action="store_const", const=False, default=None,
+                       help="ask the gateway for fresh data")
+    group.add_argument("--lang", metavar="CODE",
+                       help="translate text fields: a language code such as en, ru, ko or zh-CN")
+    group.add_argument("-v", "--verbose", action="store_true",
+                       help="log retries and throttle changes; show the traceback of an internal error")
+
+    get = commands.add_parser("get", parents=[client], help="show one or more videos", epilog=EPILOG,
+                              description="Show videos by id, URL, share text or short link.")
+    get.add_argument("targets", nargs="+", metavar="ID_OR_URL")
+    get.add_argument("--json", action="store_true", help="print each item as JSON (UTF-8), as the gateway sent it")
+
+    batch = commands.add_parser(
+        "batch", parents=[client], help="fetch many videos into a file (resumable; a rerun costs nothing)",
+        epilog=EPILOG,
+        description="Fetch every video of INPUT into OUT. Running it again fetches only what is left.")
+    batch.add_argument("input", metavar="INPUT", help="text, .csv, .jsonl or .xlsx file, or - for stdin")
+    batch.add_argument("-o", "--output", required=True, metavar="OUT",
+                       help="successes: OUT.jsonl (one JSON line each) or OUT.csv (flat columns)")
+    batch.add_argument("--errors", metavar="ERR.jsonl",
+                       help="failures, one line per id (default: OUT's name with .failed.jsonl)")
+    batch.add_argument("--format", choices=["jsonl", "csv"],
+                       help="format of OUT (default: from its extension; .csv is csv, anything else jsonl)")
+    batch.add_argument("--input-format", choices=["text", "csv", "jsonl", "xlsx"],
+                       help="format of INPUT (default: from its extension)")
+    batch.add_argument("--column", help="CSV/xlsx column with the ids (default: detected)")
+    batch.add_argument("--field", help="JSONL field with the ids (default: detected)")
+    batch.add_argument("--max-charged", type=checks.positive_count, metavar="N",
+                       help="stop before more than N billed or possibly billed calls")
+    batch.add_argument("--price", type=checks.price, metavar="P",
+                       help="price of one billed call: the progress and summary show the cost")
+    batch.add_argument("--retry-failed", action="store_true",
+                       help="fetch again the ids that failed for good before (not found, invalid)")
+    batch.add_argument("--dry-run", action="store_true",
+                       help="read INPUT and say what would be fetched and what it could cost; send nothing")
+    batch.add_argument("--progress", dest="bar", action="store_const", const=True, default=None,
+                       help="force the progress bar (default: on a terminal)")
+    batch.add_argument("--no-progress", dest="bar", action="store_const", const=False,
+                       help="plain progress lines instead of a bar")
+    batch.add_argument("--download", metavar="DIR", help="also download each video's media into DIR")
+    _add_media_options(batch)
+
+    download = commands.add_parser(
+        "download", parents=[client], help="download videos, covers, music", epilog=EPILOG,
+        description="Download media of videos given by id, URL or share text.")
+    download.add_argument("targets", nargs="+", metavar="ID_OR_URL")
+    _add_media_options(download)
+    download.add_argument("-d", "--dir", required=True, metavar="DIR",
+                          help="directory the files go into (created if missing)")
+
+    emulator = commands.add_parser("emulator", help="run the local gateway emulator",
+                                   description="Run the gateway emulator until Ctrl-C or SIGTERM (exit 0).")
+    add_emulator_options(emulator)
+    return parser
+
+
+def _add_media_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("media")
+    group.add_argument("--kinds", type=_kinds, default=("video",), metavar="MEDIA_KINDS",
+                       help="comma-separated: video, cover, music (default: video)")
+    group.add_argument("--watermark", action="store_true", help="the watermarked video stream (default: without)")
+    group.add_argument("--overwrite", action="store_true", help="download again files that exist")
+
+
+def _kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(kind.strip() for kind in text.split(",") if kind.strip())
+    unknown = [kind for kind in kinds if kind not in MEDIA_KINDS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(f"kinds are {', '.join(MEDIA_KINDS)}; not {', '.join(unknown) or 'empty'}")
+    return kinds

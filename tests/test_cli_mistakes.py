@@ -1,0 +1,146 @@
+"""Every user mistake ends in one line naming what to fix, exit 2, no traceback and no file created."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from douyin_async import cli
+from douyin_async.cli._inputs import MAX_XLSX_UNPACKED
+
+from .conftest import SEED_ID
+
+EMU = ["--emulator"]
+CREDS = ["--key", "k", "--secret", "s"]
+
+MISTAKES: list[tuple[str, list[str], str]] = [
+    ("no credentials", ["batch", "ids.txt", "-o", "out.jsonl"], "set DOUYIN_API_KEY and DOUYIN_API_SECRET"),
+    ("key without secret", ["batch", "ids.txt", "-o", "out.jsonl", "--key", "k"], "no API secret"),
+    ("secret without key", ["get", SEED_ID, "--secret", "s"], "no API key"),
+    ("rate infinite", ["batch", "ids.txt", "-o", "out.jsonl", *EMU, "--rate", "inf"], "--rate: 'inf' is not a finite"),
+    ("rate nan", ["batch", "ids.txt", "-o", "out.jsonl", *EMU, "--rate", "nan"], "--rate: 'nan' is not a finite"),
+    ("rate negative", ["batch", "ids.txt", "-o", "out.jsonl", *EMU, "--rate", "-1"], "--rate: -1 is out of range"),
+    ("rate tiny", ["batch", "ids.txt", "-o", "out.jsonl", *EMU, "--rate", "0.0001"], "or 0 for no limit"),
+    ("rate not a number", ["get", SEED_ID, *EMU, "--rate", "fast"], "--rate: 'fast' is not a number"),
+    ("concurrency negative", ["get", SEED_ID, *EMU, "--concurrency", "-3"], "--concurrency: -3 is out of range"),
+    ("concurrency fraction", ["get", SEED_ID, *EMU, "--concurrency", "1.5"], "--concurrency: '1.5' is not a whole"),
+    ("retries negative", ["get", SEED_ID, *EMU, "--retries", "-1"], "--retries: -1 is out of range"),
+    ("retries huge", ["get", SEED_ID, *EMU, "--retries", "1000"], "from 0 to 20"),
+    ("timeout zero", ["get", SEED_ID, *EMU, "--timeout", "0"], "--timeout: 0 is out of range"),
+    ("timeout infinite", ["get", SEED_ID, *EMU, "--timeout", "inf"], "--timeout: 'inf' is not a finite"),
+    ("base url not a url", ["get", SEED_ID, *CREDS, "--base-url", "gateway"], "--base-url 'gateway' is not allowed"),
+    ("base url with a query", ["get", SEED_ID, *CREDS, "--base-url", "http://h/douyin?x=1"], "--base-url"),
+    ("language code", ["get", SEED_ID, *EMU, "--lang", "english!"], "--lang 'english!' is not allowed"),
+    ("out in a missing directory", ["batch", "ids.txt", "-o", "nodir/out.jsonl", *EMU],
+     "-o nodir/out.jsonl: directory nodir does not exist"),
+    ("out is a directory", ["batch", "ids.txt", "-o", "adir", *EMU], "-o adir: is a directory"),
+    ("errors in a missing directory", ["batch", "ids.txt", "-o", "out.jsonl", "--errors", "nodir/e.jsonl", *EMU],
+     "--errors nodir/e.jsonl: directory nodir does not exist"),
+    ("errors is a directory", ["batch", "ids.txt", "-o", "out.jsonl", "--errors", "adir", *EMU],
+     "--errors adir: is a directory"),
+    ("errors is out", ["batch", "ids.txt", "-o", "out.jsonl", "--errors", "out.jsonl", *EMU], "the same file as -o"),
+    ("out is the input", ["batch", "ids.txt", "-o", "ids.txt", *EMU], "the same file as INPUT"),
+    ("input missing", ["batch", "missing.txt", "-o", "out.jsonl", *EMU], "INPUT missing.txt: no such file"),
+    ("input is a directory", ["batch", "adir", "-o", "out.jsonl", *EMU], "INPUT adir: is a directory"),
+    ("column on a jsonl file", ["batch", "ids.jsonl", "-o", "out.jsonl", "--column", "id", *EMU],
+     "--column needs a CSV or .xlsx INPUT"),
+    ("column and field", ["batch", "ids.csv", "-o", "out.jsonl", "--column", "id", "--field", "id", *EMU],
+     "--column and --field cannot be used together"),
+    ("field on a csv file", ["batch", "ids.csv", "-o", "out.jsonl", "--field", "id", *EMU], "--field needs a JSONL"),
+    ("no such column", ["batch", "ids.csv", "-o", "out.jsonl", "--column", "nope", *EMU], "no column 'nope'"),
+    ("jsonl line not json", ["batch", "bad.jsonl", "-o", "out.jsonl", *EMU], "line 2 is not JSON"),
+    ("jsonl without the field", ["batch", "ids.jsonl", "-o", "out.jsonl", "--field", "nope", *EMU],
+     "has no field 'nope'"),
+    ("line too long", ["batch", "long.txt", "-o", "out.jsonl", *EMU], "line 1 is longer than"),
+    ("csv cell too long", ["batch", "wide.csv", "-o", "out.jsonl", *EMU], "CSV line 2: field larger than"),
+    ("xlsx not a workbook", ["batch", "corrupt.xlsx", "-o", "out.jsonl", *EMU], "as an .xlsx workbook"),
+    ("xlsx zip bomb", ["batch", "bomb.xlsx", "-o", "out.jsonl", *EMU], "over the 256 MiB limit"),
+    ("max charged zero", ["batch", "ids.txt", "-o", "out.jsonl", *EMU, "--max-charged", "0"],
+     "--max-charged: 0 is out of range"),
+    ("price negative", ["batch", "ids.txt", "-o", "out.jsonl", *EMU, "--price", "-1"], "--price: -1 is negative"),
+    ("price nan", ["batch", "ids.txt", "-o", "out.jsonl", *EMU, "--price", "nan"], "--price: 'nan' is not a finite"),
+    ("dry run on stdin", ["batch", "-", "-o", "out.jsonl", *EMU, "--dry-run"], "--dry-run needs an input file"),
+    ("output format unknown", ["batch", "ids.txt", "-o", "out.jsonl", *EMU, "--format", "xml"], "--format: invalid"),
+    ("input format unknown", ["batch", "ids.txt", "-o", "out.jsonl", *EMU, "--input-format", "doc"],
+     "--input-format: invalid"),
+    ("download dir is a file", ["download", SEED_ID, "-d", "afile", *EMU], "-d afile: is a file"),
+    ("batch download dir is a file", ["batch", "ids.txt", "-o", "out.jsonl", "--download", "afile", *EMU],
+     "--download afile: is a file"),
+    ("media kind unknown", ["download", SEED_ID, "-d", "media", "--kinds", "subtitles", *EMU], "--kinds"),
+    ("target without an id", ["get", "not an id", *EMU], "'not an id' is not a video id"),
+    ("download target without an id", ["download", "hello", "-d", "media", *EMU], "'hello' is not a video id"),
+    ("emulator port out of range", ["emulator", "--port", "99999"], "--port: 99999 is out of range"),
+    ("emulator negative rate", ["emulator", "--rate-limit", "-5"], "--rate-limit: -5 is out of range"),
+    ("emulator unknown fault", ["emulator", "--fault", "meteor=0.1"], "unknown faults ['meteor']"),
+    ("emulator zero concurrency", ["emulator", "--concurrency", "0"], "--concurrency: 0 is out of range"),
+    ("unknown command", ["frobnicate"], "invalid choice: 'frobnicate'"),
+    ("missing output", ["batch", "ids.txt", *EMU], "the following arguments are required: -o/--output"),
+]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DOUYIN_API_KEY", raising=False)
+    monkeypatch.delenv("DOUYIN_API_SECRET", raising=False)
+    (tmp_path / "ids.txt").write_text(f"{SEED_ID}\n")
+    (tmp_path / "ids.csv").write_text(f"id\n{SEED_ID}\n")
+    (tmp_path / "ids.jsonl").write_text(f'{{"id": "{SEED_ID}"}}\n')
+    (tmp_path / "bad.jsonl").write_text(f'{{"id": "{SEED_ID}"}}\n{{not json\n')
+    (tmp_path / "long.txt").write_text("7" * (2 << 20) + "\n")
+    (tmp_path / "wide.csv").write_text(f"id,note\n{SEED_ID},{'x' * 100_000}\n")
+    (tmp_path / "corrupt.xlsx").write_bytes(b"PK\x03\x04 this is not a workbook")
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("")
+    return tmp_path
+
+
+def _zip_bomb(path: Path) -> None:
+    """A small file that unpacks past the limit: zeros compress about a thousand times."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive, archive.open("xl/worksheets/sheet1.xml", "w") as sheet:
+        chunk = b"\0" * (1 << 20)
+        for _ in range((MAX_XLSX_UNPACKED >> 20) + 1):
+            sheet.write(chunk)
+
+
+@pytest.mark.parametrize(("args", "message"), [case[1:] for case in MISTAKES], ids=[case[0] for case in MISTAKES])
+def test_a_mistake_is_one_clear_line_and_exit_2(
+    workdir: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    if "bomb.xlsx" in args:
+        _zip_bomb(workdir / "bomb.xlsx")
+    before = set(os.listdir(workdir))
+    try:
+        code = cli.main(args)
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code  # type: ignore[assignment]
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    assert message in captured.err
+    assert "Traceback" not in captured.err
+    assert len(captured.err.strip().splitlines()) == 1, captured.err
+    assert captured.out == ""
+    assert set(os.listdir(workdir)) == before  # nothing created, not even an empty OUT
+
+
+def test_the_table_covers_at_least_thirty_mistakes() -> None:
+    assert len(MISTAKES) >= 30
+
+
+def test_a_bug_of_ours_is_exit_70_with_a_short_message_and_the_traceback_only_with_v(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(args: object) -> int:
+        raise RuntimeError("unexpected state near secret-xyz")
+
+    monkeypatch.setitem(cli.COMMANDS, "get", broken)
+    assert cli.main(["get", SEED_ID, "--key", "key-abc", "--secret", "secret-xyz"]) == 70
+    err = capsys.readouterr().err
+    assert "internal error (RuntimeError: unexpected state near ***)" in err
+    assert "Traceback" not in err and "secret-xyz" not in err
+    assert cli.main(["get", SEED_ID, "--key", "key-abc", "--secret", "secret-xyz", "-v"]) == 70
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "secret-xyz" not in err

@@ -1,0 +1,138 @@
+"""What a rerun costs: nothing for what is done, in whatever form it is given again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from douyin_async.emulator import Emulator
+
+from .conftest import SEED_ID
+
+ENV = {**os.environ, "PYTHONIOENCODING": "utf-8", "DOUYIN_API_KEY": "k", "DOUYIN_API_SECRET": "s"}
+
+
+async def run(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real command in a subprocess, without blocking the loop that serves the emulator."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "douyin_async", *args, "--rate", "0", "--concurrency", "8",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    return subprocess.CompletedProcess(args, process.returncode, out.decode(), err.decode())
+
+
+def records(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def ids(start: int, count: int) -> list[str]:
+    return [str(start + n) for n in range(count)]
+
+
+async def test_a_rerun_after_a_complete_run_sends_no_request(tmp_path: Path) -> None:
+    wanted = ids(7092264344980868363, 40)
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join([*wanted, "not an id", wanted[0]]) + "\n")
+    out = tmp_path / "out.jsonl"
+    async with Emulator(fast=True, keys={"k": "s"}) as emu:
+        first = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url)
+        missing = [i for i in wanted if emu.expected_item(i) is None]
+        assert first.returncode == 1, first.stderr
+        assert emu.stats.requests == 40  # the repeat is not sent, nor is the input without an id
+        failed = records(tmp_path / "out.failed.jsonl")
+        assert sorted(str(r["item_id"]) for r in failed if r["item_id"]) == sorted(missing)
+        assert f"failures: {tmp_path / 'out.failed.jsonl'}" in first.stdout
+
+        # The same videos again, as URLs this time: nothing is sent, nothing is written twice.
+        source.write_text("\n".join(f"https://www.douyin.com/video/{i}" for i in wanted) + "\nnot an id\n")
+        second = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url)
+        assert emu.stats.requests == 40, second.stdout
+        assert second.returncode == 0, second.stderr
+        assert "billed calls 0, possibly billed 0" in second.stdout
+        assert f"skipped 41: {40 - len(missing)} already in" in second.stdout
+        assert len(records(out)) == 40 - len(missing)
+        assert records(tmp_path / "out.failed.jsonl") == failed  # each id once, not a line per run
+
+        # --retry-failed asks again for what failed for good, and only that.
+        third = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url, "--retry-failed")
+        assert emu.stats.requests == 40 + len(missing), third.stdout
+        assert len(records(tmp_path / "out.failed.jsonl")) == len(failed)
+
+
+async def test_transient_failures_are_tried_again_on_the_next_run(tmp_path: Path) -> None:
+    source = tmp_path / "ids.txt"
+    source.write_text(f"{SEED_ID}\n")
+    out, errors = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
+    async with Emulator(fast=True, keys={"k": "s"}) as emu:
+        emu.script(SEED_ID, ["4000", "4000"])
+        first = await run("batch", str(source), "-o", str(out), "--errors", str(errors), "--base-url", emu.base_url,
+                    "--retries", "1")
+        assert first.returncode == 1
+        assert records(errors)[0]["permanent"] is False
+        second = await run("batch", str(source), "-o", str(out), "--errors", str(errors), "--base-url", emu.base_url)
+        assert second.returncode == 0, second.stderr
+        assert [r["item_id"] for r in records(out)] == [SEED_ID]
+        assert errors.read_text() == ""  # the id is done: its old failure is dropped
+
+
+async def test_dry_run_counts_and_costs_without_sending_or_writing(tmp_path: Path) -> None:
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join([*ids(7092264344980868363, 10), SEED_ID, SEED_ID, "nope"]) + "\n")
+    out = tmp_path / "out.jsonl"
+    async with Emulator(fast=True, keys={"k": "s"}) as emu:
+        dry = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url, "--dry-run", "--price", "0.5",
+                  "--retries", "2")
+        assert emu.stats.requests == 0
+    assert dry.returncode == 0, dry.stderr
+    assert not out.exists()
+    assert "would fetch 11: 11 distinct ids, 0 short links" in dry.stdout
+    assert "1 repeats" in dry.stdout and "1 inputs hold no id" in dry.stdout
+    assert "billed calls: 11 if every answer is read, at worst 33" in dry.stdout
+    assert "cost 5.50, at worst 16.50" in dry.stdout
+
+
+async def test_two_runs_on_one_out_do_not_both_fetch(tmp_path: Path) -> None:
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join(ids(7092264344980868363, 30)) + "\n")
+    out = tmp_path / "out.jsonl"
+    async with Emulator(keys={"k": "s"}, latency=0.2) as emu:
+        args = [sys.executable, "-m", "douyin_async", "batch", str(source), "-o", str(out), "--base-url",
+                emu.base_url, "--rate", "0", "--concurrency", "2"]
+        first = await asyncio.create_subprocess_exec(*args, env=ENV, stdout=asyncio.subprocess.DEVNULL,
+                                                     stderr=asyncio.subprocess.DEVNULL)
+        try:
+            while not out.exists() or not out.stat().st_size:
+                assert first.returncode is None
+                await asyncio.sleep(0.05)
+            second = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url)
+        finally:
+            await asyncio.wait_for(first.wait(), 120)
+    assert second.returncode == 2
+    assert "another douyin-async run is writing it" in second.stderr
+    assert first.returncode in (0, 1)
+    found = [r["item_id"] for r in records(out)]
+    assert len(found) == len(set(found))
+
+
+def test_csv_output_flattens_the_common_fields_and_resumes(tmp_path: Path) -> None:
+    source = tmp_path / "ids.txt"
+    source.write_text(f"{SEED_ID}\n")
+    out = tmp_path / "videos.csv"
+    env_run = subprocess.run([sys.executable, "-m", "douyin_async", "batch", str(source), "-o", str(out),
+                              "--emulator", "--rate", "0"], capture_output=True, text=True, timeout=60,
+                             env={**ENV, "DOUYIN_API_KEY": "", "DOUYIN_API_SECRET": ""})
+    assert env_run.returncode == 0, env_run.stderr
+    text = out.read_text(encoding="utf-8")
+    header, row = text.splitlines()
+    assert header.startswith("input,item_id,title,nick,uid")
+    assert SEED_ID in row and "修以美好" in row and "花草日记" in row
+    rerun = subprocess.run([sys.executable, "-m", "douyin_async", "batch", str(source), "-o", str(out),
+                            "--emulator"], capture_output=True, text=True, timeout=60, env=ENV)
+    assert "skipped 1: 1 already in" in rerun.stdout
+    assert out.read_text(encoding="utf-8") == text

@@ -76,6 +76,22 @@ MISTAKES: list[tuple[str, list[str], str]] = [
     ("emulator negative rate", ["emulator", "--rate-limit", "-5"], "--rate-limit: -5 is out of range"),
     ("emulator unknown fault", ["emulator", "--fault", "meteor=0.1"], "unknown faults ['meteor']"),
     ("emulator zero concurrency", ["emulator", "--concurrency", "0"], "--concurrency: 0 is out of range"),
+    ("errors is the input", ["batch", "ids.txt", "-o", "out.jsonl", "--errors", "ids.txt", *EMU],
+     "--errors ids.txt: the same file as INPUT"),
+    ("errors is someone else's file", ["batch", "ids.txt", "-o", "out.jsonl", "--errors", "notes.txt", *EMU],
+     "--errors notes.txt: not an errors file of douyin-async"),
+    ("out is someone else's file", ["batch", "ids.txt", "-o", "notes.txt", *EMU],
+     "-o notes.txt: holds something other than douyin-async results"),
+    ("out holds another format", ["batch", "ids.txt", "-o", "old.jsonl", "--format", "csv", *EMU],
+     "-o old.jsonl: holds jsonl results already; drop --format csv"),
+    ("out is stdout", ["batch", "ids.txt", "-o", "-", *EMU], "-o -: OUT must be a file"),
+    ("input is binary", ["batch", "binary.txt", "-o", "out.jsonl", *EMU], "looks like a binary file"),
+    ("download dir inside a file", ["download", SEED_ID, "-d", "afile/sub", *EMU],
+     "-d afile/sub: afile is a file, so no directory can be made inside it"),
+    ("price absurd", ["batch", "ids.txt", "-o", "out.jsonl", *EMU, "--price", "1e308"], "--price: 1e308 is out of range"),
+    ("rate absurd", ["get", SEED_ID, *EMU, "--rate", "1e308"], "--rate: 1e308 is out of range"),
+    ("progress both ways", ["batch", "ids.txt", "-o", "out.jsonl", *EMU, "--progress", "--no-progress"],
+     "not allowed with argument"),
     ("unknown command", ["frobnicate"], "invalid choice: 'frobnicate'"),
     ("missing output", ["batch", "ids.txt", *EMU], "the following arguments are required: -o/--output"),
 ]
@@ -95,6 +111,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "corrupt.xlsx").write_bytes(b"PK\x03\x04 this is not a workbook")
     (tmp_path / "adir").mkdir()
     (tmp_path / "afile").write_text("")
+    (tmp_path / "notes.txt").write_text("my notes\n")
+    (tmp_path / "old.jsonl").write_text(f'{{"input":"{SEED_ID}","item_id":"{SEED_ID}","item":{{}}}}\n')
+    (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 8)
     return tmp_path
 
 

@@ -13,7 +13,8 @@ from douyin_async.emulator import Emulator
 
 from .conftest import SEED_ID
 
-ENV = {**os.environ, "PYTHONIOENCODING": "utf-8", "DOUYIN_API_KEY": "k", "DOUYIN_API_SECRET": "s"}
+KEYS = {"resume-key": "resume-secret"}
+ENV = {**os.environ, "PYTHONIOENCODING": "utf-8", "DOUYIN_API_KEY": "resume-key", "DOUYIN_API_SECRET": "resume-secret"}
 
 
 async def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -40,7 +41,7 @@ async def test_a_rerun_after_a_complete_run_sends_no_request(tmp_path: Path) -> 
     source = tmp_path / "ids.txt"
     source.write_text("\n".join([*wanted, "not an id", wanted[0]]) + "\n")
     out = tmp_path / "out.jsonl"
-    async with Emulator(fast=True, keys={"k": "s"}) as emu:
+    async with Emulator(fast=True, keys=KEYS) as emu:
         first = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url)
         missing = [i for i in wanted if emu.expected_item(i) is None]
         assert first.returncode == 1, first.stderr
@@ -69,7 +70,7 @@ async def test_transient_failures_are_tried_again_on_the_next_run(tmp_path: Path
     source = tmp_path / "ids.txt"
     source.write_text(f"{SEED_ID}\n")
     out, errors = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
-    async with Emulator(fast=True, keys={"k": "s"}) as emu:
+    async with Emulator(fast=True, keys=KEYS) as emu:
         emu.script(SEED_ID, ["4000", "4000"])
         first = await run("batch", str(source), "-o", str(out), "--errors", str(errors), "--base-url", emu.base_url,
                     "--retries", "1")
@@ -85,7 +86,7 @@ async def test_dry_run_counts_and_costs_without_sending_or_writing(tmp_path: Pat
     source = tmp_path / "ids.txt"
     source.write_text("\n".join([*ids(7092264344980868363, 10), SEED_ID, SEED_ID, "nope"]) + "\n")
     out = tmp_path / "out.jsonl"
-    async with Emulator(fast=True, keys={"k": "s"}) as emu:
+    async with Emulator(fast=True, keys=KEYS) as emu:
         dry = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url, "--dry-run", "--price", "0.5",
                   "--retries", "2")
         assert emu.stats.requests == 0
@@ -101,7 +102,7 @@ async def test_two_runs_on_one_out_do_not_both_fetch(tmp_path: Path) -> None:
     source = tmp_path / "ids.txt"
     source.write_text("\n".join(ids(7092264344980868363, 30)) + "\n")
     out = tmp_path / "out.jsonl"
-    async with Emulator(keys={"k": "s"}, latency=0.2) as emu:
+    async with Emulator(keys=KEYS, latency=0.2) as emu:
         args = [sys.executable, "-m", "douyin_async", "batch", str(source), "-o", str(out), "--base-url",
                 emu.base_url, "--rate", "0", "--concurrency", "2"]
         first = await asyncio.create_subprocess_exec(*args, env=ENV, stdout=asyncio.subprocess.DEVNULL,
@@ -136,3 +137,51 @@ def test_csv_output_flattens_the_common_fields_and_resumes(tmp_path: Path) -> No
                             "--emulator"], capture_output=True, text=True, timeout=60, env=ENV)
     assert "skipped 1: 1 already in" in rerun.stdout
     assert out.read_text(encoding="utf-8") == text
+
+
+async def test_a_bad_line_mid_stdin_stops_there_and_keeps_what_was_paid_for(tmp_path: Path) -> None:
+    wanted = ids(7092264344980868363, 30)
+    out = tmp_path / "out.jsonl"
+    async with Emulator(keys=KEYS, latency=0.05, found_ratio=1.0) as emu:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "douyin_async", "batch", "-", "-o", str(out), "--input-format", "jsonl",
+            "--base-url", emu.base_url, "--rate", "0", "--concurrency", "4",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV,
+        )
+        body = "".join(f'{{"id": "{i}"}}\n' for i in wanted) + "{bad\n"
+        stdout, stderr = await asyncio.wait_for(process.communicate(body.encode()), 60)
+        charged = emu.stats.charged
+    assert process.returncode == 2, stderr
+    assert b"INPUT line 31 is not JSON" in stderr and b"stopped reading there" in stderr
+    assert b"billed calls" in stdout  # the summary is printed
+    assert len(records(out)) == charged == 30  # every answer paid for is kept
+
+
+def test_get_on_a_console_that_cannot_show_an_emoji_still_shows_the_video() -> None:
+    result = subprocess.run([sys.executable, "-m", "douyin_async", "get", SEED_ID, "--emulator"],
+                            capture_output=True, timeout=60, env={**ENV, "PYTHONIOENCODING": "gbk"})
+    assert result.returncode == 0, result.stderr
+    assert "修以美好".encode("gbk") in result.stdout
+
+
+async def test_a_failed_download_is_recorded_and_tried_again_by_the_next_run(tmp_path: Path) -> None:
+    item_id = next(i for i in ids(7092264344980868363, 20) if Emulator().expected_item(i))
+    source = tmp_path / "ids.txt"
+    source.write_text(f"{item_id}\n")
+    out, media = tmp_path / "out.jsonl", tmp_path / "media"
+    async with Emulator(fast=True, keys=KEYS, self_contained=True) as emu:
+        video = emu.expected_item(item_id)["video"]  # type: ignore[index]
+        for url in (video["url"], video["url_raw"]):
+            emu.script_media(url, ["http404"] * 6)
+        first = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url, "--download", str(media))
+        assert first.returncode == 1, first.stderr
+        assert "1 downloads failed" in first.stdout
+        assert [r.get("download") for r in records(tmp_path / "out.failed.jsonl")] == [True]
+        for url in (video["url"], video["url_raw"]):
+            emu.script_media(url, [])  # the media host is back
+        second = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url, "--download", str(media))
+        assert second.returncode == 0, second.stderr
+        assert "1 failed downloads of earlier runs tried again" in second.stdout
+        assert (media / f"{item_id}.mp4").read_bytes() == emu.media_bytes("video", item_id)
+    assert (tmp_path / "out.failed.jsonl").read_text() == ""
+    assert len(records(out)) == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from douyin_async import BatchResult, NotFoundError, ServerError
-from douyin_async.cli._journal import Journal, RunLockedError
+from douyin_async.cli._journal import Journal, RunLockedError, failure_key
 from douyin_async.cli._output import Output
 
 
@@ -109,3 +109,24 @@ def test_the_errors_file_is_created_only_when_something_fails(tmp_path: Path) ->
     assert (tmp_path / "out.jsonl").exists()
     assert not (tmp_path / "failed.jsonl").exists()
 
+
+
+def test_a_whole_last_line_without_its_newline_is_kept_and_ended(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(b'{"input":"1","item_id":"1","item":{}}\n{"input":"2","item_id":"2","item":{}}')
+    opened = journal(tmp_path)
+    assert opened.done == {"1", "2"}  # not fetched, and paid for, again
+    opened.open()
+    opened.close()
+    assert out.read_bytes().endswith(b'"item":{}}\n')
+    assert out.read_bytes().count(b"\n") == 2
+
+
+def test_a_long_input_without_an_id_is_known_again_on_the_next_run(tmp_path: Path) -> None:
+    long_text = "no id here " * 40
+    opened = journal(tmp_path)
+    opened.open()
+    opened.write(BatchResult(long_text, None, None, NotFoundError("no id", code="4003"), 0, 0), long_text)
+    opened.close()
+    reread = journal(tmp_path)
+    assert failure_key(None, long_text) in reread.permanent

@@ -24,7 +24,8 @@ from . import _checks as checks
 from ._batch import cmd_batch
 from ._commands import cmd_download, cmd_emulator, cmd_get
 from ._inputs import InputError, input_format_of
-from ._output import output_format_of
+from ._journal import is_errors_file
+from ._output import ForeignFileError, format_of_existing, output_format_of
 from ._parser import build_parser
 from ._session import EXIT_BUG, EXIT_FAILED, EXIT_FATAL, EXIT_INTERRUPTED, EXIT_USAGE, check_client
 
@@ -36,6 +37,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a console that cannot show an emoji gets a "?", not a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     args = build_parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
     _configure_logging(verbose)
@@ -51,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:  # a file that went away or filled up mid-run: no user mistake, no bug either
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"douyin-async {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
     except BrokenPipeError:  # the reader of our output went away (| head): nothing left to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
@@ -98,16 +106,36 @@ def _prepare_batch(args: argparse.Namespace) -> None:
         checks.fail(f"--field needs a JSONL INPUT; {args.input} is read as {fmt} (see --input-format)")
     if fmt == "xlsx" and importlib.util.find_spec("openpyxl") is None:
         checks.fail(f"INPUT {args.input}: reading .xlsx needs openpyxl: pip install 'douyin-async[xlsx]'")
+    if args.output == "-":
+        checks.fail("-o -: OUT must be a file, which a rerun reads to skip what is done; give a file name")
     args.output_path = checks.writable_file("-o", args.output)
-    args.format = args.format or output_format_of(args.output)
-    errors = args.errors or str(args.output_path.with_name(args.output_path.stem + ".failed.jsonl"))
+    if args.input != "-" and checks.same_file(Path(args.input), args.output_path):
+        checks.fail(f"-o {args.output}: the same file as INPUT; results would be mixed with the ids")
+    args.format = _output_format(args)
+    resolved = args.output_path.resolve()
+    errors = args.errors or str(resolved.with_name(resolved.stem + ".failed.jsonl"))
     args.errors_path = checks.writable_file("--errors", errors)
     if checks.same_file(args.output_path, args.errors_path):
         checks.fail(f"--errors {errors}: the same file as -o; give another name")
-    if args.input != "-" and checks.same_file(Path(args.input), args.output_path):
-        checks.fail(f"-o {args.output}: the same file as INPUT; results would be mixed with the ids")
+    if args.input != "-" and checks.same_file(Path(args.input), args.errors_path):
+        checks.fail(f"--errors {errors}: the same file as INPUT; failures would overwrite the ids")
+    if not is_errors_file(args.errors_path):
+        checks.fail(f"--errors {errors}: not an errors file of douyin-async (its first line is no failure "
+                    "record); give another file")
     if args.download:
         checks.directory("--download", args.download)
+
+
+def _output_format(args: argparse.Namespace) -> str:
+    """OUT's format: what the file already holds, else ``--format``, else its extension."""
+    try:
+        existing = format_of_existing(args.output_path)
+    except ForeignFileError:
+        checks.fail(f"-o {args.output}: holds something other than douyin-async results; give another file")
+    if existing is not None and args.format not in (None, existing):
+        checks.fail(f"-o {args.output}: holds {existing} results already; drop --format {args.format} to add "
+                    "to them, or give another -o")
+    return args.format or existing or output_format_of(args.output)
 
 
 def _configure_logging(verbose: bool) -> None:

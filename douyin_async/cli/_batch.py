@@ -14,13 +14,14 @@ import sys
 from collections import deque
 from collections.abc import AsyncGenerator, Iterable, Iterator
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import (
     BatchAbortedError,
     BatchProgress,
+    BudgetExhaustedError,
     DouyinClient,
     DouyinError,
     InvalidParamError,
@@ -34,7 +35,7 @@ from ._inputs import InputError, read_inputs
 from ._journal import Journal, RunLockedError, failure_key
 from ._output import Output
 from ._progress import Money, ProgressReporter
-from ._session import EXIT_FAILED, EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, Interrupt, open_client
+from ._session import EXIT_FAILED, EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Interrupt, open_client
 
 LOOKAHEAD = 16
 """Short links resolved ahead of the client at once."""
@@ -107,12 +108,12 @@ class Planner:
 
     def _skip(self, key: str) -> bool:
         plan, journal = self.plan, self._journal
-        if key in journal.done:
+        if key in self._seen:
+            plan.repeats += 1
+        elif key in journal.done:
             plan.done += 1
         elif key in journal.permanent and not self._retry_failed:
             plan.failed_before += 1
-        elif key in self._seen:
-            plan.repeats += 1
         else:
             self._seen.add(key)
             return False
@@ -127,12 +128,12 @@ def plan_of(texts: Iterable[str], planner: Planner) -> Plan:
 
 async def feed(
     texts: Iterator[str], planner: Planner, client: DouyinClient, stop: asyncio.Event,
-    origins: dict[str, str], reporter: ProgressReporter,
+    origins: dict[str, str], reporter: ProgressReporter, problems: list[InputError],
 ) -> AsyncGenerator[str, None]:
     """The inputs left to fetch, in order: ids and invalid inputs as given, short links resolved."""
     pending: deque[tuple[str, str, asyncio.Future[str] | None]] = deque()
     try:
-        for text in texts:
+        for text in _until_bad_input(texts, problems):
             if stop.is_set():
                 return
             kind, value = planner.sort(text)
@@ -154,6 +155,16 @@ async def feed(
         for _, _, task in pending:
             if task is not None:
                 task.cancel()
+
+
+def _until_bad_input(texts: Iterator[str], problems: list[InputError]) -> Iterator[str]:
+    """The inputs up to one that cannot be read (only standard input can have one mid-run: a file
+    is read through once before anything is sent): the inputs before it are fetched, and the
+    problem is reported after the summary."""
+    try:
+        yield from texts
+    except InputError as exc:
+        problems.append(exc)
 
 
 async def _settle(
@@ -182,29 +193,38 @@ class _Downloads:
     """
 
     def __init__(
-        self, client: DouyinClient, args: argparse.Namespace, reporter: ProgressReporter, directory: Path
+        self, client: DouyinClient, args: argparse.Namespace, reporter: ProgressReporter, directory: Path,
+        journal: Journal,
     ) -> None:
         self._client, self._args, self._reporter, self._directory = client, args, reporter, directory
+        self._journal = journal
         self._slots = asyncio.Semaphore(4)
         self._tasks: set[asyncio.Task[None]] = set()
         self.failed = 0
+        self.retried = 0
 
-    async def submit(self, response: ItemGetVideoResponse) -> None:
+    async def submit(self, target: ItemGetVideoResponse | str) -> None:
+        """Download a fetched video's media; an id (a failure of an earlier run) is fetched again first."""
         await self._slots.acquire()
-        task = asyncio.create_task(self._one(response))
+        task = asyncio.create_task(self._one(target))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _one(self, response: ItemGetVideoResponse) -> None:
+    async def _one(self, target: ItemGetVideoResponse | str) -> None:
+        item_id = target if isinstance(target, str) else target.item.num_iid
+        self.retried += isinstance(target, str)
+        error: DouyinError | None = None
         try:
-            await self._client.download(response, self._directory, kinds=self._args.kinds,
+            await self._client.download(target, self._directory, kinds=self._args.kinds,
                                         watermark=self._args.watermark, overwrite=self._args.overwrite,
                                         on_bytes=self._reporter.add_bytes)
         except DouyinError as exc:
+            error = exc
             self.failed += 1
-            print(f"download {response.item.num_iid}: {exc}", file=sys.stderr)
+            print(f"download {item_id}: {exc}", file=sys.stderr)
         finally:
             self._slots.release()
+        self._journal.write_download(item_id, error)
 
     async def drain(self) -> None:
         await asyncio.gather(*self._tasks)
@@ -218,12 +238,22 @@ class Outcome:
     downloads_failed: int = 0
     interrupted: bool = False
     media_bytes: int = 0
+    input_problems: list[InputError] = field(default_factory=list)
+    """An input that could not be read mid-run (standard input): the run stopped there."""
+    downloads_retried: int = 0
+    """Downloads that failed on an earlier run, tried again (each asks the gateway for fresh URLs: billed)."""
     abandoned: int = 0
     """Requests still in flight when an interrupted run stopped waiting for them: possibly billed."""
 
 
-def _inputs(args: argparse.Namespace) -> Iterator[str]:
-    return read_inputs(args.input, fmt=args.input_format, column=args.column, field=args.field)
+def _inputs(args: argparse.Namespace, *, quiet: bool = False) -> Iterator[str]:
+    def tell(column: str) -> None:
+        args.id_column = column
+        if not quiet:
+            print(f"reading ids from column {column!r} of {args.input} (--column to choose another)",
+                  file=sys.stderr)
+
+    return read_inputs(args.input, fmt=args.input_format, column=args.column, field=args.field, on_column=tell)
 
 
 def _planner(args: argparse.Namespace, journal: Journal, hosts: Any) -> Planner:
@@ -236,7 +266,7 @@ async def cmd_batch(args: argparse.Namespace) -> int:
     plan: Plan | None = None
     hosts = args.short_link_hosts
     if args.input != "-":
-        plan = plan_of(_inputs(args), _planner(args, journal, hosts))
+        plan = plan_of(_inputs(args, quiet=True), _planner(args, journal, hosts))
         if args.dry_run:
             _print_dry_run(args, plan)
             return EXIT_OK
@@ -244,10 +274,12 @@ async def cmd_batch(args: argparse.Namespace) -> int:
         raise UsageError("--dry-run needs an input file: standard input can be read only once")
     try:
         if journal.open() and plan is not None:  # another run wrote OUT since it was read
-            plan = plan_of(_inputs(args), _planner(args, journal, hosts))
+            plan = plan_of(_inputs(args, quiet=True), _planner(args, journal, hosts))
     except RunLockedError:
         raise UsageError(f"-o {args.output}: another douyin-async run is writing it; wait for it to "
                          "finish, or give another -o") from None
+    except OSError as exc:
+        raise UsageError(f"-o {args.output}: cannot write it: {exc.strerror or exc}") from None
     try:
         return await _run(args, journal, plan)
     finally:
@@ -274,9 +306,16 @@ async def _run(args: argparse.Namespace, journal: Journal, plan: Plan | None) ->
         return EXIT_INTERRUPTED
     progress = outcome.progress
     if progress is not None and progress.stopped_by is not None:
-        print(f"stopped: {progress.stopped_by}. The {progress.aborted} ids not attempted stay to do "
-              "for the next run.", file=sys.stderr)
+        cause = progress.stopped_by
+        why = (f"--max-charged {args.max_charged} reached" if isinstance(cause, BudgetExhaustedError)
+               and args.max_charged is not None and "max_charged_calls" in str(cause) else str(cause))
+        print(f"stopped: {why}. The {progress.aborted} ids not attempted stay to do for the next run.",
+              file=sys.stderr)
         return EXIT_FATAL
+    if outcome.input_problems:
+        print(f"douyin-async batch: INPUT {outcome.input_problems[0]}; stopped reading there (the inputs "
+              "before it are done): fix the input and rerun", file=sys.stderr)
+        return EXIT_USAGE
     failed = sum(progress.failed.values()) if progress else 0
     return EXIT_FAILED if failed or outcome.downloads_failed else EXIT_OK
 
@@ -285,8 +324,10 @@ async def _fetch(
     args: argparse.Namespace, client: DouyinClient, journal: Journal, planner: Planner, interrupt: Interrupt,
     origins: dict[str, str], reporter: ProgressReporter, outcome: Outcome,
 ) -> None:
-    downloads = _Downloads(client, args, reporter, made(Path(args.download))) if args.download else None
-    inputs = feed(_inputs(args), planner, client, interrupt.stop, origins, reporter)
+    downloads = None
+    if args.download:
+        downloads = _Downloads(client, args, reporter, made(Path(args.download)), journal)
+    inputs = feed(_inputs(args), planner, client, interrupt.stop, origins, reporter, outcome.input_problems)
     results = client.iter_videos(inputs, max_charged_calls=args.max_charged, progress=reporter, stop=interrupt.stop)
     try:
         async with aclosing(inputs), aclosing(results):
@@ -298,12 +339,16 @@ async def _fetch(
                 if downloads is not None and result.response is not None and not interrupt.stop.is_set():
                     await downloads.submit(result.response)
             if downloads is not None:
+                for item_id in journal.failed_downloads():
+                    if interrupt.stop.is_set():
+                        break
+                    await downloads.submit(item_id)
                 await downloads.drain()
-                outcome.downloads_failed = downloads.failed
+                outcome.downloads_failed, outcome.downloads_retried = downloads.failed, downloads.retried
     except asyncio.CancelledError:
         if not interrupt.gave_up:
             raise
-        outcome.abandoned = reporter.last.in_flight if reporter.last else 0
+        outcome.abandoned = client.limits.in_flight
     outcome.progress = reporter.last
     outcome.interrupted = interrupt.stop.is_set()
 
@@ -326,21 +371,25 @@ def _print_summary(
         if possibly:
             line += f" (up to {(progress.billed + possibly) * args.price:.2f})"
     quota = client.quota
-    if quota is not None:
+    if quota is not None and quota.limit > 0:
         line += (f", quota left {quota.remaining} of {quota.limit}" if quota.remaining is not None
                  else f", daily quota {quota.limit}")
     print(line + f", elapsed {progress.elapsed:.1f}s")
     if failed:
         print(f"failures: {args.errors_path} (one line per id; a rerun retries the transient ones)")
     if args.download:
+        retried = (f", {outcome.downloads_retried} failed downloads of earlier runs tried again (one billed "
+                   "call each for fresh media URLs)") if outcome.downloads_retried else ""
         print(f"media downloaded {outcome.media_bytes / 2**20:.1f} MiB into {args.download}, "
-              f"{outcome.downloads_failed} downloads failed")
+              f"{outcome.downloads_failed} downloads failed{retried}")
 
 
 def _print_dry_run(args: argparse.Namespace, plan: Plan) -> None:
     sends = plan.ids + plan.links
     worst = sends * (args.retries + 1)
-    print(f"dry run: {plan.inputs} inputs; nothing sent, no file written")
+    column = getattr(args, "id_column", None)
+    print(f"dry run: {plan.inputs} inputs" + (f" from column {column!r}" if column else "")
+          + "; nothing sent, no file written")
     print(f"would fetch {sends}: {plan.ids} distinct ids, {plan.links} short links (resolved for free first)")
     print(f"skipped {plan.skipped}: {plan.done} already in {args.output}, {plan.failed_before} failed for good "
           f"before (--retry-failed fetches them again), {plan.repeats} repeats; "

@@ -21,6 +21,8 @@ MIN_RATE = 0.01
 MAX_CONCURRENCY = 1000
 MAX_RETRIES = 20
 MAX_TIMEOUT = 3600.0
+MAX_RATE = 10_000.0
+MAX_PRICE = 1_000_000.0
 
 FLAG_OF_SETTING = {
     "rate_limit": "--rate", "max_concurrency": "--concurrency", "max_retries": "--retries",
@@ -57,9 +59,9 @@ def _whole(text: str, what: str) -> int:
 
 
 def rate(text: str) -> float:
-    what = f"give requests per second, from {MIN_RATE} up, or 0 for no limit"
+    what = f"give requests per second, from {MIN_RATE} to {MAX_RATE:g}, or 0 for no limit"
     value = _number(text, what)
-    if value != 0 and not value >= MIN_RATE:
+    if value != 0 and not MIN_RATE <= value <= MAX_RATE:
         raise argparse.ArgumentTypeError(f"{text} is out of range; {what}")
     return value
 
@@ -97,10 +99,12 @@ def positive_count(text: str) -> int:
 
 
 def price(text: str) -> float:
-    what = "give the price of one billed call, 0 or more (in your currency)"
+    what = f"give the price of one billed call, from 0 to {MAX_PRICE:g} (in your currency)"
     value = _number(text, what)
-    if value < 0:
+    if value < 0 or (value == 0 and text.strip().startswith("-")):
         raise argparse.ArgumentTypeError(f"{text} is negative; {what}")
+    if value > MAX_PRICE:
+        raise argparse.ArgumentTypeError(f"{text} is out of range; {what}")
     return value
 
 
@@ -153,7 +157,9 @@ def directory(flag: str, path: str) -> Path:
     if target.exists() and not target.is_dir():
         fail(f"{flag} {path}: is a file; give a directory (it is created if missing)")
     existing = next((p for p in (target, *target.parents) if p.exists()), Path("."))
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+    if not existing.is_dir():
+        fail(f"{flag} {path}: {existing} is a file, so no directory can be made inside it")
+    if not os.access(existing, os.W_OK | os.X_OK):
         fail(f"{flag} {path}: cannot write in {existing} (permission denied)")
     return target
 

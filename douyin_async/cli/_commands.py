@@ -7,11 +7,12 @@ video is asked for once however many times it is given, and what was billed is s
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from .. import DouyinError, InvalidParamError, Video, find_short_link, parse_item_id
+from .. import DouyinClient, DouyinError, InvalidParamError, ItemGetVideoResponse, Video, find_short_link, parse_item_id
 from ..emulator import serve
 from ._checks import UsageError
 from ._output import readable_item
@@ -41,10 +42,21 @@ class Spending:
     """The calls billed (or maybe billed) by the single requests of ``get`` and ``download``."""
 
     def __init__(self) -> None:
-        self.billed = self.possibly_billed = 0
+        self.billed = self.possibly_billed = self.in_flight = 0
+        self.interrupted = False
 
     def __str__(self) -> str:
-        return f"billed calls {self.billed}, possibly billed {self.possibly_billed}"
+        text = f"billed calls {self.billed}, possibly billed {self.possibly_billed}"
+        return text + " (interrupted)" if self.interrupted else text
+
+    async def call(self, client: DouyinClient, target: str) -> ItemGetVideoResponse:
+        """One video's details, counted: billed when answered, possibly billed while in flight."""
+        self.in_flight = 1
+        response = await client.item_get_video(await client.resolve_item_id(target))
+        self.in_flight = 0
+        self.billed += 1
+        self.possibly_billed += response.possibly_billed
+        return response
 
 
 async def _for_each(
@@ -56,7 +68,12 @@ async def _for_each(
         for target in targets:
             try:
                 await action(target)
+            except asyncio.CancelledError:  # Ctrl-C: the request in flight may have been billed
+                spending.possibly_billed += spending.in_flight
+                spending.interrupted = True
+                raise
             except DouyinError as exc:
+                spending.in_flight = 0
                 spending.billed += getattr(exc, "billed", 0)
                 spending.possibly_billed += getattr(exc, "possibly_billed", 0)
                 print(f"{target}: {exc}", file=sys.stderr)
@@ -73,9 +90,7 @@ async def cmd_get(args: argparse.Namespace) -> int:
     spending = Spending()
     async with open_client(args) as client:
         async def show(target: str) -> None:
-            response = await client.item_get_video(await client.resolve_item_id(target))
-            spending.billed += 1
-            spending.possibly_billed += response.possibly_billed
+            response = await spending.call(client, target)
             if args.json:
                 sys.stdout.buffer.write(readable_item(response.raw_item) + b"\n")
                 sys.stdout.buffer.flush()
@@ -109,9 +124,7 @@ async def cmd_download(args: argparse.Namespace) -> int:
     try:
         async with open_client(args) as client:
             async def fetch(target: str) -> None:
-                response = await client.item_get_video(await client.resolve_item_id(target))
-                spending.billed += 1
-                spending.possibly_billed += response.possibly_billed
+                response = await spending.call(client, target)
                 paths = await client.download(response, directory, kinds=args.kinds, watermark=args.watermark,
                                               overwrite=args.overwrite, on_bytes=reporter.add_bytes)
                 print("\n".join(map(str, paths)), flush=True)
@@ -123,7 +136,10 @@ async def cmd_download(args: argparse.Namespace) -> int:
 
 def made(directory: Path) -> Path:
     """``directory``, created if missing: a directory whatever its name looks like."""
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{directory}: cannot create this directory: {exc.strerror or exc}") from None
     return directory
 
 

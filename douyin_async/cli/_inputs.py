@@ -13,7 +13,7 @@ import itertools
 import json
 import sys
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,10 @@ from ..errors import InvalidParamError
 
 ID_COLUMNS = (
     "item_id", "aweme_id", "video_id", "id", "url", "link", "share_url", "share", "video_url",
-    "链接", "视频id", "视频链接", "分享链接", "作品链接", "作品id",
+    "链接", "视频id", "视频链接", "分享链接", "作品链接", "作品id", "作品地址", "视频地址", "地址", "网址",
 )
+_MIN_ID_DIGITS = 15
+"""A bare number shorter than this is not taken for an id when guessing a column (row numbers)."""
 _SNIFF_ROWS = 20
 MAX_LINE = 1 << 20
 """Characters in one input line (a CSV row, a JSONL record, a text line)."""
@@ -38,22 +40,29 @@ class InputError(Exception):
 
 
 def read_inputs(
-    path: str, *, fmt: str | None = None, column: str | None = None, field: str | None = None
+    path: str, *, fmt: str | None = None, column: str | None = None, field: str | None = None,
+    on_column: Callable[[str], None] | None = None,
 ) -> Iterator[str]:
-    """Each input value (an id, URL or share text) of ``path`` (``-`` for stdin), lazily."""
+    """Each input value (an id, URL or share text) of ``path`` (``-`` for stdin), lazily.
+
+    ``on_column`` is told which CSV or sheet column the ids are read from, once it is chosen.
+    """
     fmt = fmt or input_format_of(path, column, field)
     if fmt == "xlsx":
-        yield from _checked(_xlsx(path, column))
+        yield from _checked(_xlsx(path, column, on_column))
     elif path == "-":
-        yield from _checked(_values(_bounded_lines(sys.stdin), fmt, column, field))
+        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="replace", newline="")
+        yield from _checked(_values(_bounded_lines(stdin), fmt, column, field, on_column))
     else:
         with _open(path) as stream:
-            yield from _checked(_values(_bounded_lines(stream), fmt, column, field))
+            yield from _checked(_values(_bounded_lines(stream), fmt, column, field, on_column))
 
 
-def _values(lines: Iterator[str], fmt: str, column: str | None, field: str | None) -> Iterator[str]:
+def _values(
+    lines: Iterator[str], fmt: str, column: str | None, field: str | None, on_column: Callable[[str], None] | None
+) -> Iterator[str]:
     if fmt == "csv":
-        return _csv(lines, column)
+        return _csv(lines, column, on_column)
     if fmt == "jsonl":
         return _jsonl(lines, field)
     if fmt == "text":
@@ -72,6 +81,8 @@ def _encoding_of(path: str) -> str:
     """UTF-8 (with or without a BOM), or GB18030 for a file saved by a Chinese Excel or Notepad."""
     with open(path, "rb") as handle:
         head = handle.read(1 << 16)
+    if b"\0" in head:
+        raise InputError(f"{path} looks like a binary file, not a list of videos (use .xlsx for a workbook)")
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -100,6 +111,10 @@ def _checked(values: Iterable[str]) -> Iterator[str]:
     for number, value in enumerate(values, start=1):
         if len(value) > MAX_VALUE:
             raise InputError(f"input {number} is longer than {MAX_VALUE} characters: is this a list of videos?")
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate from a JSON escape: no file could hold it
+            value = value.encode("utf-8", "replace").decode()
         yield value
 
 
@@ -116,14 +131,15 @@ def input_format_of(path: str, column: str | None = None, field: str | None = No
 
 
 def _looks_like_input(value: Any) -> bool:
+    """Whether a cell looks like a video: a long id, a video URL, a share text or a short link."""
     if value is None:
         return False
-    text = str(value)
+    text = str(value).strip()
     try:
         parse_item_id(text)
     except InvalidParamError:
         return find_short_link(text) is not None
-    return True
+    return not text.isdigit() or len(text) >= _MIN_ID_DIGITS
 
 
 def _pick_column(header: list[str], rows: list[list[Any]], column: str | None) -> int:
@@ -139,10 +155,13 @@ def _pick_column(header: list[str], rows: list[list[Any]], column: str | None) -
     scores = [sum(_looks_like_input(row[i]) for row in rows if i < len(row)) for i in range(len(header))]
     if scores and max(scores) > 0:
         return scores.index(max(scores))
-    raise InputError(f"cannot tell which column holds the ids ({', '.join(map(str, header))}): use --column")
+    columns = ", ".join(map(str, header)) or "none: the file is empty"
+    raise InputError(f"cannot tell which column holds the ids (columns: {columns}): use --column")
 
 
-def _rows_with_header(rows: Iterator[list[Any]], column: str | None) -> Iterator[str]:
+def _rows_with_header(
+    rows: Iterator[list[Any]], column: str | None, on_column: Callable[[str], None] | None = None
+) -> Iterator[str]:
     header = next(rows, None)
     if header is None:
         return
@@ -153,21 +172,30 @@ def _rows_with_header(rows: Iterator[list[Any]], column: str | None) -> Iterator
         sample.insert(0, header)  # no header row: the first row is data
         header = [f"column{i + 1}" for i in range(len(header))]
     index = _pick_column([str(h) for h in header], sample, column)
+    if on_column is not None:
+        on_column(str(header[index]))
     for row in itertools.chain(sample, rows):
         if index < len(row) and row[index] is not None and str(row[index]).strip():
-            yield str(row[index]).strip()
+            yield _cell_text(row[index])
 
 
-def _csv(stream: Iterable[str], column: str | None) -> Iterator[str]:
+def _cell_text(value: Any) -> str:
+    """A cell as an input; a spreadsheet number too long to hold an id exactly says so."""
+    if isinstance(value, float) and value >= 10**_MIN_ID_DIGITS:
+        return f"{value!r} is a spreadsheet number, which keeps only 15 digits of an id: format the column as text"
+    return str(value).strip()
+
+
+def _csv(stream: Iterable[str], column: str | None, on_column: Callable[[str], None] | None) -> Iterator[str]:
     lines = iter(stream)
     first = next(lines, "")
     dialect = "excel-tab" if first.count("\t") > first.count(",") else "excel"
     csv.field_size_limit(MAX_VALUE)
     reader = csv.reader(itertools.chain([first], lines), dialect)
     try:
-        yield from _rows_with_header(reader, column)
+        yield from _rows_with_header(reader, column, on_column)
     except csv.Error as exc:
-        raise InputError(f"CSV line {reader.line_num}: {exc}") from None
+        raise InputError(f"CSV line {reader.line_num}: {' '.join(str(exc).split())}") from None
 
 
 def _jsonl(stream: Iterable[str], field: str | None) -> Iterator[str]:
@@ -187,7 +215,7 @@ def _jsonl(stream: Iterable[str], field: str | None) -> Iterator[str]:
         yield str(record[key])
 
 
-def _xlsx(path: str, column: str | None) -> Iterator[str]:
+def _xlsx(path: str, column: str | None, on_column: Callable[[str], None] | None) -> Iterator[str]:
     try:
         import openpyxl
     except ImportError:
@@ -199,7 +227,7 @@ def _xlsx(path: str, column: str | None) -> Iterator[str]:
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
         raise InputError(f"cannot read {path} as an .xlsx workbook ({type(exc).__name__})") from None
     try:
-        yield from _rows_with_header(rows, column)
+        yield from _rows_with_header(rows, column, on_column)
     except InputError:
         raise
     except Exception as exc:  # a damaged sheet fails while it is read

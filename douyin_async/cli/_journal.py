@@ -11,7 +11,7 @@ for, the same ids side by side.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,6 +26,8 @@ except ImportError:  # pragma: no cover - Windows: runs are not locked there
     fcntl = None  # type: ignore[assignment]
 
 _ENCODE = msgspec.json.Encoder().encode
+MAX_RECORD = 16 << 20
+"""A last line longer than this is not read to see whether it is whole: it is taken as torn."""
 
 PERMANENT_ERRORS = (NotFoundError, InvalidParamError, UnexpectedItemError)
 """Failures that another request would only repeat, and pay for again: not retried on a rerun."""
@@ -42,6 +44,7 @@ class _Failure(msgspec.Struct):
     code: str | None = None
     error: str | None = None
     permanent: bool | None = None
+    download: bool = False
 
 
 _FAILURE = msgspec.json.Decoder(_Failure)
@@ -71,15 +74,15 @@ class Journal:
     def load(self) -> None:
         """Read both files (without changing them): what is done, and what failed for good."""
         self.done.clear()
-        self._loaded_size = _complete_size(self.out_path)
+        self._loaded_size = _complete_size(self.out_path, self.output.is_whole)
         if self._loaded_size > 0:
             self.done.update(self.output.done_ids(_complete_lines(self.out_path, self._loaded_size)))
         self.failures.clear()
         self.permanent.clear()
-        size = _complete_size(self.errors_path)
+        size = _complete_size(self.errors_path, is_failure)
         lines = 0
         if size >= 0:
-            self._errors_dirty = size != self.errors_path.stat().st_size  # a torn last line
+            self._errors_dirty = size != self.errors_path.stat().st_size or not _ends_a_line(self.errors_path)
             for line in _complete_lines(self.errors_path, size):
                 lines += 1
                 self._remember_failure(line)
@@ -93,7 +96,9 @@ class Journal:
             record = _FAILURE.decode(line)
         except msgspec.DecodeError:
             return
-        key = failure_key(record.item_id, record.input)
+        key = record.item_id or f"input:{record.input}"  # the input is stored as its excerpt already
+        if record.download:
+            key = f"download:{record.item_id}"
         self.failures.pop(key, None)  # re-inserted last: the latest outcome wins
         self.failures[key] = line
         permanent = record.permanent if record.permanent is not None else record.error in _PERMANENT_NAMES
@@ -108,6 +113,7 @@ class Journal:
         """Lock OUT and repair both files; True when another run changed OUT since :meth:`load`."""
         self.out_path.touch(exist_ok=True)  # checked writable before; this is the first file created
         self._out = open(self.out_path, "rb+")  # noqa: SIM115 - closed in close()
+        self._out.seek(0, os.SEEK_END)
         if fcntl is not None:
             try:
                 fcntl.flock(self._out.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -115,11 +121,11 @@ class Journal:
                 self._out.close()
                 self._out = None
                 raise RunLockedError(str(self.out_path)) from None
-        changed = _complete_size(self.out_path) != max(self._loaded_size, 0)
+        complete = _complete_size(self.out_path, self.output.is_whole)
+        changed = complete != max(self._loaded_size, 0)
         if changed:
             self.load()
-        self._out.truncate(_complete_size(self.out_path))  # a torn last line is cut off
-        self._out.seek(0, os.SEEK_END)
+        _repair(self._out, complete)
         if self._out.tell() == 0:
             _append(self._out, self.output.header())
         if self._errors_dirty:
@@ -130,7 +136,7 @@ class Journal:
         """The errors file with one line per key (its latest), none for ids now done."""
         temporary = self.errors_path.with_name(self.errors_path.name + ".tmp")
         with open(temporary, "wb") as stream:
-            stream.writelines(self.failures.values())
+            stream.writelines(line if line.endswith(b"\n") else line + b"\n" for line in self.failures.values())
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, self.errors_path)
@@ -166,6 +172,28 @@ class Journal:
         else:
             self.permanent.discard(key)
 
+    def write_download(self, item_id: str, error: Exception | None) -> None:
+        """A fetched video's media: a failure is recorded (a rerun with --download tries again), a success clears it."""
+        key = f"download:{item_id}"
+        if error is None:
+            if self.failures.pop(key, None) is not None:
+                self._errors_dirty = True
+            return
+        line = _ENCODE({
+            "input": item_id, "item_id": item_id, "download": True, "error": type(error).__name__,
+            "message": str(error), "permanent": False,
+        }) + b"\n"
+        if self._errors is None:
+            self._errors = open(self.errors_path, "ab")  # noqa: SIM115 - closed in close()
+        _append(self._errors, line)
+        if self.failures.pop(key, None) is not None:
+            self._errors_dirty = True
+        self.failures[key] = line
+
+    def failed_downloads(self) -> list[str]:
+        """Ids in OUT whose media download failed on an earlier run."""
+        return [key.removeprefix("download:") for key in self.failures if key.startswith("download:")]
+
     def close(self) -> None:
         """Close both files, leaving the errors file with one line per key."""
         for stream in (self._out, self._errors):
@@ -181,6 +209,45 @@ def _append(stream: IO[bytes], line: bytes) -> None:
     stream.flush()
 
 
+def is_errors_file(path: Path) -> bool:
+    """Whether ``path`` is missing, empty, or starts with a failure record: safe to rewrite."""
+    try:
+        with open(path, "rb") as stream:
+            first = stream.readline(MAX_RECORD)
+    except FileNotFoundError:
+        return True
+    return not first.strip() or is_failure(first)
+
+
+def is_failure(line: bytes) -> bool:
+    """Whether ``line`` is a whole record of the errors file."""
+    try:
+        return _FAILURE.decode(line).error is not None
+    except msgspec.DecodeError:
+        return False
+
+
+def _ends_a_line(path: Path) -> bool:
+    """Whether ``path`` is empty or ends with a newline (else an append would glue onto its last line)."""
+    with open(path, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return True
+        handle.seek(size - 1)
+        return handle.read(1) == b"\n"
+
+
+def _repair(stream: IO[bytes], complete: int) -> None:
+    """Cut a torn last line off; end a whole last line that lacks its newline with one."""
+    stream.truncate(complete)
+    stream.seek(0, os.SEEK_END)
+    if complete > 0:
+        stream.seek(complete - 1)
+        if stream.read(1) != b"\n":
+            _append(stream, b"\n")
+        stream.seek(0, os.SEEK_END)
+
+
 def _complete_lines(path: Path, size: int) -> Iterator[bytes]:
     """The lines of ``path`` within its first ``size`` bytes: a torn last line is never read as done."""
     with open(path, "rb") as stream:
@@ -191,8 +258,12 @@ def _complete_lines(path: Path, size: int) -> Iterator[bytes]:
             yield line
 
 
-def _complete_size(path: Path) -> int:
-    """The length of ``path`` up to its last newline: its complete lines (-1 if it does not exist)."""
+def _complete_size(path: Path, is_whole: Callable[[bytes], bool]) -> int:
+    """The length of ``path``'s whole lines (-1 if it does not exist).
+
+    A last line without its newline counts when ``is_whole`` says it is a whole record (the run
+    died between the record and its newline, or someone edited the file); else it is torn.
+    """
     try:
         with open(path, "rb") as handle:
             size = handle.seek(0, os.SEEK_END)
@@ -201,7 +272,12 @@ def _complete_size(path: Path) -> int:
             handle.seek(size - 1)
             if handle.read(1) == b"\n":
                 return size
-            return _last_newline_before(handle, size)
+            start = _last_newline_before(handle, size)
+            if size - start <= MAX_RECORD:
+                handle.seek(start)
+                if is_whole(handle.read(size - start)):
+                    return size
+            return start
     except FileNotFoundError:
         return -1
 

@@ -83,11 +83,48 @@ class Output:
                 yield record.item_id
 
 
+    def is_whole(self, line: bytes) -> bool:
+        """Whether a last line without its newline is a whole result (never sure for a CSV row)."""
+        if self.format == "csv":
+            return False
+        try:
+            return _DONE.decode(line).item_id is not None
+        except msgspec.DecodeError:
+            return False
+
+
 class _Done(msgspec.Struct):
     item_id: str | None = None
 
 
 _DONE = msgspec.json.Decoder(_Done)
+
+
+class ForeignFileError(Exception):
+    """A file given as OUT or as the errors file holds something else: it is never written."""
+
+
+def format_of_existing(path: Path) -> str | None:
+    """The format of the results already in ``path`` (None if it is missing or empty).
+
+    Raises :class:`ForeignFileError` when its first line is neither a CSV header of ours nor a
+    JSONL result: appending to such a file would mix results into someone else's data.
+    """
+    try:
+        with open(path, "rb") as stream:
+            first = stream.readline(1 << 20)
+    except FileNotFoundError:
+        return None
+    if not first.strip():
+        return None
+    if first.rstrip(b"\r\n") == _csv_line(CSV_COLUMNS).rstrip(b"\n"):
+        return "csv"
+    try:
+        if _DONE.decode(first).item_id is not None:
+            return "jsonl"
+    except msgspec.DecodeError:
+        pass
+    raise ForeignFileError(str(path))
 
 
 def _csv_line(fields: tuple[str, ...]) -> bytes:

@@ -72,9 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fetch again the ids that failed for good before (not found, invalid)")
     batch.add_argument("--dry-run", action="store_true",
                        help="read INPUT and say what would be fetched and what it could cost; send nothing")
-    batch.add_argument("--progress", dest="bar", action="store_const", const=True, default=None,
+    shown = batch.add_mutually_exclusive_group()
+    shown.add_argument("--progress", dest="bar", action="store_const", const=True, default=None,
                        help="force the progress bar (default: on a terminal)")
-    batch.add_argument("--no-progress", dest="bar", action="store_const", const=False,
+    shown.add_argument("--no-progress", dest="bar", action="store_const", const=False,
                        help="plain progress lines instead of a bar")
     batch.add_argument("--download", metavar="DIR", help="also download each video's media into DIR")
     _add_media_options(batch)

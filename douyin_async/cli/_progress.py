@@ -36,7 +36,7 @@ class Money:
             if possibly_billed:
                 text += f"-{(billed + possibly_billed) * self.price:.2f}"
         quota = self.quota()
-        if quota is not None and quota.remaining is not None:
+        if quota is not None and quota.remaining is not None and quota.limit > 0:
             text += f"  quota left {quota.remaining}"
         return text
 
@@ -111,7 +111,7 @@ class ProgressReporter:
         self._bar: Any = None
         self._task: Any = None
         self._bytes_task: Any = None
-        self._bytes_last = 0.0
+        self._bytes_last = time.monotonic()
         if bar if bar is not None else stream.isatty():
             self._bar = _rich_bar(stream)
             if self._bar is not None:

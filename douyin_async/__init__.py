@@ -36,6 +36,7 @@ from .errors import (
     RateLimitError,
     RequestTimeoutError,
     ServerError,
+    ThrottleUnavailableError,
     TransportError,
     UnexpectedItemError,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "Stream",
     "Throttle",
     "ThrottleLimits",
+    "ThrottleUnavailableError",
     "Ticket",
     "Transport",
     "TransportError",

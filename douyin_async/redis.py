@@ -109,6 +109,8 @@ class RedisThrottle:
         self._keys = Keys.named(prefix, hashlib.sha256(key.encode()).hexdigest()[:16])
         self._rate_ceiling, self._concurrency_ceiling = rate_limit, max_concurrency
         self._lease_seconds = float(lease_seconds)
+        self._lease_text = repr(self._lease_seconds)
+        self._key_names = self._keys.all()
         self._fallback, self._processes = fallback, processes
         self._adaptive, self._margin = adaptive, margin
         self._policy_args = policy_args(rate_limit, max_concurrency, margin, adaptive)
@@ -233,8 +235,8 @@ class RedisThrottle:
                 if self._lost:
                     await self._renew()
                 reply = await self._acquire_script(
-                    keys=self._keys.all(),
-                    args=[*self._policy_args, lease, repr(self._lease_seconds), int(self._lost), SETTLE_SECONDS],
+                    keys=self._key_names,
+                    args=[self._policy_args, lease, self._lease_text, int(self._lost), SETTLE_SECONDS],
                 )
             except UNREACHABLE as exc:
                 failures += 1
@@ -287,8 +289,8 @@ class RedisThrottle:
             return
         try:
             reply = await script(
-                keys=self._keys.all(),
-                args=[*self._policy_args, lease, _OUTCOMES[outcome], in_flight, self._keys.channel],
+                keys=self._key_names,
+                args=[self._policy_args, lease, _OUTCOMES[outcome], in_flight, self._keys.channel],
             )
         except UNREACHABLE as exc:
             self._lost_redis(exc, 1)

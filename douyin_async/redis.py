@@ -118,6 +118,7 @@ class RedisThrottle:
         self._token = secrets.token_hex(6)
         self._counter = itertools.count(1)
         self._held: set[str] = set()
+        self._undoing: set[asyncio.Future[None]] = set()
         starting = AdaptivePolicy(rate_limit, max_concurrency, margin, start_small=adaptive)
         self._rate, self._concurrency = starting.rate, starting.concurrency
         self._rate_limited = 0
@@ -234,10 +235,7 @@ class RedisThrottle:
             try:
                 if self._lost:
                     await self._renew()
-                reply = await self._acquire_script(
-                    keys=self._key_names,
-                    args=[self._policy_args, lease, self._lease_text, int(self._lost), SETTLE_SECONDS],
-                )
+                reply = await self._run_acquire(self._acquire_script, lease)
             except UNREACHABLE as exc:
                 failures += 1
                 self._lost_redis(exc, failures)
@@ -261,6 +259,27 @@ class RedisThrottle:
             await self._release(lease, 0, Outcome.NO_ANSWER)
             raise
         return _Lease(0.0, in_flight, lease)
+
+    async def _run_acquire(self, script: AsyncScript, lease: str) -> list[bytes | str | int]:
+        """The acquire script's reply; if the caller is cancelled meanwhile, a lease it granted
+        all the same is given back as soon as the reply comes, rather than held until it expires."""
+        call = asyncio.ensure_future(
+            script(keys=self._key_names, args=[self._policy_args, lease, self._lease_text, int(self._lost),
+                                               SETTLE_SECONDS])
+        )
+        try:
+            reply: list[bytes | str | int] = await asyncio.shield(call)
+        except asyncio.CancelledError:
+            undo = asyncio.ensure_future(self._give_back(call, lease))
+            self._undoing.add(undo)
+            undo.add_done_callback(self._undoing.discard)
+            raise
+        return reply
+
+    async def _give_back(self, call: asyncio.Future[list[bytes | str | int]], lease: str) -> None:
+        with contextlib.suppress(*UNREACHABLE):
+            if int((await call)[0]) == _GRANTED:
+                await self._release(lease, 0, Outcome.NO_ANSWER)
 
     async def release(self, ticket: Ticket, outcome: Outcome) -> None:
         """Give the lease back and let the shared policy learn from ``outcome``.
@@ -314,7 +333,7 @@ class RedisThrottle:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _note_limits(self, rate: bytes | str, concurrency: bytes | str | int) -> None:
+    def _note_limits(self, rate: bytes | str | int, concurrency: bytes | str | int) -> None:
         if self._rate_ceiling is not None:
             self._rate = float(rate)
         if self._concurrency_ceiling is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -363,3 +364,24 @@ async def test_a_killed_process_gives_its_slots_back_within_the_lease(redis_serv
             holder.kill()
             await holder.wait()
     assert recovered < lease + 1.2
+
+
+async def test_a_cancelled_acquire_leaves_no_lease_behind(redis_server: RedisServer, redis_client: Redis) -> None:
+    async with RedisThrottle(redis_server.url, key=KEY, rate_limit=2, max_concurrency=2, adaptive=False) as throttle:
+        first = await throttle.acquire()
+        waiting = asyncio.ensure_future(throttle.acquire())  # granted a lease, sleeping until its slot
+        await asyncio.sleep(0.1)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        for _ in range(20):  # cancelled in the middle of the script call, too
+            call = asyncio.ensure_future(throttle.acquire())
+            await asyncio.sleep(0)
+            call.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await call
+        await asyncio.sleep(0.1)
+        leases = [k for k in await redis_client.keys("*") if k.endswith(b":leases")]
+        assert await redis_client.zcard(leases[0]) == 1
+        await throttle.release(first, Outcome.ANSWERED)
+        assert throttle.limits.in_flight == 0

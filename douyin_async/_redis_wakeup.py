@@ -18,12 +18,14 @@ from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger("douyin_async")
 
-UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
-"""What a call to Redis raises when the server cannot be reached (or went away mid-call)."""
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
+"""What a call to Redis raises when the server cannot be reached, went away mid-call, or is a
+replica during a failover (it still loads its data set: ``BusyLoadingError`` is a ConnectionError)."""
 MAX_WAIT = 1.0
 """The longest a waiter sleeps without asking again, should a release message be lost."""
 

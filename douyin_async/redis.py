@@ -26,6 +26,7 @@ from typing import Literal
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
 
 from ._adaptive import AdaptivePolicy, Ticket
 from ._client import ENV_KEY
@@ -241,6 +242,10 @@ class RedisThrottle:
                 self._lost_redis(exc, failures)
                 await asyncio.sleep(backoff(failures))
                 continue
+            except RedisError as exc:  # Redis answered, with an error no wait will cure
+                raise ThrottleUnavailableError(
+                    f"the shared throttle's Redis refused its script: {type(exc).__name__}: {str(exc)[:200]}"
+                ) from None
             failures, self._lost = 0, False
             status, seconds, in_flight = int(reply[0]), float(reply[1]), int(reply[2])
             self._note_limits(reply[3], reply[4])
@@ -314,6 +319,9 @@ class RedisThrottle:
         except UNREACHABLE as exc:
             self._lost_redis(exc, 1)
             return
+        except RedisError as exc:
+            log.warning("the shared throttle could not release a lease (%s); it will expire", type(exc).__name__)
+            return
         self._note_limits(reply[0], reply[1])
 
     @property
@@ -369,6 +377,8 @@ class RedisThrottle:
                 failures += 1
                 self._lost_redis(exc, failures)
                 continue
+            except RedisError as exc:
+                log.warning("the shared throttle could not renew its leases (%s)", type(exc).__name__)
             failures = 0
 
 

@@ -385,3 +385,12 @@ async def test_a_cancelled_acquire_leaves_no_lease_behind(redis_server: RedisSer
         assert await redis_client.zcard(leases[0]) == 1
         await throttle.release(first, Outcome.ANSWERED)
         assert throttle.limits.in_flight == 0
+
+
+async def test_a_script_error_is_a_typed_error(redis_server: RedisServer, redis_client: Redis) -> None:
+    digest = hashlib.sha256(KEY.encode()).hexdigest()[:16]
+    await redis_client.set(f"douyin-async:{{{digest}}}:policy", "not a hash")
+    async with RedisThrottle(redis_server.url, key=KEY) as throttle:
+        with pytest.raises(ThrottleUnavailableError, match="WRONGTYPE|ResponseError"):
+            await throttle.acquire()
+        assert throttle.limits.in_flight == 0

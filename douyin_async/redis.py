@@ -90,8 +90,9 @@ class RedisThrottle:
         adaptive: bool = True,
         margin: float = DEFAULT_MARGIN,
     ) -> None:
-        check("redis", _shown(redis), isinstance(redis, (str, Redis)) and bool(redis),
-              "a redis:// URL or a redis.asyncio.Redis client")
+        url_ok = isinstance(redis, str) and redis.startswith(("redis://", "rediss://", "unix://"))
+        check("redis", _shown(redis), url_ok or isinstance(redis, Redis),
+              "a redis://, rediss:// or unix:// URL, or a redis.asyncio.Redis client")
         key = key if key is not None else os.environ.get(ENV_KEY)
         check("key", "***", key is None or isinstance(key, str), "a str")
         if not key:

@@ -72,6 +72,7 @@ def max_in_window(times: list[float], window: float = 1.0) -> int:
 @pytest.mark.parametrize(("args", "options"), [
     ((42,), {"key": KEY}),
     (("",), {"key": KEY}),
+    (("http://127.0.0.1:6379",), {"key": KEY}),
     (("redis://x",), {"key": KEY, "rate_limit": 0}),
     (("redis://x",), {"key": KEY, "max_concurrency": 0}),
     (("redis://x",), {"key": KEY, "lease_seconds": 0}),
@@ -391,6 +392,6 @@ async def test_a_script_error_is_a_typed_error(redis_server: RedisServer, redis_
     digest = hashlib.sha256(KEY.encode()).hexdigest()[:16]
     await redis_client.set(f"douyin-async:{{{digest}}}:policy", "not a hash")
     async with RedisThrottle(redis_server.url, key=KEY) as throttle:
-        with pytest.raises(ThrottleUnavailableError, match="WRONGTYPE|ResponseError"):
+        with pytest.raises(ThrottleUnavailableError, match=r"WRONGTYPE|ResponseError"):
             await throttle.acquire()
         assert throttle.limits.in_flight == 0

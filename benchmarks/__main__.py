@@ -16,7 +16,7 @@ import platform
 import sys
 from pathlib import Path
 
-from . import decode, goodput, overhead, scale
+from . import decode, goodput, overhead, scale, shared_throttle
 from .servers import fast_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def environment(server_kind: str) -> str:
     ])
 
 
-SECTIONS = ("overhead", "scale", "goodput", "decode")
+SECTIONS = ("overhead", "scale", "goodput", "decode", "redis")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(("Decode (the seed's success body)", markdown(decode.HEADER, decode.run(number))))
         print(sections[-1][1], flush=True)
 
+    if "redis" in only:
+        sections += _redis_sections(quick)
+
     if not args.no_write and not quick and only == set(SECTIONS):
         plotted = goodput.plot(goodput_rows, recovered, str(PLOT))
         body = "\n\n".join(f"## {title}\n\n{text}" for title, text in sections)
@@ -141,6 +144,26 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"wrote {ROOT / 'benchmarks' / 'RESULTS.md'}", file=sys.stderr)
     return 0
+
+
+def _redis_sections(quick: bool) -> list[tuple[str, str]]:
+    """The shared throttle's cost and its goodput across processes; a note if redis-server is absent."""
+    title = "Shared throttle (RedisThrottle)"
+    if not shared_throttle.available():
+        note = "skipped: redis-server is not installed (apt-get install redis-server)"
+        print(f"{title}: {note}", flush=True)
+        return [(title, note)]
+    with shared_throttle.redis_server() as url:
+        cost = markdown(shared_throttle.COST_HEADER, asyncio.run(shared_throttle.cost(url, quick)))
+        print(cost, flush=True)
+        rows = asyncio.run(shared_throttle.goodput(url, quick))
+        goodput_table = markdown(shared_throttle.GOODPUT_HEADER, shared_throttle.table(rows))
+        print(goodput_table, flush=True)
+    return [
+        (f"{title}: cost of one acquire + release, one at a time", cost),
+        (f"{title}: goodput of processes sharing one key (emulator; the first row of each gateway is the "
+         "reference)", goodput_table),
+    ]
 
 
 if __name__ == "__main__":

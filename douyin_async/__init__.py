@@ -37,6 +37,7 @@ from .errors import (
     RateLimitError,
     RequestTimeoutError,
     ServerError,
+    ThrottleUnavailableError,
     TransportError,
     UnexpectedItemError,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "Stream",
     "Throttle",
     "ThrottleLimits",
+    "ThrottleUnavailableError",
     "Ticket",
     "Transport",
     "TransportError",

@@ -17,7 +17,8 @@
     ├── TransportError                no usable envelope: connection, timeout, HTTP status, body
     │   ├── RequestTimeoutError
     │   ├── HTTPStatusError
-    │   └── MalformedResponseError    body is not the JSON envelope, in any charset
+    │   ├── MalformedResponseError    body is not the JSON envelope, in any charset
+    │   └── ThrottleUnavailableError  a shared throttle's store (Redis) cannot be reached (fatal)
     ├── InvalidSettingError           a setting outside its allowed range (also a ValueError)
     ├── DownloadError                 a media file could not be downloaded
     │   ├── MediaUnavailableError     403/404/410 on every URL tried, or no URL for that kind
@@ -62,6 +63,7 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "ServerError",
+    "ThrottleUnavailableError",
     "TransportError",
     "UnexpectedItemError",
     "code_info",
@@ -255,6 +257,19 @@ class MalformedResponseError(TransportError):
     def __init__(self, message: str, *, excerpt: str = "", attempts: int = 0) -> None:
         super().__init__(message, attempts=attempts)
         self.excerpt = excerpt
+
+
+class ThrottleUnavailableError(TransportError):
+    """A throttle shared between processes cannot reach its store (Redis) when first needed.
+
+    Nothing was sent, and nothing can be until the store is back, so it is fatal: a batch stops.
+    ``RedisThrottle(fallback="local")`` uses an in-process throttle instead.
+    """
+
+    fatal = True
+
+    def __init__(self, message: str, *, attempts: int = 0) -> None:
+        super().__init__(message, retryable=False, sent=False, attempts=attempts)
 
 
 class InvalidSettingError(DouyinError, ValueError):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,14 @@ def test_first_users_import_only_public_names(path: Path) -> None:
         if target == "douyin_async":
             hidden = [name for name in names if name not in douyin_async.__all__]
             assert not hidden, f"{path.name} imports names that are not public: {hidden}"
+
+
+def test_the_shared_throttle_is_public_and_optional() -> None:
+    """``douyin_async.redis`` is RedisThrottle's public home; the package itself never imports redis."""
+    import douyin_async.redis
+
+    assert douyin_async.redis.__all__ == ["RedisThrottle"]
+    assert "ThrottleUnavailableError" in douyin_async.__all__
+    probe = "import sys, douyin_async, douyin_async.errors; print('redis' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "False", result.stderr

@@ -1,0 +1,228 @@
+"""The shared throttle: what one acquire costs against a local Redis, and what N processes get together.
+
+Cost: acquire + release in a loop, one at a time, for ``LocalThrottle`` and ``RedisThrottle``
+with the same limits (a cap, and a rate too high to ever wait), so the figure is the throttle's
+own cost: one script round trip each way to Redis on 127.0.0.1, against none.
+
+Goodput: 1, 2, 4 and 8 worker processes (separate Python processes, started together) share one
+key through one Redis and split one list of ids, against the emulator in this process. The
+reference row is one process with ``LocalThrottle`` set to exactly the gateway's limits. Goodput
+is answered requests (not 4008) per second, from the go signal to the last worker's end.
+
+``python -m benchmarks.shared_throttle worker ...`` is one worker; the driver starts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from douyin_async import DouyinClient, LocalThrottle, Outcome, Throttle
+from douyin_async.emulator import Emulator
+
+KEY, SECRET = "test-key", "test-secret"  # the emulator's
+REDIS_SERVER = shutil.which("redis-server") or "redis-server"
+
+
+def available() -> bool:
+    return shutil.which("redis-server") is not None
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A redis-server without persistence on a free 127.0.0.1 port; its URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.02)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+# -- cost --------------------------------------------------------------------------------------
+
+
+async def _loop(throttle: Throttle, count: int) -> float:
+    """Microseconds per acquire + release, one at a time."""
+    for _ in range(min(count // 10, 200)):  # warm-up: connections, scripts loaded
+        await throttle.release(await throttle.acquire(), Outcome.ANSWERED)
+    started = time.perf_counter()
+    for _ in range(count):
+        await throttle.release(await throttle.acquire(), Outcome.ANSWERED)
+    return (time.perf_counter() - started) / count * 1e6
+
+
+async def cost(url: str, quick: bool) -> list[list[str]]:
+    from douyin_async.redis import RedisThrottle
+
+    limits: dict[str, Any] = {"rate_limit": 1e6, "max_concurrency": 8}
+    local = await _loop(LocalThrottle(**limits), 2_000 if quick else 50_000)
+    async with RedisThrottle(url, key=KEY, prefix="bench-cost", **limits) as shared:
+        remote = await _loop(shared, 300 if quick else 10_000)
+    return [
+        ["LocalThrottle (in process)", f"{local:,.1f} µs", "1.0"],
+        ["RedisThrottle (Redis on 127.0.0.1)", f"{remote:,.0f} µs", f"{remote / local:,.0f}"],
+    ]
+
+
+COST_HEADER = ["throttle", "acquire + release", "vs in-process"]
+
+
+# -- goodput -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    title: str
+    emulator: dict[str, Any]
+    exact: dict[str, Any]
+    shared: dict[str, Any]
+    ids: int
+
+
+@dataclass
+class Row:
+    scenario: str
+    client: str
+    ok: int
+    ids: int
+    requests: int
+    rate_limited: int
+    elapsed: float
+    reference: float = 0.0
+
+    def goodput(self) -> float:
+        return (self.requests - self.rate_limited) / self.elapsed
+
+
+def scenarios(quick: bool) -> list[Scenario]:
+    """The two targets: a cap C = 4 with answers of 20-180 ms; a rate R = 50/s with C = 4."""
+    c, r = 4, 50.0
+    return [
+        Scenario(f"cap C = {c}, answers 20-180 ms", {"concurrency": c, "latency": 0.02, "jitter": 0.16},
+                 {"rate_limit": None, "max_concurrency": c}, {"rate_limit": None, "max_concurrency": 2 * c},
+                 ids=60 if quick else 600),
+        Scenario(f"rate R = {r:g}/s and C = {c}, answers 20-40 ms",
+                 {"rate_limit": r, "concurrency": c, "latency": 0.02, "jitter": 0.02},
+                 {"rate_limit": r, "max_concurrency": c}, {"rate_limit": r, "max_concurrency": c},
+                 ids=60 if quick else 750),
+    ]
+
+
+async def _workers(count: int, ids: int, options: dict[str, Any], base_url: str, url: str) -> list[dict[str, Any]]:
+    share, extra = divmod(ids, count)
+    spans, first = [], 0
+    for n in range(count):
+        size = share + (n < extra)
+        spans.append((first, size))
+        first += size
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "benchmarks.shared_throttle", "worker", url, base_url, str(start), str(size),
+            json.dumps(options), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )
+        for start, size in spans
+    ]
+    try:
+        for process in processes:
+            assert process.stdout is not None
+            await asyncio.wait_for(process.stdout.readline(), 60)
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write(b"go\n")
+            await process.stdin.drain()
+        outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in processes)), 600)
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    return [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+
+
+async def _row(scenario: Scenario, name: str, processes: int, options: dict[str, Any], url: str) -> Row:
+    async with Emulator(seed=1, found_ratio=1.0, **scenario.emulator) as emu:
+        summaries = await _workers(processes, scenario.ids, options, emu.base_url, url)
+        return Row(scenario.title, name, sum(s["ok"] for s in summaries), scenario.ids, emu.stats.requests,
+                   emu.stats.rate_limited, max(s["elapsed"] for s in summaries))
+
+
+async def goodput(url: str, quick: bool) -> list[Row]:
+    counts = (1, 2) if quick else (1, 2, 4, 8)
+    rows: list[Row] = []
+    for scenario in scenarios(quick):
+        limits = ", ".join(f"{k.removesuffix('_limit').removeprefix('max_')} {v:g}"
+                           for k, v in scenario.shared.items() if v is not None)
+        reference = await _row(scenario, "1 process, LocalThrottle at exactly the limits", 1,
+                               {"throttle": "local", **scenario.exact}, url)
+        rows.append(reference)
+        for count in counts:
+            name = f"{count} process{'es' if count > 1 else ''}, RedisThrottle ({limits} each)"
+            fresh = f"bench-{time.time_ns()}"  # each row learns from scratch, not from the previous row
+            options = {"throttle": "redis", "prefix": fresh, **scenario.shared}
+            rows.append(await _row(scenario, name, count, options, url))
+        for row in rows[-len(counts) - 1:]:
+            row.reference = reference.goodput()
+    return rows
+
+
+def table(rows: list[Row]) -> list[list[str]]:
+    return [
+        [row.scenario, row.client, f"{row.ok:,} of {row.ids:,}", f"{row.requests:,}",
+         f"{row.rate_limited:,} ({row.rate_limited / max(row.requests, 1):.1%})", f"{row.goodput():.1f}/s",
+         f"{row.goodput() / row.reference:.2f}", f"{row.elapsed:.1f} s"]
+        for row in rows
+    ]
+
+
+GOODPUT_HEADER = ["gateway", "clients", "ids ok", "requests sent", "4008 answers", "goodput", "vs reference", "time"]
+
+
+# -- one worker process ------------------------------------------------------------------------
+
+
+async def worker(url: str, base_url: str, first: int, count: int, options: dict[str, Any]) -> None:
+    from douyin_async.redis import RedisThrottle
+
+    kind = options.pop("throttle")
+    throttle: LocalThrottle | RedisThrottle = (
+        RedisThrottle(url, key=KEY, **options) if kind == "redis" else LocalThrottle(**options)
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        if isinstance(throttle, RedisThrottle):
+            await stack.enter_async_context(throttle)
+        client = await stack.enter_async_context(
+            DouyinClient(KEY, SECRET, base_url=base_url, throttle=throttle, backoff_initial=0.05))
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        started = time.monotonic()
+        results = await client.get_videos([str(10**15 + first + n) for n in range(count)])
+        elapsed = time.monotonic() - started
+    print(json.dumps({"ok": sum(r.ok for r in results), "elapsed": elapsed}), flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["worker"]:
+        asyncio.run(worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), json.loads(sys.argv[6])))

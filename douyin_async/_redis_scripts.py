@@ -1,0 +1,324 @@
+"""The Lua scripts of the shared throttle: each acquire, release and lease renewal is one atomic call.
+
+Every time comes from Redis's ``TIME``, never from a caller's clock, so processes on hosts whose
+clocks disagree still share one schedule. Lua numbers reach Redis as text with 14 significant
+digits, which would round a Unix time to a tenth of a millisecond, so every time written back is
+formatted with ``%.17g``; and Lua numbers returned to Redis become integers, so fractional
+results come back as strings.
+
+The adaptive policy is :class:`~douyin_async._adaptive.AdaptivePolicy` translated line for line
+(``grow_window``, ``cut_window``, ``rate_was_the_cause``, ``cut_rate``, ``relax_rate``); its
+constants are not repeated here but passed in ``ARGV[1]`` from that module, the one source of truth.
+
+Keys (all under one hash tag, so a cluster keeps them on one slot):
+
+- ``rate``: the GCRA's theoretical arrival time, the earliest moment the next request may go.
+- ``leases``: a sorted set of the requests in flight, scored by when their lease expires.
+- ``policy``: a hash, the adaptive policy's state, shared by every process on the key.
+- ``sends``, ``answers``: sorted sets of the last seconds' sends and answers (the policy's deques).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import _adaptive as adaptive
+
+STATE_TTL_MS = 3_600_000
+"""A key's policy and recent events are forgotten after an hour without traffic."""
+SETTLE_SECONDS = 2 * adaptive._WINDOW
+"""After Redis lost its state (a restart), no request goes for this long: long enough for every
+process to re-register the leases it still holds, and for the gateway's window to empty of the
+sends made before the restart (including those already scheduled a little ahead)."""
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The Redis keys and the release channel of one gateway key, under ``prefix``."""
+
+    rate: str
+    leases: str
+    policy: str
+    sends: str
+    answers: str
+    channel: str
+
+    @classmethod
+    def named(cls, prefix: str, digest: str) -> Keys:
+        base = f"{prefix}:{{{digest}}}"
+        return cls(*(f"{base}:{name}" for name in ("rate", "leases", "policy", "sends", "answers", "released")))
+
+    def all(self) -> list[str]:
+        """The five keys, in the order the scripts read them as ``KEYS[1..5]``."""
+        return [self.rate, self.leases, self.policy, self.sends, self.answers]
+
+
+def policy_args(rate_ceiling: float | None, concurrency_ceiling: int | None, margin: float, adaptive_on: bool) -> str:
+    """``ARGV[1]`` of the acquire and release scripts: the ceilings and the policy's constants.
+
+    One argument joined by ``|`` rather than fifteen: encoding arguments is most of a call's
+    cost in the client, and these are the same on every call.
+    """
+    return "|".join(str(value) for value in [
+        "" if rate_ceiling is None else repr(float(rate_ceiling)),
+        "" if concurrency_ceiling is None else concurrency_ceiling,
+        repr(float(margin)),
+        1 if adaptive_on else 0,
+        adaptive.INITIAL_WINDOW,
+        adaptive.PROBE_AFTER,
+        repr(adaptive.RATE_HOLD),
+        repr(adaptive.RATE_DOUBLING),
+        repr(adaptive._BELOW_BOUND_AFTER_CUT),
+        repr(adaptive._TARGET_BELOW_BOUND),
+        adaptive._RECOVERY_STEPS,
+        repr(adaptive._WINDOW),
+        repr(adaptive._RECENT),
+        repr(adaptive._RATE_BINDING),
+        STATE_TTL_MS,
+    ])
+
+
+_PRELUDE = r"""
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local function num(x) return string.format('%.17g', x) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local NONE = -1e300
+
+local C = {}
+for field in string.gmatch(ARGV[1] .. '|', '([^|]*)|') do C[#C + 1] = field end
+local function opt(v) if v == '' then return nil end return tonumber(v) end
+local rc, cc = opt(C[1]), opt(C[2])
+local margin, adaptive = tonumber(C[3]), C[4] == '1'
+local INITIAL_WINDOW, PROBE_AFTER = tonumber(C[5]), tonumber(C[6])
+local RATE_HOLD, RATE_DOUBLING = tonumber(C[7]), tonumber(C[8])
+local BELOW_BOUND_AFTER_CUT, TARGET_BELOW_BOUND = tonumber(C[9]), tonumber(C[10])
+local RECOVERY_STEPS, WINDOW, RECENT = tonumber(C[11]), tonumber(C[12]), tonumber(C[13])
+local RATE_BINDING, STATE_TTL = tonumber(C[14]), tonumber(C[15])
+
+local P = {}
+local FIELDS = {'rate', 'concurrency', 'window', 'slow_start', 'cap_bound', 'probe_after', 'clean',
+                'rate_bound', 'rate_refused_at', 'cooldown', 'paused_until', 'first_send',
+                'rate_limited', 'settle_until'}
+
+-- The policy as AdaptivePolicy.__init__ makes it, then what the hash holds, within our ceilings.
+local function load_policy()
+  local raw = redis.call('HGETALL', KEYS[3])
+  local h = {}
+  for i = 1, #raw, 2 do h[raw[i]] = tonumber(raw[i + 1]) end
+  local initial = cc
+  if adaptive and cc ~= nil then initial = math.min(INITIAL_WINDOW, cc) end
+  local function get(name, default)
+    if h[name] == nil then return default end
+    return h[name]
+  end
+  P.existed = #raw > 0
+  P.rate = rc and math.min(get('rate', rc), rc)
+  P.concurrency = cc and math.min(get('concurrency', initial), cc)
+  P.window = math.min(get('window', initial or 0), cc or 0)
+  P.slow_start = get('slow_start', 1)
+  P.cap_bound = cc and math.min(get('cap_bound', cc), cc)
+  P.probe_after = get('probe_after', PROBE_AFTER)
+  P.clean = get('clean', 0)
+  P.rate_bound = rc and math.min(get('rate_bound', rc), rc)
+  P.rate_refused_at = get('rate_refused_at', NONE)
+  P.cooldown = get('cooldown', NONE)
+  P.paused_until = get('paused_until', NONE)
+  P.first_send = h['first_send']
+  P.rate_limited = get('rate_limited', 0)
+  P.settle_until = get('settle_until', NONE)
+  if not adaptive then
+    P.rate, P.concurrency, P.paused_until = rc, cc, NONE
+  end
+end
+
+local function save_policy()
+  local args = {}
+  for _, name in ipairs(FIELDS) do
+    if P[name] ~= nil then
+      args[#args + 1] = name
+      args[#args + 1] = num(P[name])
+    end
+  end
+  redis.call('HSET', KEYS[3], unpack(args))
+  redis.call('PEXPIRE', KEYS[3], STATE_TTL)
+end
+
+local function pace(rate) return rate * (1 - margin) end
+
+-- Events per second over the last window (or since the first send, if sooner).
+local function per_second(key)
+  if P.first_send == nil then return 0 end
+  local span = math.min(WINDOW, now - P.first_send)
+  if span <= 0 then return 0 end
+  return redis.call('ZCOUNT', key, '(' .. num(now - WINDOW), num(now)) / span
+end
+
+-- concurrency ------------------------------------------------------------------------------
+
+local function grow_window(k)
+  if k > P.cap_bound then P.cap_bound = math.min(k, cc) end
+  if P.slow_start == 1 then
+    P.window = math.min(P.window + 1, P.cap_bound)
+  elseif P.window < P.cap_bound then
+    P.window = math.min(P.window + 1 / P.window, P.cap_bound)
+  else
+    P.clean = P.clean + 1
+    if P.clean >= P.probe_after and P.cap_bound < cc then
+      P.cap_bound = P.cap_bound + 1
+      P.window = P.cap_bound
+      P.clean = 0
+      P.probe_after = math.max(math.floor(P.probe_after / 2), 1)
+    end
+  end
+  P.concurrency = math.max(1, math.floor(P.window))
+end
+
+local function cut_window(k)
+  local room = math.max(1, k - 1)
+  P.slow_start = 0
+  P.cap_bound = math.min(P.cap_bound or room, room)
+  P.window = math.min(P.window, room)
+  P.clean = 0
+  P.probe_after = PROBE_AFTER
+  P.concurrency = math.max(1, math.floor(P.window))
+end
+
+local function recent_ok()
+  local best = 0
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. num(now - RECENT), '+inf')) do
+    local k = tonumber(string.match(member, ':(%d+)$'))
+    if k ~= nil and k > best then best = k end
+  end
+  return best
+end
+
+local function rate_was_the_cause(k)
+  if P.rate == nil then return false end
+  local sent = per_second(KEYS[4])
+  local at_pace = sent >= RATE_BINDING * pace(P.rate) or P.paused_until > now - WINDOW
+  return k <= recent_ok() and at_pace
+end
+
+-- rate -------------------------------------------------------------------------------------
+
+local function cut_rate()
+  P.rate_refused_at = now
+  if now < P.cooldown then return end
+  P.cooldown = now + WINDOW
+  local got_through = per_second(KEYS[5])
+  P.rate_bound = math.min(P.rate, math.max(got_through, P.rate * 0.5, 0.01))
+  P.rate = P.rate_bound * BELOW_BOUND_AFTER_CUT
+  local oldest = redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. num(now - WINDOW), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if #oldest > 0 then P.paused_until = tonumber(oldest[2]) + WINDOW end
+end
+
+local function relax_rate()
+  local clean = now - P.rate_refused_at - RATE_HOLD
+  local bound = P.rate_bound
+  if clean > 0 then bound = math.min(rc, bound * 2 ^ (clean / RATE_DOUBLING)) end
+  local target = rc
+  if bound < rc then target = bound * TARGET_BELOW_BOUND end
+  if P.rate < target then P.rate = math.min(target, P.rate + rc / RECOVERY_STEPS) end
+end
+
+-- events -----------------------------------------------------------------------------------
+
+local function on_answer(k, id)
+  redis.call('ZADD', KEYS[5], num(now), id .. ':' .. k)
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', num(now - math.max(WINDOW, RECENT)))
+  redis.call('PEXPIRE', KEYS[5], STATE_TTL)
+  if P.rate ~= nil then relax_rate() end
+  if P.concurrency ~= nil then grow_window(k) end
+end
+
+local function on_refusal(k)
+  P.rate_limited = P.rate_limited + 1
+  if P.concurrency ~= nil and not rate_was_the_cause(k) then
+    cut_window(k)
+  elseif P.rate ~= nil then
+    cut_rate()
+  end
+end
+
+local function limits() return {num(P.rate or 0), P.concurrency or 0} end
+"""
+
+ACQUIRE = _PRELUDE + r"""
+-- ARGV[2] lease id, ARGV[3] lease seconds, ARGV[4] '1' if this caller lost Redis since its last call.
+-- Returns {status, seconds, in_flight, rate, concurrency}: status 1 granted (send in `seconds`),
+-- 0 cap full (the earliest lease expires in `seconds`), 2 settling after a restart (retry in `seconds`).
+local lease, lease_seconds, reseed = ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
+load_policy()
+local l = limits()
+if reseed and not P.existed then
+  -- Redis lost the key's state while requests were in flight: wait until it is whole again.
+  P.settle_until = now + tonumber(ARGV[5])
+  save_policy()
+end
+if P.settle_until > now then return {2, num(P.settle_until - now), 0, l[1], l[2]} end
+local in_flight = 0
+if cc ~= nil then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', num(now))
+  local n = redis.call('ZCARD', KEYS[2])
+  if n >= P.concurrency then
+    local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    local wait = lease_seconds
+    if #first > 0 then wait = tonumber(first[2]) - now end
+    return {0, num(wait), n, l[1], l[2]}
+  end
+  redis.call('ZADD', KEYS[2], num(now + lease_seconds), lease)
+  redis.call('PEXPIRE', KEYS[2], math.ceil(lease_seconds * 1000) + 1000)
+  in_flight = n + 1
+end
+local send_at = now
+if P.rate ~= nil then
+  -- GCRA with room for one: the next request may go one interval after this one, never sooner.
+  local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+  send_at = math.max(now, tat, P.paused_until)
+  local next_at = send_at + 1 / pace(P.rate)
+  redis.call('SET', KEYS[1], num(next_at), 'PX', math.ceil((next_at - now + WINDOW) * 1000))
+  if adaptive then
+    redis.call('ZADD', KEYS[4], num(send_at), lease)
+    redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', num(now - WINDOW))
+    redis.call('PEXPIRE', KEYS[4], STATE_TTL)
+    if P.first_send == nil then
+      P.first_send = send_at
+      save_policy()
+    end
+  end
+end
+if not P.existed then save_policy() end
+return {1, num(send_at - now), in_flight, l[1], l[2]}
+"""
+
+RELEASE = _PRELUDE + r"""
+-- ARGV[2] lease id, ARGV[3] outcome ('answered', 'limited' or 'none'), ARGV[4] in flight with it,
+-- ARGV[5] the release channel. Returns {rate, concurrency} after learning from the outcome.
+local lease, outcome, k = ARGV[2], ARGV[3], tonumber(ARGV[4])
+load_policy()
+redis.call('ZREM', KEYS[2], lease)
+if outcome == 'limited' then
+  if adaptive then on_refusal(k) else P.rate_limited = P.rate_limited + 1 end
+elseif outcome == 'answered' and adaptive and (P.rate ~= nil or P.concurrency ~= nil) then
+  on_answer(k, lease)
+end
+if outcome ~= 'none' then save_policy() end
+if cc ~= nil then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', num(now))
+  local free = P.concurrency - redis.call('ZCARD', KEYS[2])
+  if free > 0 then redis.call('PUBLISH', ARGV[5], free) end
+end
+return limits()
+"""
+
+RENEW = r"""
+-- KEYS[1] the leases; ARGV[1] lease seconds, ARGV[2..] the leases this process holds. ZADD without
+-- XX: after a restart of Redis this puts back the requests still in flight.
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local t = redis.call('TIME')
+local expiry = string.format('%.17g', tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[1]))
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], expiry, ARGV[i]) end
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[1]) * 1000) + 1000)
+return #ARGV - 1
+"""

@@ -1,0 +1,392 @@
+"""``RedisThrottle``: one gateway key's limits shared by every process that uses the key.
+
+Install with ``pip install 'douyin-async[redis]'`` (the official ``redis`` client's asyncio API).
+Each process builds its own throttle on the same Redis and the same gateway key; together they
+keep the key's rate and cap in flight, and learn from 4008s as one adaptive client would::
+
+    async with RedisThrottle("redis://127.0.0.1:6379/0", key=KEY, rate_limit=10, max_concurrency=4) as throttle:
+        async with DouyinClient(KEY, SECRET, throttle=throttle) as client:
+            ...
+
+See docs/scaling.md for the design, the deployment recipes and what happens on each fault.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Literal
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+
+from ._adaptive import AdaptivePolicy, Ticket
+from ._client import ENV_KEY
+from ._options import check, check_count, check_positive, is_number
+from ._redis_scripts import ACQUIRE, RELEASE, RENEW, SETTLE_SECONDS, Keys, policy_args
+from ._redis_wakeup import UNREACHABLE, ReleaseListener, backoff
+from ._throttle import DEFAULT_MARGIN, LocalThrottle, Outcome, ThrottleLimits
+from .errors import InvalidSettingError, ThrottleUnavailableError
+
+__all__ = ["RedisThrottle"]
+
+log = logging.getLogger("douyin_async")
+
+DEFAULT_LEASE_SECONDS = 15.0
+_GRANTED, _FULL, _SETTLING = 1, 0, 2
+_OUTCOMES = {Outcome.ANSWERED: "answered", Outcome.LIMITED: "limited", Outcome.NO_ANSWER: "none"}
+
+
+@dataclass(slots=True)
+class _Lease(Ticket):
+    """A ticket that also names its lease in the shared sorted set."""
+
+    lease: str = ""
+
+
+_UNLIMITED = Ticket(0.0, 0)
+
+
+class RedisThrottle:
+    """A :class:`~douyin_async.Throttle` whose limits and learning live in Redis, shared by processes.
+
+    ``redis`` is a URL (``redis://host:port/db``; the throttle makes and closes its own client) or
+    a ``redis.asyncio.Redis`` of the caller's (left open). ``key`` is the gateway key the limits
+    belong to (default: the ``DOUYIN_API_KEY`` environment variable, as the client reads it); it
+    is only ever used hashed, in the names of the Redis keys. ``rate_limit``, ``max_concurrency``,
+    ``margin`` and ``adaptive`` mean what they mean for :class:`~douyin_async.LocalThrottle`.
+
+    A request's slot in flight is a lease that expires ``lease_seconds`` after it was last
+    renewed; a background task renews the leases this process holds every third of that, so a
+    process that dies loses its slots within ``lease_seconds``. With ``fallback="local"``, a Redis
+    that cannot be reached when the throttle first needs it is replaced, for the life of the
+    throttle, by a :class:`~douyin_async.LocalThrottle` with the limits divided by ``processes``;
+    by default that raises :class:`~douyin_async.ThrottleUnavailableError`.
+
+    >>> async with RedisThrottle("redis://127.0.0.1:6379", key="...", max_concurrency=4) as throttle:  # doctest: +SKIP
+    ...     async with DouyinClient("...", "...", throttle=throttle) as client:
+    ...         results = await client.get_videos(ids)
+    """
+
+    def __init__(
+        self,
+        redis: str | Redis,
+        *,
+        key: str | None = None,
+        rate_limit: float | None = 5.0,
+        max_concurrency: int | None = 5,
+        prefix: str = "douyin-async",
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        fallback: Literal["local"] | None = None,
+        processes: int = 1,
+        adaptive: bool = True,
+        margin: float = DEFAULT_MARGIN,
+    ) -> None:
+        url_ok = isinstance(redis, str) and redis.startswith(("redis://", "rediss://", "unix://"))
+        check("redis", _shown(redis), url_ok or isinstance(redis, Redis),
+              "a redis://, rediss:// or unix:// URL, or a redis.asyncio.Redis client")
+        key = key if key is not None else os.environ.get(ENV_KEY)
+        check("key", "***", key is None or isinstance(key, str), "a str")
+        if not key:
+            raise InvalidSettingError(f"missing gateway key: pass key= or set {ENV_KEY}")
+        check_positive("rate_limit", rate_limit, optional=True)
+        check_count("max_concurrency", max_concurrency, minimum=1, optional=True)
+        check("prefix", prefix, isinstance(prefix, str) and bool(prefix) and "{" not in prefix,
+              "a non-empty str without braces")
+        check_positive("lease_seconds", lease_seconds, minimum=0.1)
+        check("fallback", fallback, fallback in (None, "local"), 'None or "local"')
+        check_count("processes", processes, minimum=1)
+        check("adaptive", adaptive, isinstance(adaptive, bool), "True or False")
+        check("margin", margin, is_number(margin) and 0 <= margin < 1, "a number from 0 up to (not including) 1")
+        self._url = redis if isinstance(redis, str) else None
+        self._given = redis if isinstance(redis, Redis) else None
+        self._keys = Keys.named(prefix, hashlib.sha256(key.encode()).hexdigest()[:16])
+        self._rate_ceiling, self._concurrency_ceiling = rate_limit, max_concurrency
+        self._lease_seconds = float(lease_seconds)
+        self._lease_text = repr(self._lease_seconds)
+        self._key_names = self._keys.all()
+        self._fallback, self._processes = fallback, processes
+        self._adaptive, self._margin = adaptive, margin
+        self._policy_args = policy_args(rate_limit, max_concurrency, margin, adaptive)
+        self._unlimited = rate_limit is None and max_concurrency is None
+        self._token = secrets.token_hex(6)
+        self._counter = itertools.count(1)
+        self._held: set[str] = set()
+        self._undoing: set[asyncio.Future[None]] = set()
+        starting = AdaptivePolicy(rate_limit, max_concurrency, margin, start_small=adaptive)
+        self._rate, self._concurrency = starting.rate, starting.concurrency
+        self._rate_limited = 0
+        self._unlimited_in_flight = 0
+        self._reached = False
+        self._lost = False
+        self._local: LocalThrottle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: Redis | None = None
+        self._listener: ReleaseListener | None = None
+        self._renewer: asyncio.Task[None] | None = None
+        self._acquire_script: AsyncScript | None = None
+        self._release_script: AsyncScript | None = None
+        self._renew_script: AsyncScript | None = None
+
+    def __repr__(self) -> str:
+        return (f"RedisThrottle(prefix={self._keys.policy.rpartition(':{')[0]!r}, key='***', "
+                f"rate_limit={self._rate_ceiling}, max_concurrency={self._concurrency_ceiling})")
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> RedisThrottle:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def open(self) -> None:
+        """Reach Redis now rather than on the first request (``async with`` does this).
+
+        Raises :class:`ThrottleUnavailableError` if it cannot be reached, unless ``fallback="local"``.
+        """
+        if self._unlimited or self._local is not None:
+            return
+        client = self._bind()
+        if self._reached:
+            return
+        try:
+            await client.ping()
+        except UNREACHABLE as exc:
+            self._unreachable(exc)
+            return
+        self._reached = True
+
+    async def aclose(self) -> None:
+        """Stop the background tasks and close the Redis client the throttle made (not one given)."""
+        renewer, self._renewer = self._renewer, None
+        if renewer is not None:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.aclose()
+        client, self._client, self._loop = self._client, None, None
+        if client is not None and client is not self._given:
+            await client.aclose()
+
+    def _bind(self) -> Redis:
+        """The client and scripts for the running event loop (made again if the loop changed)."""
+        loop = asyncio.get_running_loop()
+        if self._client is not None and loop is self._loop:
+            return self._client
+        self._loop = loop
+        if self._given is not None:
+            client = self._given
+        else:
+            assert self._url is not None
+            client = Redis.from_url(self._url, socket_connect_timeout=2.0, socket_timeout=5.0)
+        self._client = client
+        self._acquire_script = client.register_script(ACQUIRE)
+        self._release_script = client.register_script(RELEASE)
+        self._renew_script = client.register_script(RENEW)
+        self._listener = ReleaseListener(client, self._keys.channel)
+        self._renewer = None
+        return client
+
+    def _unreachable(self, exc: BaseException) -> None:
+        """Redis cannot be reached on first contact: fail, or fall back to a local throttle."""
+        where = _shown(self._url) if self._url is not None else "the given Redis client"
+        if self._fallback is None:
+            raise ThrottleUnavailableError(
+                f"the shared throttle's Redis ({where}) cannot be reached: {type(exc).__name__}"
+            ) from None
+        divided = self._processes
+        self._local = LocalThrottle(
+            None if self._rate_ceiling is None else self._rate_ceiling / divided,
+            None if self._concurrency_ceiling is None else max(1, self._concurrency_ceiling // divided),
+            margin=self._margin, adaptive=self._adaptive,
+        )
+        log.warning("the shared throttle's Redis (%s) cannot be reached (%s); using a local throttle "
+                    "with the limits divided by %d processes", where, type(exc).__name__, divided)
+
+    # -- the Throttle protocol ----------------------------------------------------------------
+
+    async def acquire(self) -> Ticket:
+        """Wait for a lease in flight and a time slot from Redis, then for that slot to come."""
+        if self._unlimited:
+            self._unlimited_in_flight += 1
+            return _UNLIMITED
+        if self._local is None and not self._reached:
+            await self.open()
+        if self._local is not None:
+            return await self._local.acquire()
+        lease = f"{self._token}:{next(self._counter)}"
+        failures = 0
+        while True:
+            self._bind()
+            assert self._acquire_script is not None
+            assert self._listener is not None
+            try:
+                if self._lost:
+                    await self._renew()
+                reply = await self._run_acquire(self._acquire_script, lease)
+            except UNREACHABLE as exc:
+                failures += 1
+                self._lost_redis(exc, failures)
+                await asyncio.sleep(backoff(failures))
+                continue
+            except RedisError as exc:  # Redis answered, with an error no wait will cure
+                raise ThrottleUnavailableError(
+                    f"the shared throttle's Redis refused its script: {type(exc).__name__}: {str(exc)[:200]}"
+                ) from None
+            failures, self._lost = 0, False
+            status, seconds, in_flight = int(reply[0]), float(reply[1]), int(reply[2])
+            self._note_limits(reply[3], reply[4])
+            if status == _FULL:
+                await self._listener.wait(seconds)
+            elif status == _SETTLING:
+                await asyncio.sleep(seconds)
+            else:
+                break
+        self._held.add(lease)
+        self._start_renewer()
+        try:
+            if seconds > 0:
+                await asyncio.sleep(seconds)
+        except BaseException:
+            await self._release(lease, 0, Outcome.NO_ANSWER)
+            raise
+        return _Lease(0.0, in_flight, lease)
+
+    async def _run_acquire(self, script: AsyncScript, lease: str) -> list[bytes | str | int]:
+        """The acquire script's reply; if the caller is cancelled meanwhile, a lease it granted
+        all the same is given back as soon as the reply comes, rather than held until it expires."""
+        call = asyncio.ensure_future(
+            script(keys=self._key_names, args=[self._policy_args, lease, self._lease_text, int(self._lost),
+                                               SETTLE_SECONDS])
+        )
+        try:
+            reply: list[bytes | str | int] = await asyncio.shield(call)
+        except asyncio.CancelledError:
+            undo = asyncio.ensure_future(self._give_back(call, lease))
+            self._undoing.add(undo)
+            undo.add_done_callback(self._undoing.discard)
+            raise
+        return reply
+
+    async def _give_back(self, call: asyncio.Future[list[bytes | str | int]], lease: str) -> None:
+        with contextlib.suppress(*UNREACHABLE):
+            if int((await call)[0]) == _GRANTED:
+                await self._release(lease, 0, Outcome.NO_ANSWER)
+
+    async def release(self, ticket: Ticket, outcome: Outcome) -> None:
+        """Give the lease back and let the shared policy learn from ``outcome``.
+
+        The script runs to the end even if the caller is cancelled meanwhile; if Redis cannot be
+        reached, the lease is dropped here and expires there (or went with a restart).
+        """
+        if ticket is _UNLIMITED:
+            self._unlimited_in_flight -= 1
+            return
+        if self._local is not None and not isinstance(ticket, _Lease):
+            await self._local.release(ticket, outcome)
+            return
+        if outcome is Outcome.LIMITED:
+            self._rate_limited += 1
+        lease = ticket.lease if isinstance(ticket, _Lease) else ""
+        await asyncio.shield(self._release(lease, ticket.in_flight, outcome))
+        if outcome is Outcome.LIMITED:
+            log.info("rate limited (4008) with %d in flight on the key; shared throttle now %s",
+                     ticket.in_flight, self.limits)
+
+    async def _release(self, lease: str, in_flight: int, outcome: Outcome) -> None:
+        self._held.discard(lease)
+        script = self._release_script
+        if script is None:
+            return
+        try:
+            reply = await script(
+                keys=self._key_names,
+                args=[self._policy_args, lease, _OUTCOMES[outcome], in_flight, self._keys.channel],
+            )
+        except UNREACHABLE as exc:
+            self._lost_redis(exc, 1)
+            return
+        except RedisError as exc:
+            log.warning("the shared throttle could not release a lease (%s); it will expire", type(exc).__name__)
+            return
+        self._note_limits(reply[0], reply[1])
+
+    @property
+    def limits(self) -> ThrottleLimits:
+        """The shared rate and concurrency as this process last read them; ``in_flight`` and
+        ``rate_limited`` count this process's own requests and 4008s."""
+        if self._local is not None:
+            return self._local.limits
+        return ThrottleLimits(
+            rate=self._rate,
+            concurrency=self._concurrency,
+            in_flight=len(self._held) + self._unlimited_in_flight,
+            rate_ceiling=self._rate_ceiling,
+            concurrency_ceiling=self._concurrency_ceiling,
+            rate_limited=self._rate_limited,
+        )
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _note_limits(self, rate: bytes | str | int, concurrency: bytes | str | int) -> None:
+        if self._rate_ceiling is not None:
+            self._rate = float(rate)
+        if self._concurrency_ceiling is not None:
+            self._concurrency = int(concurrency)
+
+    def _lost_redis(self, exc: BaseException, failures: int) -> None:
+        """Redis went away mid-run: fail closed (callers wait) and re-seed when it is back."""
+        if not self._lost:
+            log.warning("the shared throttle lost Redis (%s); requests wait until it answers again",
+                        type(exc).__name__)
+        elif failures > 1:
+            log.debug("Redis still unreachable (%s), %d attempts", type(exc).__name__, failures)
+        self._lost = True
+
+    async def _renew(self) -> None:
+        """Push the expiry of every lease this process holds; put them back if Redis lost them."""
+        held = list(self._held)
+        if held and self._renew_script is not None:
+            await self._renew_script(keys=[self._keys.leases], args=[repr(self._lease_seconds), *held])
+
+    def _start_renewer(self) -> None:
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.get_running_loop().create_task(self._renew_leases(), name="douyin-redis-leases")
+
+    async def _renew_leases(self) -> None:
+        """While this process holds leases, renew them every third of their lifetime."""
+        failures = 0
+        while self._held:
+            await asyncio.sleep(backoff(failures) if failures else self._lease_seconds / 3)
+            try:
+                await self._renew()
+            except UNREACHABLE as exc:
+                failures += 1
+                self._lost_redis(exc, failures)
+                continue
+            except RedisError as exc:
+                log.warning("the shared throttle could not renew its leases (%s)", type(exc).__name__)
+            failures = 0
+
+
+def _shown(redis: object) -> str:
+    """A Redis URL without its password, or the type of anything else."""
+    if not isinstance(redis, str):
+        return type(redis).__name__
+    scheme, sep, rest = redis.partition("://")
+    _, at, host = rest.rpartition("@")
+    return f"{scheme}{sep}{'***@' if at else ''}{host}" if sep else "***"

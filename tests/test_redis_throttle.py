@@ -1,0 +1,397 @@
+"""RedisThrottle against a real redis-server on 127.0.0.1, and real worker processes sharing it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from douyin_async import (
+    BatchAbortedError,
+    DouyinClient,
+    InvalidSettingError,
+    Outcome,
+    ThrottleUnavailableError,
+)
+from douyin_async._adaptive import AdaptivePolicy, Ticket
+from douyin_async.emulator import Emulator
+from douyin_async.redis import RedisThrottle
+
+from .redis_server import REDIS_SERVER, RedisServer, free_port
+
+KEY, SECRET = "test-key", "test-secret"
+WORKER = Path(__file__).with_name("redis_worker.py")
+FAST = {"latency": 0.02, "jitter": 0.16, "seed": 1, "found_ratio": 1.0}
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run installs it)")
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def redis_client(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_server.url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+def max_in_window(times: list[float], window: float = 1.0) -> int:
+    times, best, start = sorted(times), 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("args", "options"), [
+    ((42,), {"key": KEY}),
+    (("",), {"key": KEY}),
+    (("http://127.0.0.1:6379",), {"key": KEY}),
+    (("redis://x",), {"key": KEY, "rate_limit": 0}),
+    (("redis://x",), {"key": KEY, "max_concurrency": 0}),
+    (("redis://x",), {"key": KEY, "lease_seconds": 0}),
+    (("redis://x",), {"key": KEY, "fallback": "yes"}),
+    (("redis://x",), {"key": KEY, "processes": 0}),
+    (("redis://x",), {"key": KEY, "prefix": ""}),
+    (("redis://x",), {"key": KEY, "margin": 1}),
+    (("redis://x",), {"key": ""}),
+])
+def test_settings_are_checked(args: tuple[Any, ...], options: dict[str, Any]) -> None:
+    with pytest.raises(InvalidSettingError):
+        RedisThrottle(*args, **options)
+
+
+def test_the_key_comes_from_the_environment_when_not_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DOUYIN_API_KEY", raising=False)
+    with pytest.raises(InvalidSettingError, match="DOUYIN_API_KEY"):
+        RedisThrottle("redis://127.0.0.1:1")
+    monkeypatch.setenv("DOUYIN_API_KEY", "from-env")
+    assert "from-env" not in repr(RedisThrottle("redis://:pw@127.0.0.1:1"))
+
+
+# -- one process, several throttles ------------------------------------------------------------
+
+
+async def test_no_window_holds_more_than_the_rate_across_throttles(redis_server: RedisServer) -> None:
+    rate = 25
+    throttles = [RedisThrottle(redis_server.url, key=KEY, rate_limit=rate, max_concurrency=None) for _ in range(3)]
+    sends: list[float] = []
+
+    async def one(throttle: RedisThrottle) -> None:
+        ticket = await throttle.acquire()
+        sends.append(time.monotonic())
+        await throttle.release(ticket, Outcome.ANSWERED)
+
+    try:
+        await asyncio.gather(*(one(throttles[n % 3]) for n in range(2 * rate)))
+    finally:
+        for throttle in throttles:
+            await throttle.aclose()
+    sends.sort()
+    assert max_in_window(sends) <= rate
+    assert sends[1] - sends[0] > 0.8 / rate  # no burst at start: the second waits one interval
+    assert sends[-1] - sends[0] >= (2 * rate - 1) / rate * 0.95
+
+
+async def test_the_cap_holds_across_throttles_and_releases_wake_waiters(redis_server: RedisServer) -> None:
+    cap, hold = 3, 0.03
+    throttles = [RedisThrottle(redis_server.url, key=KEY, rate_limit=None, max_concurrency=cap, adaptive=False)
+                 for _ in range(3)]
+    in_flight = [0, 0]
+
+    async def one(throttle: RedisThrottle) -> None:
+        ticket = await throttle.acquire()
+        in_flight[0] += 1
+        in_flight[1] = max(in_flight)
+        await asyncio.sleep(hold)
+        in_flight[0] -= 1
+        await throttle.release(ticket, Outcome.ANSWERED)
+
+    started = time.monotonic()
+    try:
+        await asyncio.gather(*(one(throttles[n % 3]) for n in range(30)))
+    finally:
+        for throttle in throttles:
+            await throttle.aclose()
+    assert in_flight[1] == cap
+    # 10 rounds of 30 ms: waiters are woken by releases, not by their fallback timer (0.5-1 s).
+    assert time.monotonic() - started < 1.0
+
+
+async def test_a_4008_in_one_process_narrows_the_window_of_all(redis_server: RedisServer) -> None:
+    async with RedisThrottle(redis_server.url, key=KEY, rate_limit=None, max_concurrency=8) as a, \
+            RedisThrottle(redis_server.url, key=KEY, rate_limit=None, max_concurrency=8) as b:
+        first, second = await a.acquire(), await a.acquire()
+        assert second.in_flight == 2
+        await a.release(second, Outcome.LIMITED)  # 2 in flight were too many: room for one
+        assert a.limits.concurrency == 1
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(b.acquire(), 0.3)
+        waiting = asyncio.ensure_future(b.acquire())
+        await asyncio.sleep(0.05)
+        await a.release(first, Outcome.ANSWERED)
+        ticket = await asyncio.wait_for(waiting, 0.5)
+        assert b.limits.concurrency == 1
+        await b.release(ticket, Outcome.ANSWERED)
+
+
+async def test_the_shared_window_moves_as_the_in_process_policy(redis_server: RedisServer) -> None:
+    """The Lua port of AdaptivePolicy's window, event for event, probes included."""
+    rng = random.Random(5)
+    ceiling = 8
+    policy = AdaptivePolicy(None, ceiling, 0.02)
+    async with RedisThrottle(redis_server.url, key=KEY, rate_limit=None, max_concurrency=ceiling) as throttle:
+        for n in range(600):
+            assert policy.concurrency is not None
+            in_flight = rng.randint(1, policy.concurrency + 1)
+            refused = rng.random() < 0.04 or (in_flight > 5 and rng.random() < 0.5)
+            if refused:
+                policy.on_refusal(0.0, Ticket(0.0, in_flight))
+            else:
+                policy.on_answer(0.0, Ticket(0.0, in_flight))
+            await throttle._release(f"lease-{n}", in_flight, Outcome.LIMITED if refused else Outcome.ANSWERED)
+            assert throttle.limits.concurrency == policy.concurrency, n
+
+
+async def test_a_rate_4008_lowers_the_shared_rate(redis_server: RedisServer) -> None:
+    rate = 20.0
+    async with RedisThrottle(redis_server.url, key=KEY, rate_limit=rate, max_concurrency=None) as a, \
+            RedisThrottle(redis_server.url, key=KEY, rate_limit=rate, max_concurrency=None) as b:
+        for _ in range(10):
+            await a.release(await a.acquire(), Outcome.ANSWERED)
+        await a.release(await a.acquire(), Outcome.LIMITED)
+        ticket = await b.acquire()
+        assert b.limits.rate is not None
+        assert b.limits.rate < rate * 0.95
+        await b.release(ticket, Outcome.ANSWERED)
+
+
+# -- secrets -----------------------------------------------------------------------------------
+
+
+async def test_the_gateway_key_is_never_in_redis_or_logs(
+    redis_server: RedisServer, redis_client: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret_key = "K3Y-must-not-leak-5e1f"
+    async with RedisThrottle(redis_server.url, key=secret_key, rate_limit=50, max_concurrency=4) as throttle:
+        for outcome in (Outcome.ANSWERED, Outcome.LIMITED, Outcome.NO_ANSWER):
+            await throttle.release(await throttle.acquire(), outcome)
+        texts = [repr(throttle), str(throttle.limits)]
+    keys = [k.decode() for k in await redis_client.keys("*")]
+    digest = hashlib.sha256(secret_key.encode()).hexdigest()[:16]
+    assert keys
+    assert all(digest in k and k.startswith("douyin-async:") for k in keys)
+    dead = RedisThrottle(f"redis://user:pw@127.0.0.1:{free_port()}", key=secret_key)
+    with pytest.raises(ThrottleUnavailableError) as caught:
+        await dead.acquire()
+    texts += [str(caught.value), repr(caught.value), repr(dead)]
+    await dead.aclose()
+    everything = "\n".join([*keys, *texts, caplog.text])
+    assert secret_key not in everything
+    assert "pw" not in str(caught.value)
+
+
+# -- faults ------------------------------------------------------------------------------------
+
+
+async def test_redis_unreachable_at_start_is_a_fatal_typed_error() -> None:
+    async with Emulator(fast=True) as emu:
+        throttle = RedisThrottle(f"redis://127.0.0.1:{free_port()}", key=KEY)
+        async with DouyinClient(KEY, SECRET, base_url=emu.base_url, throttle=throttle) as client:
+            with pytest.raises(ThrottleUnavailableError) as caught:
+                await client.item_get_video("7092264344980868359")
+            assert caught.value.fatal
+            assert not caught.value.retryable
+            results = await client.get_videos(["1", "2", "3"], concurrency=1)
+        await throttle.aclose()
+    assert isinstance(results[0].error, ThrottleUnavailableError)
+    assert all(isinstance(r.error, (ThrottleUnavailableError, BatchAbortedError)) for r in results)
+    assert emu.stats.requests == 0
+
+
+async def test_fallback_local_warns_once_and_divides_the_limits(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="douyin_async")
+    async with RedisThrottle(f"redis://127.0.0.1:{free_port()}", key=KEY, rate_limit=10, max_concurrency=5,
+                             fallback="local", processes=2) as throttle:
+        for _ in range(3):
+            await throttle.release(await throttle.acquire(), Outcome.ANSWERED)
+        assert throttle.limits.rate_ceiling == 5
+        assert throttle.limits.concurrency_ceiling == 2
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "local throttle" in warnings[0].getMessage()
+
+
+async def test_a_redis_restart_mid_batch_loses_no_id_and_makes_no_burst(redis_server: RedisServer) -> None:
+    rate, cap, count = 30, 4, 60
+    throttle = RedisThrottle(redis_server.url, key=KEY, rate_limit=rate, max_concurrency=cap)
+    async with Emulator(rate_limit=rate, concurrency=cap, latency=0.02, jitter=0.02, found_ratio=1.0) as emu, \
+            throttle, DouyinClient(KEY, SECRET, base_url=emu.base_url, throttle=throttle) as client:
+
+        async def restart() -> None:
+            await asyncio.sleep(0.8)
+            redis_server.kill()
+            await asyncio.sleep(0.4)
+            await asyncio.get_running_loop().run_in_executor(None, redis_server.start)
+
+        restarting = asyncio.ensure_future(restart())
+        results = await asyncio.wait_for(client.get_videos([str(10**15 + n) for n in range(count)]), 30)
+        await restarting
+    assert sorted(r.item_id or "" for r in results) == sorted(str(10**15 + n) for n in range(count))
+    assert all(r.ok for r in results), [r.error for r in results if r.error]
+    assert emu.stats.rate_limited == 0
+    assert emu.max_in_window() <= rate
+
+
+# -- real processes ----------------------------------------------------------------------------
+
+
+async def run_workers(
+    processes: int, redis_url: str, base_url: str, per_process: int, options: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """``processes`` workers on one key, started together; their JSON summaries."""
+    workers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, str(WORKER), "batch", redis_url, base_url, str(n * per_process), str(per_process),
+            json.dumps(options), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )
+        for n in range(processes)
+    ]
+    try:
+        for worker in workers:
+            assert worker.stdout is not None
+            assert (await asyncio.wait_for(worker.stdout.readline(), 30)).strip() == b"ready"
+        for worker in workers:
+            assert worker.stdin is not None
+            worker.stdin.write(b"go\n")
+            await worker.stdin.drain()
+        outputs = await asyncio.wait_for(asyncio.gather(*(w.communicate() for w in workers)), 60)
+    finally:
+        for worker in workers:
+            if worker.returncode is None:
+                worker.kill()
+                await worker.wait()
+    assert all(w.returncode == 0 for w in workers)
+    return [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+
+
+def all_ids(summaries: list[dict[str, Any]], expected: int) -> None:
+    ids = [item_id for summary in summaries for item_id in summary["ids"]]
+    assert sorted(ids) == sorted(str(10**15 + n) for n in range(expected))
+    assert all(summary["ok"] == len(summary["ids"]) for summary in summaries), summaries
+
+
+async def test_processes_set_to_the_cap_never_exceed_it(redis_server: RedisServer) -> None:
+    cap = 4
+    async with Emulator(concurrency=cap, **FAST) as emu:
+        summaries = await run_workers(4, redis_server.url, emu.base_url, 20,
+                                      {"rate_limit": None, "max_concurrency": cap, "adaptive": False})
+    all_ids(summaries, 80)
+    assert emu.stats.limited.get("concurrency", 0) == 0
+    assert emu.stats.max_in_flight <= cap
+
+
+async def test_adaptive_processes_learn_the_cap_together(redis_server: RedisServer) -> None:
+    cap = 4
+    async with Emulator(concurrency=cap, **FAST) as emu:
+        summaries = await run_workers(4, redis_server.url, emu.base_url, 30,
+                                      {"rate_limit": None, "max_concurrency": 2 * cap})
+    all_ids(summaries, 120)
+    assert emu.stats.max_in_flight <= cap
+    # One client learning the cap pays about one 4008 on the way up; four sharing it pay the same.
+    assert emu.stats.rate_limited <= 0.05 * emu.stats.requests
+
+
+async def test_processes_share_the_rate(redis_server: RedisServer) -> None:
+    rate, cap = 50, 4
+    async with Emulator(rate_limit=rate, concurrency=cap, latency=0.02, jitter=0.02, seed=1, found_ratio=1.0) as emu:
+        summaries = await run_workers(4, redis_server.url, emu.base_url, 30,
+                                      {"rate_limit": rate, "max_concurrency": cap})
+    all_ids(summaries, 120)
+    assert emu.stats.limited.get("rate", 0) <= 1
+    assert emu.max_in_window() <= rate + 1
+
+
+async def test_a_killed_process_gives_its_slots_back_within_the_lease(redis_server: RedisServer) -> None:
+    cap, lease = 3, 1.0
+    options = {"rate_limit": None, "max_concurrency": cap, "adaptive": False, "lease_seconds": lease}
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, str(WORKER), "hold", redis_server.url, str(cap), json.dumps(options),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None
+        assert (await asyncio.wait_for(holder.stdout.readline(), 30)).strip() == b"held"
+        async with RedisThrottle(redis_server.url, key=KEY, **options) as throttle:  # type: ignore[arg-type]
+            await asyncio.sleep(lease)  # the holder renews: its slots outlive one lease
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(throttle.acquire(), 0.3)
+            holder.send_signal(signal.SIGKILL)
+            await holder.wait()
+            killed = time.monotonic()
+            tickets = [await asyncio.wait_for(throttle.acquire(), 5) for _ in range(cap)]
+            recovered = time.monotonic() - killed
+            for ticket in tickets:
+                await throttle.release(ticket, Outcome.ANSWERED)
+    finally:
+        if holder.returncode is None:
+            holder.kill()
+            await holder.wait()
+    assert recovered < lease + 1.2
+
+
+async def test_a_cancelled_acquire_leaves_no_lease_behind(redis_server: RedisServer, redis_client: Redis) -> None:
+    async with RedisThrottle(redis_server.url, key=KEY, rate_limit=2, max_concurrency=2, adaptive=False) as throttle:
+        first = await throttle.acquire()
+        waiting = asyncio.ensure_future(throttle.acquire())  # granted a lease, sleeping until its slot
+        await asyncio.sleep(0.1)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        for _ in range(20):  # cancelled in the middle of the script call, too
+            call = asyncio.ensure_future(throttle.acquire())
+            await asyncio.sleep(0)
+            call.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await call
+        await asyncio.sleep(0.1)
+        leases = [k for k in await redis_client.keys("*") if k.endswith(b":leases")]
+        assert await redis_client.zcard(leases[0]) == 1
+        await throttle.release(first, Outcome.ANSWERED)
+        assert throttle.limits.in_flight == 0
+
+
+async def test_a_script_error_is_a_typed_error(redis_server: RedisServer, redis_client: Redis) -> None:
+    digest = hashlib.sha256(KEY.encode()).hexdigest()[:16]
+    await redis_client.set(f"douyin-async:{{{digest}}}:policy", "not a hash")
+    async with RedisThrottle(redis_server.url, key=KEY) as throttle:
+        with pytest.raises(ThrottleUnavailableError, match=r"WRONGTYPE|ResponseError"):
+            await throttle.acquire()
+        assert throttle.limits.in_flight == 0

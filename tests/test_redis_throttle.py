@@ -29,23 +29,12 @@ from douyin_async._adaptive import AdaptivePolicy, Ticket
 from douyin_async.emulator import Emulator
 from douyin_async.redis import RedisThrottle
 
-from .redis_server import REDIS_SERVER, RedisServer, free_port
+from .redis_server import RedisServer, free_port, redis_server  # noqa: F401 - a fixture
 
 KEY, SECRET = "test-key", "test-secret"
 WORKER = Path(__file__).with_name("redis_worker.py")
 FAST = {"latency": 0.02, "jitter": 0.16, "seed": 1, "found_ratio": 1.0}
 
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    if REDIS_SERVER is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run installs it)")
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

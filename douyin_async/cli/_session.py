@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import signal
 import sys
@@ -12,7 +13,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from types import TracebackType
 from typing import Any
 
-from .. import DEFAULT_SHORT_LINK_HOSTS, DouyinClient, InvalidSettingError, ShortLinkOptions
+from .. import DEFAULT_SHORT_LINK_HOSTS, DouyinClient, InvalidSettingError, ShortLinkOptions, ThrottleUnavailableError
 from ..emulator import EMULATOR_KEY, EMULATOR_SECRET, Emulator
 from ._checks import UsageError, setting_message
 
@@ -26,12 +27,27 @@ EXIT_INTERRUPTED = 130
 
 
 def client_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The client settings the command-line options describe."""
-    return {
-        "rate_limit": args.rate or None, "max_concurrency": args.concurrency or None,
+    """The client settings the command-line options describe (the limits go to a Redis throttle with --redis)."""
+    options: dict[str, Any] = {
         "max_retries": args.retries, "timeout": args.timeout, "cache": args.cache, "lang": args.lang,
         "base_url": args.base_url,
     }
+    if not args.redis:
+        options.update(rate_limit=args.rate or None, max_concurrency=args.concurrency or None)
+    return options
+
+
+def redis_throttle(args: argparse.Namespace, key: str | None) -> Any:
+    """The shared throttle ``--redis`` asks for (imported only then: redis is an extra)."""
+    if importlib.util.find_spec("redis") is None:
+        raise UsageError("--redis needs the redis client: pip install 'douyin-async[redis]'")
+    from ..redis import RedisThrottle
+
+    try:
+        return RedisThrottle(args.redis, key=key, rate_limit=args.rate or None,
+                             max_concurrency=args.concurrency or None)
+    except InvalidSettingError as exc:
+        raise UsageError(setting_message(exc)) from None
 
 
 def check_client(args: argparse.Namespace) -> None:
@@ -41,6 +57,8 @@ def check_client(args: argparse.Namespace) -> None:
     if args.emulator:
         key, secret = key or EMULATOR_KEY, secret or EMULATOR_SECRET
         options["base_url"] = "http://127.0.0.1:1/douyin"  # the emulator's address is not known yet
+    if args.redis:
+        options["throttle"] = redis_throttle(args, key)
     try:
         DouyinClient(key, secret, **options)
     except InvalidSettingError as exc:
@@ -62,6 +80,12 @@ async def open_client(args: argparse.Namespace) -> AsyncIterator[DouyinClient]:
             options["base_url"] = emulator.base_url
             args.short_link_hosts = (*DEFAULT_SHORT_LINK_HOSTS, emulator.short_link_host)
             options["short_links"] = ShortLinkOptions(hosts=args.short_link_hosts)
+        if args.redis:
+            throttle = redis_throttle(args, key if key is not None else os.environ.get("DOUYIN_API_KEY"))
+            try:
+                options["throttle"] = await stack.enter_async_context(throttle)
+            except ThrottleUnavailableError as exc:
+                raise UsageError(f"--redis {args.redis}: {exc}") from None
         yield await stack.enter_async_context(DouyinClient(key, secret, **options))
 
 

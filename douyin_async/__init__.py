@@ -7,7 +7,7 @@ from ._decode import decode_item_get_video
 from ._download import MEDIA_KINDS
 from ._ids import normalize_item_id
 from ._models import ItemGetVideoResponse, ItemImage, Music, Video, VideoStreams
-from ._options import MediaOptions, RetryOptions, ShortLinkOptions
+from ._options import MediaOptions, ResponseOptions, RetryOptions, ShortLinkOptions
 from ._parse import DEFAULT_SHORT_LINK_HOSTS, extract_item_ids, find_short_link, parse_item_id
 from ._quota import Quota
 from ._redact import Redactor
@@ -35,6 +35,7 @@ from .errors import (
     QuotaExceededError,
     RateLimitError,
     RequestTimeoutError,
+    ResponseTooLargeError,
     ServerError,
     TransportError,
     UnexpectedItemError,
@@ -83,6 +84,8 @@ __all__ = [
     "Request",
     "RequestTimeoutError",
     "Response",
+    "ResponseOptions",
+    "ResponseTooLargeError",
     "RetryOptions",
     "ServerError",
     "ShortLinkOptions",

@@ -19,6 +19,7 @@ from ._gateway import LANG_ALLOWED, Gateway, is_lang
 from ._models import ItemGetVideoResponse, Video
 from ._options import (
     MediaOptions,
+    ResponseOptions,
     RetryOptions,
     ShortLinkOptions,
     check,
@@ -51,7 +52,8 @@ class DouyinClient:
     Every call on one client shares its connections, its throttle (``rate_limit`` requests per
     second, ``max_concurrency`` in flight) and its retry policy. Less common settings come in
     groups: ``retry=RetryOptions(...)``, ``media=MediaOptions(...)``,
-    ``short_links=ShortLinkOptions(...)``; ``throttle=`` and ``transport=`` replace those parts.
+    ``short_links=ShortLinkOptions(...)``, ``response=ResponseOptions(...)``; ``throttle=`` and
+    ``transport=`` replace those parts.
 
     >>> async with DouyinClient(key="...", secret="...") as client:   # doctest: +SKIP
     ...     resp = await client.item_get_video("7092264344980868359")
@@ -78,6 +80,7 @@ class DouyinClient:
         retry: RetryOptions | None = None,
         media: MediaOptions | None = None,
         short_links: ShortLinkOptions | None = None,
+        response: ResponseOptions | None = None,
     ) -> None:
         key = key if key is not None else os.environ.get(ENV_KEY)
         secret = secret if secret is not None else os.environ.get(ENV_SECRET)
@@ -112,7 +115,8 @@ class DouyinClient:
         check("session", session, session is None or isinstance(session, aiohttp.ClientSession),
               "an aiohttp.ClientSession or None")
         for name, group, kind in (("retry", retry, RetryOptions), ("media", media, MediaOptions),
-                                  ("short_links", short_links, ShortLinkOptions)):
+                                  ("short_links", short_links, ShortLinkOptions),
+                                  ("response", response, ResponseOptions)):
             check(name, group, group is None or isinstance(group, kind), f"a {kind.__name__} or None")
         self._redact = Redactor([key, secret])
         self._throttle = throttle if throttle is not None else LocalThrottle(rate_limit, max_concurrency)
@@ -133,6 +137,7 @@ class DouyinClient:
             policy=self._policy,
             timeout=timeout,
             redact=self._redact,
+            max_body_size=(response or ResponseOptions()).max_body_size,
         )
         self._media = media or MediaOptions()
         self._short_links = short_links or ShortLinkOptions()

@@ -23,7 +23,7 @@ from ._quota import Quota, parse_quota
 from ._redact import Redactor
 from ._retry import RetryPolicy, retry_after_seconds, should_retry
 from ._throttle import Outcome, Throttle, ThrottleLimits
-from ._transport import Request, Response, Transport
+from ._transport import Request, Response, Transport, too_large
 from .errors import (
     ApiError,
     DouyinError,
@@ -95,6 +95,7 @@ class Gateway:
         policy: RetryPolicy,
         timeout: float,
         redact: Redactor,
+        max_body_size: int | None = None,
     ) -> None:
         self.transport = transport
         self.throttle = throttle
@@ -108,6 +109,7 @@ class Gateway:
         self._cache, self._lang = cache, lang
         self._policy = policy
         self._timeout = timeout
+        self._max_body = max_body_size
         self._retry_unknown = policy.options.retry_unknown_errors
         self._prefixes: dict[tuple[int, bool | None, str | None], str] = {}
         self._default_prefixes = [self.url_prefix(host, None, None) for host in range(len(self.base_urls))]
@@ -203,7 +205,9 @@ class Gateway:
                 call.before_send()
             call.sent += 1
             charge = Charge.POSSIBLY_BILLED  # until an answer says otherwise
-            answer = await self.transport.send(Request("GET", url, timeout=self._timeout))
+            answer = await self.transport.send(Request("GET", url, timeout=self._timeout, max_body=self._max_body))
+            if self._max_body is not None and len(answer.body) > self._max_body:
+                raise too_large(self._max_body)  # a transport of the caller's that read it all anyway
             response = self._read(answer, call.item_id)
             outcome, charge = Outcome.ANSWERED, Charge.BILLED
             return response

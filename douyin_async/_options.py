@@ -76,6 +76,20 @@ class RetryOptions:
 
 
 @dataclass(frozen=True)
+class ResponseOptions:
+    """What the client accepts from the gateway: bodies up to ``max_body_size`` bytes, decompressed.
+
+    A real envelope is a few KiB; a body past the limit (a proxy's page, a compression bomb, an
+    endless stream) is refused as it arrives, before the rest is read into memory.
+    """
+
+    max_body_size: int = 4 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        check_count("max_body_size", self.max_body_size, minimum=1024)
+
+
+@dataclass(frozen=True)
 class MediaOptions:
     """Media downloads: files at once, headers sent to the media host, and the stall timeout."""
 

@@ -25,7 +25,7 @@ import msgspec
 from yarl import URL
 
 from ._redact import CREDENTIAL_PARAMS
-from .errors import RequestTimeoutError, TransportError
+from .errors import RequestTimeoutError, ResponseTooLargeError, TransportError
 
 Redact = Callable[[str], str]
 # Python 3.10's asyncio.TimeoutError is not the builtin TimeoutError (they merged in 3.11).
@@ -35,7 +35,8 @@ _FAILURES = (*_TIMEOUTS, aiohttp.ClientError)
 
 @dataclass(slots=True)
 class Request:
-    """One HTTP request. ``timeout`` bounds the whole exchange, ``read_timeout`` each read.
+    """One HTTP request. ``timeout`` bounds the whole exchange, ``read_timeout`` each read,
+    ``max_body`` the bytes of the (decompressed) body :meth:`Transport.send` reads.
 
     Treat it as read-only (it is not frozen only because a frozen dataclass costs more to make,
     and one is made for every attempt).
@@ -47,6 +48,7 @@ class Request:
     timeout: float | None = None
     read_timeout: float | None = None
     follow_redirects: bool = False
+    max_body: int | None = None
 
     @property
     def params(self) -> dict[str, str]:
@@ -96,7 +98,7 @@ class Transport(Protocol):
     """Sends requests; raises only :class:`TransportError` (and its subclasses) for failures."""
 
     async def send(self, request: Request) -> Response:
-        """One exchange, the body read whole."""
+        """One exchange, the body read whole; past ``request.max_body`` bytes, :class:`ResponseTooLargeError`."""
         ...
 
     def stream(self, request: Request) -> AbstractAsyncContextManager[Stream]:
@@ -203,7 +205,7 @@ class AiohttpTransport:
                 request.method, _yarl_url(request.url), headers=request.headers,
                 timeout=self._timeout(request), allow_redirects=request.follow_redirects,
             ) as resp:
-                return Response(resp.status, resp.headers, await resp.read())
+                return Response(resp.status, resp.headers, await _read_body(resp, request.max_body))
         except _FAILURES as exc:
             failure = transport_error(exc, request, self._redact)
         raise failure
@@ -232,6 +234,40 @@ class AiohttpTransport:
         """Close the session if this transport made it."""
         if self._owns_session and self._session is not None and not self._session.closed:
             await self._session.close()
+
+
+_BODY_CHUNK = 64 * 1024
+
+
+def too_large(limit: int) -> ResponseTooLargeError:
+    """The error for a body past ``limit`` bytes (one wording for every transport)."""
+    return ResponseTooLargeError(f"response body larger than {limit} bytes (max_body_size)", limit=limit)
+
+
+async def _read_body(resp: aiohttp.ClientResponse, limit: int | None) -> bytes:
+    """The whole body, but never more than ``limit`` bytes of it in memory.
+
+    A declared length past the limit is refused before reading; a compressed or chunked body is
+    read in chunks with a running total (aiohttp hands out decompressed bytes), so a compression
+    bomb or an endless stream stops at the limit. The connection is then closed, not reused.
+    """
+    if limit is None:
+        return await resp.read()
+    declared = resp.content_length
+    encoded = "Content-Encoding" in resp.headers
+    if declared is not None and declared > limit:
+        resp.close()
+        raise too_large(limit)
+    if declared is not None and not encoded:
+        return await resp.read()  # aiohttp reads exactly the declared length
+    chunks, total = [], 0
+    async for chunk in resp.content.iter_chunked(_BODY_CHUNK):
+        total += len(chunk)
+        if total > limit:
+            resp.close()
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class _AiohttpStream:
@@ -285,6 +321,8 @@ class MockTransport:
         """The handler's answer to ``request``."""
         answer = self._handler(request)
         response = await answer if inspect.isawaitable(answer) else answer
+        if request.max_body is not None and len(response.body) > request.max_body:
+            raise too_large(request.max_body)
         return Response(response.status, _CaselessHeaders(response.headers), response.body)
 
     @asynccontextmanager

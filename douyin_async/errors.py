@@ -17,7 +17,8 @@
     ├── TransportError                no usable envelope: connection, timeout, HTTP status, body
     │   ├── RequestTimeoutError
     │   ├── HTTPStatusError
-    │   └── MalformedResponseError    body is not the JSON envelope, in any charset
+    │   ├── MalformedResponseError    body is not the JSON envelope, in any charset
+    │   └── ResponseTooLargeError     body above ResponseOptions.max_body_size (possibly billed)
     ├── InvalidSettingError           a setting outside its allowed range (also a ValueError)
     ├── DownloadError                 a media file could not be downloaded
     │   ├── MediaUnavailableError     403/404/410 on every URL tried, or no URL for that kind
@@ -60,6 +61,7 @@ __all__ = [
     "QuotaExceededError",
     "RateLimitError",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "ServerError",
     "TransportError",
     "UnexpectedItemError",
@@ -254,6 +256,18 @@ class MalformedResponseError(TransportError):
     def __init__(self, message: str, *, excerpt: str = "", attempts: int = 0) -> None:
         super().__init__(message, attempts=attempts)
         self.excerpt = excerpt
+
+
+class ResponseTooLargeError(TransportError):
+    """The body (decompressed) is larger than ``limit`` bytes; the rest was never read.
+
+    The request was sent, so it counts as possibly billed, and it is not retried: the same
+    answer would cost again and come back just as large.
+    """
+
+    def __init__(self, message: str, *, limit: int, attempts: int = 0) -> None:
+        super().__init__(message, retryable=False, attempts=attempts)
+        self.limit = limit
 
 
 class InvalidSettingError(DouyinError, ValueError):

@@ -22,7 +22,10 @@
     ├── InvalidSettingError           a setting outside its allowed range (also a ValueError)
     ├── DownloadError                 a media file could not be downloaded
     │   ├── MediaUnavailableError     403/404/410 on every URL tried, or no URL for that kind
-    │   └── MediaContentError         the body is not the media (an HTML page, wrong magic bytes)
+    │   ├── MediaContentError         the body is not the media (an HTML page, wrong magic bytes)
+    │   ├── MediaTooLargeError        larger than MediaOptions.max_size, or than it announced
+    │   ├── MediaStalledError         slower than MediaOptions.min_progress per stall_timeout
+    │   └── DownloadInProgressError   another process is writing the same file
     ├── BudgetExhaustedError          a batch's own limit on charged calls or the key's quota
     └── BatchAbortedError             input not sent (again): the batch stopped on a fatal error
 
@@ -48,6 +51,7 @@ __all__ = [
     "ConfigurationError",
     "DouyinError",
     "DownloadError",
+    "DownloadInProgressError",
     "HTTPStatusError",
     "InsufficientBalanceError",
     "InvalidParamError",
@@ -56,6 +60,8 @@ __all__ = [
     "MalformedItemError",
     "MalformedResponseError",
     "MediaContentError",
+    "MediaStalledError",
+    "MediaTooLargeError",
     "MediaUnavailableError",
     "NotFoundError",
     "QuotaExceededError",
@@ -290,6 +296,19 @@ class MediaUnavailableError(DownloadError):
 
 class MediaContentError(DownloadError):
     """The body is not the expected media: an HTML error page, or bytes of another format."""
+
+
+class MediaTooLargeError(DownloadError):
+    """The media is larger than ``MediaOptions.max_size``, or sent more than its announced length."""
+
+
+class MediaStalledError(DownloadError):
+    """Fewer than ``MediaOptions.min_progress`` bytes came in ``stall_timeout`` seconds: a host
+    trickling a byte at a time never trips the per-read timeout, so this ends it (retried)."""
+
+
+class DownloadInProgressError(DownloadError):
+    """Another process holds the lock on this file's ``.part``: it is downloading the same file."""
 
 
 class BudgetExhaustedError(DouyinError):

@@ -33,7 +33,7 @@ def add_emulator_options(parser: argparse.ArgumentParser) -> None:
     add("--fault", action="append", type=_pair, metavar="NAME=P",
         help=f"fault probability per request (repeatable); names: {', '.join(FAULTS)}")
     add("--media-fault", action="append", type=_pair, metavar="NAME=P",
-        help="media fault probability: reset, http403, http404, http410, html")
+        help="media fault probability: reset, http403, http404, http410, html, trickle")
     add("--no-media-range", action="store_true", help="ignore Range requests on media")
     add("--self-contained", action="store_true",
         help="point every media URL and share link (the seed's too) at the emulator, for offline demos")

@@ -55,7 +55,8 @@ class EmulatorConfig:
     image_size: int = 16 * 1024
     audio_size: int = 64 * 1024
     media_faults: dict[str, float] = field(default_factory=dict)
-    """Probability per media outcome: 'reset', 'http403', 'http404', 'http410', 'html'."""
+    """Probability per media outcome: 'reset', 'http403', 'http404', 'http410', 'html', 'trickle'
+    (the body one byte every tenth of a second)."""
     media_range: bool = True
     """Whether media routes honour Range requests."""
     self_contained: bool = False

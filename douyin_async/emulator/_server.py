@@ -10,6 +10,7 @@ import json
 import random
 import re
 import time
+import zlib
 from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -574,8 +575,11 @@ class Emulator:
             return web.Response(text=_HTML_PAGE.format(status=200), content_type="text/html")
         body = self.media_bytes(kind, item_id, watermark)
         content_type = catalog.MEDIA_TYPES[kind][1]
-        status, headers = 200, {"Accept-Ranges": "bytes" if self.config.media_range else "none"}
-        if self.config.media_range and "Range" in request.headers:
+        etag = f'"{zlib.crc32(body):08x}-{len(body)}"'
+        status, headers = 200, {"Accept-Ranges": "bytes" if self.config.media_range else "none", "ETag": etag}
+        # If-Range: the range only while the file is still the one the client started (else 200).
+        same = request.headers.get("If-Range", etag) == etag
+        if self.config.media_range and "Range" in request.headers and same:
             try:
                 window = request.http_range
             except ValueError:
@@ -588,8 +592,27 @@ class Emulator:
         if fault == "reset":
             self.stats.media_bytes += _reset_point(body)
             return await self._reset(request, body, content_type, status, headers)
+        if fault == "trickle":
+            return await self._trickle(request, body, content_type, status, headers)
         self.stats.media_bytes += len(body)
         return await self._send(request, body, content_type, status, headers)
+
+    async def _trickle(self, request: web.Request, body: bytes, content_type: str, status: int,
+                       headers: dict[str, str]) -> web.StreamResponse:
+        """The body one byte every tenth of a second: never silent long enough for a read timeout."""
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_type = content_type
+        response.content_length = len(body)
+        await response.prepare(request)
+        try:
+            for start in range(len(body)):
+                await response.write(body[start:start + 1])
+                self.stats.media_bytes += 1
+                await asyncio.sleep(0.1)
+            await response.write_eof()
+        except ConnectionError:
+            pass
+        return response
 
     async def _short_link(self, request: web.Request) -> web.Response:
         self.stats.short_link_requests += 1

@@ -14,6 +14,7 @@ import aiohttp
 from yarl import URL
 
 from ._batch import BatchResult, BatchRun, Ids, ProgressCallback
+from ._credentials import Credentials
 from ._download import MEDIA_KINDS, ByteCallback, Downloader
 from ._gateway import LANG_ALLOWED, Gateway, is_lang
 from ._models import ItemGetVideoResponse, Video
@@ -82,14 +83,10 @@ class DouyinClient:
         short_links: ShortLinkOptions | None = None,
         response: ResponseOptions | None = None,
     ) -> None:
-        key = key if key is not None else os.environ.get(ENV_KEY)
-        secret = secret if secret is not None else os.environ.get(ENV_SECRET)
-        check("key", "***", key is None or isinstance(key, str), "a str")
-        check("secret", "***", secret is None or isinstance(secret, str), "a str")
-        if not key or not secret:
-            raise InvalidSettingError(
-                f"missing credentials: pass key= and secret= or set {ENV_KEY} and {ENV_SECRET}"
-            )
+        try:
+            credentials = _credentials(key, secret)
+        finally:
+            del key, secret  # no frame of an error raised from here on holds them
         base_urls = (base_url,) if isinstance(base_url, str) else tuple(base_url)
         shown = [CREDENTIAL_PARAMS(url) if isinstance(url, str) else url for url in base_urls]
         check("base_url", shown[0] if isinstance(base_url, str) else shown,
@@ -118,7 +115,7 @@ class DouyinClient:
                                   ("short_links", short_links, ShortLinkOptions),
                                   ("response", response, ResponseOptions)):
             check(name, group, group is None or isinstance(group, kind), f"a {kind.__name__} or None")
-        self._redact = Redactor([key, secret])
+        self._redact = Redactor([credentials.key, credentials.secret])
         self._throttle = throttle if throttle is not None else LocalThrottle(rate_limit, max_concurrency)
         self._transport = transport if transport is not None else AiohttpTransport(
             session, connection_limit=max(max_concurrency or 0, 100), redact=self._redact
@@ -129,7 +126,7 @@ class DouyinClient:
         )
         self._gateway = Gateway(
             base_urls=[url.rstrip("/") for url in base_urls],
-            credentials={"key": key, "secret": secret},
+            credentials=credentials,
             cache=cache,
             lang=lang,
             transport=self._transport,
@@ -167,6 +164,8 @@ class DouyinClient:
         return self._gateway.base_urls
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_gateway"):  # a traceback of a setting refused in __init__ shows it
+            return "DouyinClient(<not constructed>, key='***', secret='***')"
         limits = self._throttle.limits
         return (
             f"DouyinClient(base_url={self.base_url!r}, key='***', secret='***', "
@@ -328,6 +327,18 @@ class DouyinClient:
     async def get_videos(self, ids: Ids, *, ordered: bool = True, **options: Any) -> list[BatchResult]:
         """:meth:`iter_videos` collected into a list (in input order by default)."""
         return [result async for result in self.iter_videos(ids, ordered=ordered, **options)]
+
+
+def _credentials(key: str | None, secret: str | None) -> Credentials:
+    """The key and secret given, else from the environment; refused when either is missing."""
+    key = key if key is not None else os.environ.get(ENV_KEY)
+    secret = secret if secret is not None else os.environ.get(ENV_SECRET)
+    check("key", "***", key is None or isinstance(key, str), "a str")
+    check("secret", "***", secret is None or isinstance(secret, str), "a str")
+    if key and secret:
+        return Credentials(key, secret)
+    del key, secret
+    raise InvalidSettingError(f"missing credentials: pass key= and secret= or set {ENV_KEY} and {ENV_SECRET}")
 
 
 def _implements(part: object, *names: str) -> bool:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
 import msgspec
 
 from ._billing import Charge, charge_of
+from ._credentials import Credentials
 from ._decode import decode_item_get_video
 from ._ids import normalize_item_id
 from ._models import ItemGetVideoResponse
@@ -87,7 +88,7 @@ class Gateway:
         self,
         *,
         base_urls: Sequence[str],
-        credentials: Mapping[str, str],
+        credentials: Credentials,
         cache: bool | None,
         lang: str | None,
         transport: Transport,
@@ -105,7 +106,7 @@ class Gateway:
         self.base_urls = tuple(base_urls)
         self.host = 0
         """Index in ``base_urls`` of the host in use: the first, or the last one that answered."""
-        self._credentials = urlencode(credentials)
+        self._credentials = credentials
         self._cache, self._lang = cache, lang
         self._policy = policy
         self._timeout = timeout
@@ -117,6 +118,9 @@ class Gateway:
     @property
     def limits(self) -> ThrottleLimits:
         return self.throttle.limits
+
+    def __repr__(self) -> str:
+        return f"Gateway(base_urls={self.base_urls!r}, credentials={self._credentials!r})"
 
     def url_prefix(self, host: int, cache: bool | None, lang: str | None) -> str:
         """The URL up to the id, built once per host and parameters: a call only appends its id.
@@ -138,7 +142,7 @@ class Gateway:
                     raise InvalidParamError(f"lang must be {LANG_ALLOWED}, not {shown!r}", code="4003")
                 params["lang"] = lang
             prefix = self._prefixes[key] = (
-                f"{self.base_urls[host]}/item_get_video/?{self._credentials}&{urlencode(params)}&item_id="
+                f"{self.base_urls[host]}/item_get_video/?{self._credentials.query()}&{urlencode(params)}&item_id="
             )
         return prefix
 
@@ -192,10 +196,6 @@ class Gateway:
     async def _attempt(self, call: _Call) -> ItemGetVideoResponse:
         """One attempt: a throttle slot, the exchange, the decoded answer, and what it cost."""
         host = self.host
-        if call.cache is None and call.lang is None:
-            url = self._default_prefixes[host] + call.item_id
-        else:
-            url = self.url_prefix(host, call.cache, call.lang) + call.item_id
         throttle = self.throttle
         ticket = await throttle.acquire()
         outcome = Outcome.NO_ANSWER
@@ -205,7 +205,14 @@ class Gateway:
                 call.before_send()
             call.sent += 1
             charge = Charge.POSSIBLY_BILLED  # until an answer says otherwise
-            answer = await self.transport.send(Request("GET", url, timeout=self._timeout, max_body=self._max_body))
+            # The URL is written straight into the Request, whose repr hides it: no local of any
+            # frame an error passes through holds the credentials.
+            answer = await self.transport.send(Request(
+                "GET",
+                (self._default_prefixes[host] if call.cache is None and call.lang is None
+                 else self.url_prefix(host, call.cache, call.lang)) + call.item_id,
+                timeout=self._timeout, max_body=self._max_body,
+            ))
             if self._max_body is not None and len(answer.body) > self._max_body:
                 raise too_large(self._max_body)  # a transport of the caller's that read it all anyway
             response = self._read(answer, call.item_id)

@@ -63,12 +63,16 @@ class Request:
 class Response:
     """A whole response: status, headers (case-insensitive where the transport gives them) and body.
 
-    Read-only by convention, like :class:`Request`.
+    Read-only by convention, like :class:`Request`. Its repr leaves the body out: a gateway may
+    echo what it was sent.
     """
 
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+    def __repr__(self) -> str:
+        return f"Response({self.status}, {len(self.body)} bytes)"
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -197,18 +201,31 @@ class AiohttpTransport:
         return timeout
 
     async def send(self, request: Request) -> Response:
-        """One exchange through the session, the body read whole."""
+        """One exchange through the session, the body read whole.
+
+        Every failure is raised from this frame, whose locals hold no aiohttp response: its repr
+        shows the URL, credentials and all.
+        """
         session = self._current_session()
         failure: TransportError
         try:
-            async with session.request(
-                request.method, _yarl_url(request.url), headers=request.headers,
-                timeout=self._timeout(request), allow_redirects=request.follow_redirects,
-            ) as resp:
-                return Response(resp.status, resp.headers, await _read_body(resp, request.max_body))
+            answer = await self._exchange(session, request)
         except _FAILURES as exc:
             failure = transport_error(exc, request, self._redact)
+        else:
+            if answer is not None:
+                return answer
+            failure = too_large(request.max_body or 0)
         raise failure
+
+    async def _exchange(self, session: aiohttp.ClientSession, request: Request) -> Response | None:
+        """The answer to ``request``; None when its body is past ``request.max_body``."""
+        async with session.request(
+            request.method, _yarl_url(request.url), headers=request.headers,
+            timeout=self._timeout(request), allow_redirects=request.follow_redirects,
+        ) as resp:
+            body = await _read_body(resp, request.max_body)
+            return None if body is None else Response(resp.status, resp.headers, body)
 
     @asynccontextmanager
     async def stream(self, request: Request) -> AsyncIterator[Stream]:
@@ -244,8 +261,8 @@ def too_large(limit: int) -> ResponseTooLargeError:
     return ResponseTooLargeError(f"response body larger than {limit} bytes (max_body_size)", limit=limit)
 
 
-async def _read_body(resp: aiohttp.ClientResponse, limit: int | None) -> bytes:
-    """The whole body, but never more than ``limit`` bytes of it in memory.
+async def _read_body(resp: aiohttp.ClientResponse, limit: int | None) -> bytes | None:
+    """The whole body, but never more than ``limit`` bytes of it in memory (None past it).
 
     A declared length past the limit is refused before reading; a compressed or chunked body is
     read in chunks with a running total (aiohttp hands out decompressed bytes), so a compression
@@ -257,7 +274,7 @@ async def _read_body(resp: aiohttp.ClientResponse, limit: int | None) -> bytes:
     encoded = "Content-Encoding" in resp.headers
     if declared is not None and declared > limit:
         resp.close()
-        raise too_large(limit)
+        return None
     if declared is not None and not encoded:
         return await resp.read()  # aiohttp reads exactly the declared length
     chunks, total = [], 0
@@ -265,7 +282,7 @@ async def _read_body(resp: aiohttp.ClientResponse, limit: int | None) -> bytes:
         total += len(chunk)
         if total > limit:
             resp.close()
-            raise too_large(limit)
+            return None
         chunks.append(chunk)
     return b"".join(chunks)
 

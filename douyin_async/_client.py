@@ -17,6 +17,7 @@ from ._batch import BatchResult, BatchRun, Ids, ProgressCallback
 from ._credentials import Credentials
 from ._download import MEDIA_KINDS, ByteCallback, Downloader
 from ._gateway import LANG_ALLOWED, Gateway, is_lang
+from ._lifecycle import Lifecycle
 from ._models import ItemGetVideoResponse, Video
 from ._options import (
     MediaOptions,
@@ -124,6 +125,7 @@ class DouyinClient:
             max_retries=max_retries, backoff_initial=backoff_initial, backoff_max=backoff_max,
             options=retry or RetryOptions(),
         )
+        self._lifecycle = Lifecycle()
         self._gateway = Gateway(
             base_urls=[url.rstrip("/") for url in base_urls],
             credentials=credentials,
@@ -135,6 +137,7 @@ class DouyinClient:
             timeout=timeout,
             redact=self._redact,
             max_body_size=(response or ResponseOptions()).max_body_size,
+            lifecycle=self._lifecycle,
         )
         self._media = media or MediaOptions()
         self._short_links = short_links or ShortLinkOptions()
@@ -185,11 +188,20 @@ class DouyinClient:
         await self.aclose()
 
     async def open(self) -> None:
-        """Bind the client to the running event loop (``async with`` does this; so does a first call)."""
+        """Bind the client to the running event loop (``async with`` does this; so does a first call).
+
+        A closed client is opened again only this way: calls never reopen it.
+        """
+        self._lifecycle.open()
         self._on_running_loop()
 
     async def aclose(self) -> None:
-        """Close what the client opened; a session or transport the caller gave is left open."""
+        """Close what the client opened; a session or transport the caller gave is left open.
+
+        Calls in flight (batches included) end with :class:`ClientClosedError`, and later calls
+        raise it, until the client is opened again (``async with`` or :meth:`open`).
+        """
+        await self._lifecycle.close()
         await self._transport.aclose()
 
     async def resolve_item_id(self, text: str | int) -> str:
@@ -197,8 +209,9 @@ class DouyinClient:
 
         The lookup goes to the short-link host only, without the gateway's key or secret.
         """
-        self._on_running_loop()
-        return await self._resolver.resolve(text)
+        with self._lifecycle:
+            self._on_running_loop()
+            return await self._resolver.resolve(text)
 
     async def download(
         self,
@@ -222,26 +235,27 @@ class DouyinClient:
         >>> await client.download("7092264344980868359", "videos/")   # doctest: +SKIP
         [PosixPath('videos/7092264344980868359.mp4')]
         """
-        self._on_running_loop()
-        kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
-        unknown = [kind for kind in kinds if kind not in MEDIA_KINDS]
-        if unknown or not kinds:  # before anything is fetched (and billed)
-            raise ValueError(f"unknown media kind {unknown or kinds!r}; kinds are {', '.join(MEDIA_KINDS)}")
-        if isinstance(target, ItemGetVideoResponse):
-            video = target.item
-        elif isinstance(target, Video):
-            video = target
-        else:
-            video = (await self.item_get_video(await self.resolve_item_id(target))).item
+        with self._lifecycle:
+            self._on_running_loop()
+            kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+            unknown = [kind for kind in kinds if kind not in MEDIA_KINDS]
+            if unknown or not kinds:  # before anything is fetched (and billed)
+                raise ValueError(f"unknown media kind {unknown or kinds!r}; kinds are {', '.join(MEDIA_KINDS)}")
+            if isinstance(target, ItemGetVideoResponse):
+                video = target.item
+            elif isinstance(target, Video):
+                video = target
+            else:
+                video = (await self.item_get_video(await self.resolve_item_id(target))).item
 
-        async def refresh() -> Video:
-            return (await self.item_get_video(video.num_iid, cache=False)).item
+            async def refresh() -> Video:
+                return (await self.item_get_video(video.num_iid, cache=False)).item
 
-        return await self._downloader.download(
-            video, Path(dest), kinds=kinds,
-            watermark=watermark, overwrite=overwrite, refresh=refresh if refresh_urls else None,
-            on_bytes=on_bytes,
-        )
+            return await self._downloader.download(
+                video, Path(dest), kinds=kinds,
+                watermark=watermark, overwrite=overwrite, refresh=refresh if refresh_urls else None,
+                on_bytes=on_bytes,
+            )
 
     def _parse_input(self, value: Any) -> str | Callable[[Any], Awaitable[str]]:
         """A batch input's id now, or the resolver to call for it (short links need a lookup)."""

@@ -19,6 +19,7 @@ from ._billing import Charge, charge_of
 from ._credentials import Credentials
 from ._decode import decode_item_get_video
 from ._ids import normalize_item_id
+from ._lifecycle import Lifecycle
 from ._models import ItemGetVideoResponse
 from ._quota import Quota, parse_quota
 from ._redact import Redactor
@@ -97,8 +98,10 @@ class Gateway:
         timeout: float,
         redact: Redactor,
         max_body_size: int | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.transport = transport
+        self.lifecycle = lifecycle if lifecycle is not None else Lifecycle()
         self.throttle = throttle
         self.redact = redact
         self._quota: Quota | None = None
@@ -174,24 +177,25 @@ class Gateway:
         and may raise to stop the call (batches use it to stop sending after a fatal error or at
         their budget); ``after_send`` is told the charge of every attempt that was sent.
         """
-        call = _Call(normalize_item_id(item_id, self.redact), cache, lang, before_send, after_send)
-        if cache is not None or lang is not None:
-            self.url_prefix(0, cache, lang)  # a bad lang is refused before anything is sent
-        # The first attempt runs here and not through the retry policy: most calls succeed at
-        # once, and every coroutine frame between the caller and the socket costs on each resume.
-        try:
-            return await self._attempt(call)
-        except DouyinError as exc:
-            call.account(exc)
-            if not should_retry(exc):
+        with self.lifecycle:  # a call in flight when the client closes ends in ClientClosedError
+            call = _Call(normalize_item_id(item_id, self.redact), cache, lang, before_send, after_send)
+            if cache is not None or lang is not None:
+                self.url_prefix(0, cache, lang)  # a bad lang is refused before anything is sent
+            # The first attempt runs here and not through the retry policy: most calls succeed at
+            # once, and every coroutine frame between the caller and the socket costs on each resume.
+            try:
+                return await self._attempt(call)
+            except DouyinError as exc:
+                call.account(exc)
+                if not should_retry(exc):
+                    raise
+                first = exc
+            try:
+                response = await self._policy.retry(first, functools.partial(self._attempt, call), call.item_id)
+            except DouyinError as exc:
+                call.account(exc)
                 raise
-            first = exc
-        try:
-            response = await self._policy.retry(first, functools.partial(self._attempt, call), call.item_id)
-        except DouyinError as exc:
-            call.account(exc)
-            raise
-        return msgspec.structs.replace(response, attempts=call.sent, possibly_billed=call.possibly_billed)
+            return msgspec.structs.replace(response, attempts=call.sent, possibly_billed=call.possibly_billed)
 
     async def _attempt(self, call: _Call) -> ItemGetVideoResponse:
         """One attempt: a throttle slot, the exchange, the decoded answer, and what it cost."""

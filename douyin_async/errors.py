@@ -27,6 +27,7 @@
     │   ├── MediaStalledError         slower than MediaOptions.min_progress per stall_timeout
     │   └── DownloadInProgressError   another process is writing the same file
     ├── BudgetExhaustedError          a batch's own limit on charged calls or the key's quota
+    ├── ClientClosedError             the client was closed before or during the call
     └── BatchAbortedError             input not sent (again): the batch stopped on a fatal error
 
 Every message is built from redacted text: no key or secret ever reaches ``str(error)``.
@@ -47,6 +48,7 @@ __all__ = [
     "AuthError",
     "BatchAbortedError",
     "BudgetExhaustedError",
+    "ClientClosedError",
     "CodeInfo",
     "ConfigurationError",
     "DouyinError",
@@ -313,6 +315,16 @@ class DownloadInProgressError(DownloadError):
 
 class BudgetExhaustedError(DouyinError):
     """A batch stopped itself before exceeding ``max_charged_calls`` or the key's daily quota."""
+
+    fatal = True
+
+
+class ClientClosedError(DouyinError):
+    """The client was closed while the call was in flight, or before it began.
+
+    Fatal, so a batch running when its client closes stops at once; a closed client is opened
+    again only explicitly (``async with``, ``await client.open()``).
+    """
 
     fatal = True
 

@@ -34,7 +34,7 @@ from ._quota import Quota
 from ._redact import CREDENTIAL_PARAMS, Redactor
 from ._resolve import ShortLinkResolver
 from ._retry import RetryPolicy
-from ._throttle import LocalThrottle, Throttle, ThrottleLimits
+from ._throttle import Throttle, ThrottleLimits, shared_throttle
 from ._transport import AiohttpTransport, Transport
 from .errors import InvalidParamError, InvalidSettingError
 
@@ -117,7 +117,9 @@ class DouyinClient:
                                   ("response", response, ResponseOptions)):
             check(name, group, group is None or isinstance(group, kind), f"a {kind.__name__} or None")
         self._redact = Redactor([credentials.key, credentials.secret])
-        self._throttle = throttle if throttle is not None else LocalThrottle(rate_limit, max_concurrency)
+        self._throttle = throttle if throttle is not None else shared_throttle(
+            credentials.key, base_urls, rate_limit, max_concurrency
+        )
         self._transport = transport if transport is not None else AiohttpTransport(
             session, connection_limit=max(max_concurrency or 0, 100), redact=self._redact
         )

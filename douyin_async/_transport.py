@@ -24,6 +24,7 @@ import aiohttp
 import msgspec
 from yarl import URL
 
+from ._body import ACCEPT_ENCODING, read_limited
 from ._redact import CREDENTIAL_PARAMS
 from .errors import RequestTimeoutError, ResponseTooLargeError, TransportError
 
@@ -220,11 +221,19 @@ class AiohttpTransport:
 
     async def _exchange(self, session: aiohttp.ClientSession, request: Request) -> Response | None:
         """The answer to ``request``; None when its body is past ``request.max_body``."""
+        limit = request.max_body
+        if limit is None:
+            async with session.request(
+                request.method, _yarl_url(request.url), headers=request.headers,
+                timeout=self._timeout(request), allow_redirects=request.follow_redirects,
+            ) as resp:
+                return Response(resp.status, resp.headers, await resp.read())
+        headers = {"Accept-Encoding": ACCEPT_ENCODING, **(request.headers or {})}
         async with session.request(
-            request.method, _yarl_url(request.url), headers=request.headers,
-            timeout=self._timeout(request), allow_redirects=request.follow_redirects,
+            request.method, _yarl_url(request.url), headers=headers, timeout=self._timeout(request),
+            allow_redirects=request.follow_redirects, auto_decompress=False,
         ) as resp:
-            body = await _read_body(resp, request.max_body)
+            body = await read_limited(resp, limit)
             return None if body is None else Response(resp.status, resp.headers, body)
 
     @asynccontextmanager
@@ -253,38 +262,9 @@ class AiohttpTransport:
             await self._session.close()
 
 
-_BODY_CHUNK = 64 * 1024
-
-
 def too_large(limit: int) -> ResponseTooLargeError:
     """The error for a body past ``limit`` bytes (one wording for every transport)."""
     return ResponseTooLargeError(f"response body larger than {limit} bytes (max_body_size)", limit=limit)
-
-
-async def _read_body(resp: aiohttp.ClientResponse, limit: int | None) -> bytes | None:
-    """The whole body, but never more than ``limit`` bytes of it in memory (None past it).
-
-    A declared length past the limit is refused before reading; a compressed or chunked body is
-    read in chunks with a running total (aiohttp hands out decompressed bytes), so a compression
-    bomb or an endless stream stops at the limit. The connection is then closed, not reused.
-    """
-    if limit is None:
-        return await resp.read()
-    declared = resp.content_length
-    encoded = "Content-Encoding" in resp.headers
-    if declared is not None and declared > limit:
-        resp.close()
-        return None
-    if declared is not None and not encoded:
-        return await resp.read()  # aiohttp reads exactly the declared length
-    chunks, total = [], 0
-    async for chunk in resp.content.iter_chunked(_BODY_CHUNK):
-        total += len(chunk)
-        if total > limit:
-            resp.close()
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 class _AiohttpStream:

@@ -43,7 +43,8 @@ def add_emulator_options(parser: argparse.ArgumentParser) -> None:
     add("--fast", action="store_true", help="no latency unless --latency is given (for tests)")
     add("--slow-body", type=float, default=0.0, help="seconds spent sending each body")
     add("--timeout-delay", type=float, default=30.0,
-        help="seconds the 'timeout' fault holds a request before 4017 (default 30)")
+        help="seconds the 'timeout' fault holds a request before 4017, and 'slow_headers' and "
+             "'slow_body' take (default 30)")
     add("--video-size", type=int, default=256 * 1024, help="bytes of each video file (default 262144)")
     add("--image-size", type=int, default=16 * 1024, help="bytes of each cover and avatar (default 16384)")
     add("--audio-size", type=int, default=64 * 1024, help="bytes of each music file (default 65536)")

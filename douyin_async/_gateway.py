@@ -73,8 +73,19 @@ class _Call:
             self.after_send(charge)
 
     def account(self, error: DouyinError) -> None:
-        """Stamp the call's attempts and costs on the error it ends with (so far)."""
+        """Stamp the call's attempts and costs on the error it ends with (so far), and cut it loose.
+
+        Our errors are raised outside ``except`` blocks, but Python 3.10 can still chain the
+        exception aiohttp raised as their ``__context__``, whose frames hold the aiohttp
+        response and so the URL with the credentials: a chained exception not of ours is dropped.
+        """
         error.attempts, error.billed, error.possibly_billed = self.sent, self.billed, self.possibly_billed
+        link: BaseException = error
+        while link.__context__ is not None:
+            if not isinstance(link.__context__, DouyinError):
+                link.__context__ = None
+                break
+            link = link.__context__
 
 
 class Gateway:

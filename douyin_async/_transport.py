@@ -204,37 +204,33 @@ class AiohttpTransport:
     async def send(self, request: Request) -> Response:
         """One exchange through the session, the body read whole.
 
-        Every failure is raised from this frame, whose locals hold no aiohttp response: its repr
-        shows the URL, credentials and all.
+        The exchange returns its failure instead of raising it: this frame, which raises it, never
+        handled aiohttp's exception and holds no aiohttp response, whose repr shows the URL.
         """
-        session = self._current_session()
-        failure: TransportError
-        try:
-            answer = await self._exchange(session, request)
-        except _FAILURES as exc:
-            failure = transport_error(exc, request, self._redact)
-        else:
-            if answer is not None:
-                return answer
-            failure = too_large(request.max_body or 0)
-        raise failure
+        answer = await self._exchange(self._current_session(), request)
+        if isinstance(answer, Response):
+            return answer
+        raise answer
 
-    async def _exchange(self, session: aiohttp.ClientSession, request: Request) -> Response | None:
-        """The answer to ``request``; None when its body is past ``request.max_body``."""
+    async def _exchange(self, session: aiohttp.ClientSession, request: Request) -> Response | TransportError:
+        """The answer to ``request``, or the typed error it failed with (returned, not raised)."""
         limit = request.max_body
-        if limit is None:
+        try:
+            if limit is None:
+                async with session.request(
+                    request.method, _yarl_url(request.url), headers=request.headers,
+                    timeout=self._timeout(request), allow_redirects=request.follow_redirects,
+                ) as resp:
+                    return Response(resp.status, resp.headers, await resp.read())
+            headers = {"Accept-Encoding": ACCEPT_ENCODING, **(request.headers or {})}
             async with session.request(
-                request.method, _yarl_url(request.url), headers=request.headers,
-                timeout=self._timeout(request), allow_redirects=request.follow_redirects,
+                request.method, _yarl_url(request.url), headers=headers, timeout=self._timeout(request),
+                allow_redirects=request.follow_redirects, auto_decompress=False,
             ) as resp:
-                return Response(resp.status, resp.headers, await resp.read())
-        headers = {"Accept-Encoding": ACCEPT_ENCODING, **(request.headers or {})}
-        async with session.request(
-            request.method, _yarl_url(request.url), headers=headers, timeout=self._timeout(request),
-            allow_redirects=request.follow_redirects, auto_decompress=False,
-        ) as resp:
-            body = await read_limited(resp, limit)
-            return None if body is None else Response(resp.status, resp.headers, body)
+                body = await read_limited(resp, limit)
+                return too_large(limit) if body is None else Response(resp.status, resp.headers, body)
+        except _FAILURES as exc:
+            return transport_error(exc, request, self._redact)
 
     @asynccontextmanager
     async def stream(self, request: Request) -> AsyncIterator[Stream]:

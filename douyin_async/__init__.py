@@ -7,7 +7,7 @@ from ._decode import decode_item_get_video
 from ._download import MEDIA_KINDS
 from ._ids import normalize_item_id
 from ._models import ItemGetVideoResponse, ItemImage, Music, Video, VideoStreams
-from ._options import MediaOptions, RetryOptions, ShortLinkOptions
+from ._options import MediaOptions, ResponseOptions, RetryOptions, ShortLinkOptions
 from ._parse import DEFAULT_SHORT_LINK_HOSTS, extract_item_ids, find_short_link, parse_item_id
 from ._quota import Quota
 from ._redact import Redactor
@@ -20,9 +20,11 @@ from .errors import (
     BatchAbortedError,
     BatchStoppedError,
     BudgetExhaustedError,
+    ClientClosedError,
     ConfigurationError,
     DouyinError,
     DownloadError,
+    DownloadInProgressError,
     HTTPStatusError,
     InsufficientBalanceError,
     InvalidParamError,
@@ -31,11 +33,14 @@ from .errors import (
     MalformedItemError,
     MalformedResponseError,
     MediaContentError,
+    MediaStalledError,
+    MediaTooLargeError,
     MediaUnavailableError,
     NotFoundError,
     QuotaExceededError,
     RateLimitError,
     RequestTimeoutError,
+    ResponseTooLargeError,
     ServerError,
     ThrottleUnavailableError,
     TransportError,
@@ -58,10 +63,12 @@ __all__ = [
     "BatchResult",
     "BatchStoppedError",
     "BudgetExhaustedError",
+    "ClientClosedError",
     "ConfigurationError",
     "DouyinClient",
     "DouyinError",
     "DownloadError",
+    "DownloadInProgressError",
     "HTTPStatusError",
     "InsufficientBalanceError",
     "InvalidParamError",
@@ -74,6 +81,8 @@ __all__ = [
     "MalformedResponseError",
     "MediaContentError",
     "MediaOptions",
+    "MediaStalledError",
+    "MediaTooLargeError",
     "MediaUnavailableError",
     "MockTransport",
     "Music",
@@ -86,6 +95,8 @@ __all__ = [
     "Request",
     "RequestTimeoutError",
     "Response",
+    "ResponseOptions",
+    "ResponseTooLargeError",
     "RetryOptions",
     "ServerError",
     "ShortLinkOptions",

@@ -14,11 +14,14 @@ import aiohttp
 from yarl import URL
 
 from ._batch import BatchResult, BatchRun, Ids, ProgressCallback
+from ._credentials import Credentials
 from ._download import MEDIA_KINDS, ByteCallback, Downloader
 from ._gateway import LANG_ALLOWED, Gateway, is_lang
+from ._lifecycle import Lifecycle
 from ._models import ItemGetVideoResponse, Video
 from ._options import (
     MediaOptions,
+    ResponseOptions,
     RetryOptions,
     ShortLinkOptions,
     check,
@@ -31,7 +34,7 @@ from ._quota import Quota
 from ._redact import CREDENTIAL_PARAMS, Redactor
 from ._resolve import ShortLinkResolver
 from ._retry import RetryPolicy
-from ._throttle import LocalThrottle, Throttle, ThrottleLimits
+from ._throttle import Throttle, ThrottleLimits, shared_throttle
 from ._transport import AiohttpTransport, Transport
 from .errors import InvalidParamError, InvalidSettingError
 
@@ -51,7 +54,8 @@ class DouyinClient:
     Every call on one client shares its connections, its throttle (``rate_limit`` requests per
     second, ``max_concurrency`` in flight) and its retry policy. Less common settings come in
     groups: ``retry=RetryOptions(...)``, ``media=MediaOptions(...)``,
-    ``short_links=ShortLinkOptions(...)``; ``throttle=`` and ``transport=`` replace those parts.
+    ``short_links=ShortLinkOptions(...)``, ``response=ResponseOptions(...)``; ``throttle=`` and
+    ``transport=`` replace those parts.
 
     >>> async with DouyinClient(key="...", secret="...") as client:   # doctest: +SKIP
     ...     resp = await client.item_get_video("7092264344980868359")
@@ -78,15 +82,12 @@ class DouyinClient:
         retry: RetryOptions | None = None,
         media: MediaOptions | None = None,
         short_links: ShortLinkOptions | None = None,
+        response: ResponseOptions | None = None,
     ) -> None:
-        key = key if key is not None else os.environ.get(ENV_KEY)
-        secret = secret if secret is not None else os.environ.get(ENV_SECRET)
-        check("key", "***", key is None or isinstance(key, str), "a str")
-        check("secret", "***", secret is None or isinstance(secret, str), "a str")
-        if not key or not secret:
-            raise InvalidSettingError(
-                f"missing credentials: pass key= and secret= or set {ENV_KEY} and {ENV_SECRET}"
-            )
+        try:
+            credentials = _credentials(key, secret)
+        finally:
+            del key, secret  # no frame of an error raised from here on holds them
         base_urls = (base_url,) if isinstance(base_url, str) else tuple(base_url)
         shown = [CREDENTIAL_PARAMS(url) if isinstance(url, str) else url for url in base_urls]
         check("base_url", shown[0] if isinstance(base_url, str) else shown,
@@ -112,10 +113,13 @@ class DouyinClient:
         check("session", session, session is None or isinstance(session, aiohttp.ClientSession),
               "an aiohttp.ClientSession or None")
         for name, group, kind in (("retry", retry, RetryOptions), ("media", media, MediaOptions),
-                                  ("short_links", short_links, ShortLinkOptions)):
+                                  ("short_links", short_links, ShortLinkOptions),
+                                  ("response", response, ResponseOptions)):
             check(name, group, group is None or isinstance(group, kind), f"a {kind.__name__} or None")
-        self._redact = Redactor([key, secret])
-        self._throttle = throttle if throttle is not None else LocalThrottle(rate_limit, max_concurrency)
+        self._redact = Redactor([credentials.key, credentials.secret])
+        self._throttle = throttle if throttle is not None else shared_throttle(
+            credentials.key, base_urls, rate_limit, max_concurrency
+        )
         self._transport = transport if transport is not None else AiohttpTransport(
             session, connection_limit=max(max_concurrency or 0, 100), redact=self._redact
         )
@@ -123,9 +127,10 @@ class DouyinClient:
             max_retries=max_retries, backoff_initial=backoff_initial, backoff_max=backoff_max,
             options=retry or RetryOptions(),
         )
+        self._lifecycle = Lifecycle()
         self._gateway = Gateway(
             base_urls=[url.rstrip("/") for url in base_urls],
-            credentials={"key": key, "secret": secret},
+            credentials=credentials,
             cache=cache,
             lang=lang,
             transport=self._transport,
@@ -133,6 +138,8 @@ class DouyinClient:
             policy=self._policy,
             timeout=timeout,
             redact=self._redact,
+            max_body_size=(response or ResponseOptions()).max_body_size,
+            lifecycle=self._lifecycle,
         )
         self._media = media or MediaOptions()
         self._short_links = short_links or ShortLinkOptions()
@@ -162,6 +169,8 @@ class DouyinClient:
         return self._gateway.base_urls
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_gateway"):  # a traceback of a setting refused in __init__ shows it
+            return "DouyinClient(<not constructed>, key='***', secret='***')"
         limits = self._throttle.limits
         return (
             f"DouyinClient(base_url={self.base_url!r}, key='***', secret='***', "
@@ -181,11 +190,20 @@ class DouyinClient:
         await self.aclose()
 
     async def open(self) -> None:
-        """Bind the client to the running event loop (``async with`` does this; so does a first call)."""
+        """Bind the client to the running event loop (``async with`` does this; so does a first call).
+
+        A closed client is opened again only this way: calls never reopen it.
+        """
+        self._lifecycle.open()
         self._on_running_loop()
 
     async def aclose(self) -> None:
-        """Close what the client opened; a session or transport the caller gave is left open."""
+        """Close what the client opened; a session or transport the caller gave is left open.
+
+        Calls in flight (batches included) end with :class:`ClientClosedError`, and later calls
+        raise it, until the client is opened again (``async with`` or :meth:`open`).
+        """
+        await self._lifecycle.close()
         await self._transport.aclose()
 
     async def resolve_item_id(self, text: str | int) -> str:
@@ -193,8 +211,9 @@ class DouyinClient:
 
         The lookup goes to the short-link host only, without the gateway's key or secret.
         """
-        self._on_running_loop()
-        return await self._resolver.resolve(text)
+        with self._lifecycle:
+            self._on_running_loop()
+            return await self._resolver.resolve(text)
 
     async def download(
         self,
@@ -218,26 +237,27 @@ class DouyinClient:
         >>> await client.download("7092264344980868359", "videos/")   # doctest: +SKIP
         [PosixPath('videos/7092264344980868359.mp4')]
         """
-        self._on_running_loop()
-        kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
-        unknown = [kind for kind in kinds if kind not in MEDIA_KINDS]
-        if unknown or not kinds:  # before anything is fetched (and billed)
-            raise ValueError(f"unknown media kind {unknown or kinds!r}; kinds are {', '.join(MEDIA_KINDS)}")
-        if isinstance(target, ItemGetVideoResponse):
-            video = target.item
-        elif isinstance(target, Video):
-            video = target
-        else:
-            video = (await self.item_get_video(await self.resolve_item_id(target))).item
+        with self._lifecycle:
+            self._on_running_loop()
+            kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+            unknown = [kind for kind in kinds if kind not in MEDIA_KINDS]
+            if unknown or not kinds:  # before anything is fetched (and billed)
+                raise ValueError(f"unknown media kind {unknown or kinds!r}; kinds are {', '.join(MEDIA_KINDS)}")
+            if isinstance(target, ItemGetVideoResponse):
+                video = target.item
+            elif isinstance(target, Video):
+                video = target
+            else:
+                video = (await self.item_get_video(await self.resolve_item_id(target))).item
 
-        async def refresh() -> Video:
-            return (await self.item_get_video(video.num_iid, cache=False)).item
+            async def refresh() -> Video:
+                return (await self.item_get_video(video.num_iid, cache=False)).item
 
-        return await self._downloader.download(
-            video, Path(dest), kinds=kinds,
-            watermark=watermark, overwrite=overwrite, refresh=refresh if refresh_urls else None,
-            on_bytes=on_bytes,
-        )
+            return await self._downloader.download(
+                video, Path(dest), kinds=kinds,
+                watermark=watermark, overwrite=overwrite, refresh=refresh if refresh_urls else None,
+                on_bytes=on_bytes,
+            )
 
     def _parse_input(self, value: Any) -> str | Callable[[Any], Awaitable[str]]:
         """A batch input's id now, or the resolver to call for it (short links need a lookup)."""
@@ -327,6 +347,18 @@ class DouyinClient:
     async def get_videos(self, ids: Ids, *, ordered: bool = True, **options: Any) -> list[BatchResult]:
         """:meth:`iter_videos` collected into a list (in input order by default)."""
         return [result async for result in self.iter_videos(ids, ordered=ordered, **options)]
+
+
+def _credentials(key: str | None, secret: str | None) -> Credentials:
+    """The key and secret given, else from the environment; refused when either is missing."""
+    key = key if key is not None else os.environ.get(ENV_KEY)
+    secret = secret if secret is not None else os.environ.get(ENV_SECRET)
+    check("key", "***", key is None or isinstance(key, str), "a str")
+    check("secret", "***", secret is None or isinstance(secret, str), "a str")
+    if key and secret:
+        return Credentials(key, secret)
+    del key, secret
+    raise InvalidSettingError(f"missing credentials: pass key= and secret= or set {ENV_KEY} and {ENV_SECRET}")
 
 
 def _implements(part: object, *names: str) -> bool:

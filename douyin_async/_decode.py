@@ -69,8 +69,10 @@ _ITEM = msgspec.json.Decoder(WireItem)
 _VALUE = msgspec.json.Decoder()
 
 
-# msgspec before 0.19 raises UnicodeDecodeError, not DecodeError, for bytes that are not UTF-8.
-_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
+# msgspec before 0.19 raises UnicodeDecodeError, not DecodeError, for bytes that are not UTF-8;
+# JSON nested deeper than its recursion guard (about a thousand levels, where a real envelope
+# has five) raises RecursionError: a malformed body like any other, never an untyped error.
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
 def decode_item_get_video(

@@ -3,23 +3,47 @@
 The final path only ever receives a complete, verified file (by an atomic rename), so a file
 found there is complete and is skipped unless ``overwrite``. Media hosts are not the gateway:
 downloads have their own concurrency, take no rate token and carry no key or secret.
+
+A ``.part`` is only ever continued from the URL that wrote it and while the file is unchanged:
+``NAME.part.meta`` records a digest of that URL and the host's validator (ETag or
+Last-Modified), sent back as ``If-Range``; anything else starts the ``.part`` again from zero, so
+two streams are never spliced. One download per file at a time: callers in one process wait for
+the one in flight, another process meets a lock on the ``.part`` (``flock``, where there is one).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import json
 import os
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
+from ._ids import normalize_item_id
 from ._models import Video
 from ._options import MediaOptions
 from ._redact import Redactor
 from ._retry import RetryPolicy
 from ._transport import Request, Stream, Transport
-from .errors import DownloadError, MediaContentError, MediaUnavailableError, TransportError
+from .errors import (
+    DownloadError,
+    DownloadInProgressError,
+    MediaContentError,
+    MediaStalledError,
+    MediaTooLargeError,
+    MediaUnavailableError,
+    TransportError,
+)
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; one process per download directory there
+    fcntl = None  # type: ignore[assignment]
 
 MEDIA_KINDS = ("video", "cover", "music")
 """What :meth:`DouyinClient.download` can fetch: the video, its cover image, its soundtrack."""
@@ -27,6 +51,7 @@ _SUFFIX = {"video": ".mp4", "cover": ".cover.jpg", "music": ".mp3"}
 _GONE = frozenset({403, 404, 410})
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 _CHUNK = 256 * 1024
+_TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
 
 ByteCallback = Callable[[int], None]
 
@@ -79,14 +104,96 @@ def target_paths(item_id: str, dest: Path, kinds: Sequence[str]) -> dict[str, Pa
     return {kind: dest / f"{item_id}{_SUFFIX[kind]}" for kind in kinds}
 
 
+def _url_digest(url: str) -> str:
+    """Which URL wrote a ``.part``, without keeping the URL (it may carry a signature) on disk."""
+    return hashlib.sha256(url.encode()).hexdigest()[:32]
+
+
+def _validator(headers: Mapping[str, str]) -> str:
+    """The host's validator for this version of the file: a strong ETag, else Last-Modified."""
+    etag = headers.get("ETag", "")
+    if etag and not etag.startswith("W/"):  # If-Range takes strong validators only
+        return etag
+    return headers.get("Last-Modified", "")
+
+
 @dataclass
 class _File:
+    """One target file while it is being downloaded; ``out`` is the locked, open ``.part``."""
+
     kind: str
     path: Path
+    out: IO[bytes] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def part(self) -> Path:
         return self.path.with_name(self.path.name + ".part")
+
+    @property
+    def meta_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".part.meta")
+
+    @property
+    def size(self) -> int:
+        assert self.out is not None
+        return os.fstat(self.out.fileno()).st_size
+
+    def restart(self) -> None:
+        """Empty the ``.part``: what follows is a file of its own."""
+        assert self.out is not None
+        self.out.seek(0)
+        self.out.truncate()
+        self.meta = {}
+        self.meta_path.unlink(missing_ok=True)
+
+    def started(self, url: str, validator: str, total: int | None) -> None:
+        """The ``.part`` now holds the start of ``url``'s file as ``validator`` names it."""
+        self.meta = {"url": _url_digest(url), "validator": validator, "total": total}
+        self.meta_path.write_text(json.dumps(self.meta))
+
+    def resumable_from(self, url: str) -> str | None:
+        """The validator to send as If-Range when the ``.part`` may be continued from ``url``."""
+        if self.meta.get("url") != _url_digest(url) or not self.meta.get("validator"):
+            return None
+        return str(self.meta["validator"])
+
+
+@contextlib.contextmanager
+def _locked_part(file: _File, shown: str) -> Iterator[_File]:
+    """Open and lock ``file``'s ``.part`` for this download; another process holding it is an error."""
+    while True:
+        out = open(file.part, "a+b")  # noqa: SIM115 (closed below, after the lock is released)
+        if fcntl is None:
+            break
+        try:
+            fcntl.flock(out.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            out.close()
+            raise DownloadInProgressError(
+                f"another process is downloading {file.path.name}", url=shown, path=str(file.path),
+            ) from None
+        try:  # locked the .part that a finishing download had just renamed? open the new one
+            if os.stat(file.part).st_ino == os.fstat(out.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        out.close()
+    try:
+        file.meta = _read_meta(file.meta_path)
+        file.out = out
+        yield file
+    finally:
+        file.out = None
+        out.close()
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 class Downloader:
@@ -99,6 +206,10 @@ class Downloader:
         self._slots = asyncio.Semaphore(options.concurrency)
         self._headers = dict(options.headers)
         self._read_timeout = options.read_timeout
+        self._stall_timeout = options.stall_timeout
+        self._min_progress = options.min_progress
+        self._max_size = options.max_size
+        self._in_flight: dict[Path, asyncio.Event] = {}
 
     async def download(
         self,
@@ -111,13 +222,37 @@ class Downloader:
         refresh: Callable[[], Awaitable[Video]] | None,
         on_bytes: ByteCallback | None = None,
     ) -> list[Path]:
+        item_id = normalize_item_id(video.num_iid, self._redact)  # file names come from valid ids only
         for kind in kinds:
             media_urls(video, kind, watermark)  # rejects an unknown kind before any I/O
-        paths = target_paths(video.num_iid, dest, kinds)
+        paths = target_paths(item_id, dest, kinds)
         written = []
         for kind, path in paths.items():
-            written.append(await self._file(_File(kind, path), video, watermark, overwrite, refresh, on_bytes))
+            written.append(await self._one_at_a_time(_File(kind, path), video, watermark, overwrite, refresh,
+                                                     on_bytes))
         return written
+
+    async def _one_at_a_time(
+        self,
+        file: _File,
+        video: Video,
+        watermark: bool,
+        overwrite: bool,
+        refresh: Callable[[], Awaitable[Video]] | None,
+        on_bytes: ByteCallback | None,
+    ) -> Path:
+        """Download ``file`` unless this client is already at it: then wait, and take its result."""
+        key = file.path.absolute()
+        while (running := self._in_flight.get(key)) is not None:
+            await running.wait()
+            if file.path.exists():  # the other call wrote it (or failed: then this call tries itself)
+                return file.path
+        done = self._in_flight[key] = asyncio.Event()
+        try:
+            return await self._file(file, video, watermark, overwrite, refresh, on_bytes)
+        finally:
+            del self._in_flight[key]
+            done.set()
 
     async def _file(
         self,
@@ -131,22 +266,38 @@ class Downloader:
         if file.path.exists() and not overwrite:
             return file.path
         file.path.parent.mkdir(parents=True, exist_ok=True)
-        if overwrite:
-            file.part.unlink(missing_ok=True)
         urls = media_urls(video, file.kind, watermark)
         last: DownloadError = MediaUnavailableError(f"no {file.kind} URL for {video.num_iid}", path=str(file.path))
-        for fresh in (False, True):
-            if fresh:
-                if refresh is None:
-                    break
-                urls = media_urls(await refresh(), file.kind, watermark)
-            for url in urls:
-                try:
-                    await self._with_retries(file, url, on_bytes)
-                    return file.path
-                except MediaUnavailableError as exc:  # expired or refused: the next URL may work
-                    last = exc
+        with _locked_part(file, self._redact(urls[0]) if urls else ""):
+            if file.path.exists() and not overwrite:  # another process finished it while this one waited
+                file.part.unlink(missing_ok=True)
+                return file.path
+            if overwrite:
+                file.restart()
+            try:
+                for fresh in (False, True):
+                    if fresh:
+                        if refresh is None:
+                            break
+                        urls = media_urls(await refresh(), file.kind, watermark)
+                    for url in urls:
+                        try:
+                            await self._with_retries(file, url, on_bytes)
+                            return file.path
+                        except MediaUnavailableError as exc:  # expired or refused: the next URL may work
+                            last = exc
+            except BaseException:
+                self._tidy(file)
+                raise
+            self._tidy(file)
         raise last
+
+    @staticmethod
+    def _tidy(file: _File) -> None:
+        """After a failure: keep a ``.part`` with bytes to resume, drop an empty one."""
+        if file.size == 0:
+            file.part.unlink(missing_ok=True)
+            file.meta_path.unlink(missing_ok=True)
 
     async def _with_retries(self, file: _File, url: str, on_bytes: ByteCallback | None) -> None:
         await self._policy.call(lambda: self._attempt(file, url, on_bytes), file.path.name)
@@ -165,32 +316,82 @@ class Downloader:
         raise failure
 
     async def _stream(self, file: _File, url: str, shown: str, on_bytes: ByteCallback | None) -> None:
-        """One request: append to the .part file from where it stops (or from 0)."""
-        offset = file.part.stat().st_size if file.part.exists() else 0
+        """One request: continue the .part where it stops if it holds this URL's file, else from 0."""
+        offset = file.size
+        validator = file.resumable_from(url) if offset else None
+        if offset and validator is None:
+            file.restart()  # another stream's bytes, or no way to tell the file did not change
+            offset = 0
         headers = dict(self._headers)
-        if offset:
+        if validator is not None:
             headers["Range"] = f"bytes={offset}-"
+            headers["If-Range"] = validator
         request = Request("GET", url, headers=headers, read_timeout=self._read_timeout, follow_redirects=True)
         async with self._transport.stream(request) as resp:
-            offset, total = self._check_answer(file, resp, offset, shown)
-            # Writes go straight to the page cache; a thread hop per chunk would cost more than the write.
-            with open(file.part, "ab" if offset else "wb") as out:  # noqa: ASYNC230 (see above)
-                async for chunk in resp.iter_chunks(_CHUNK):
-                    out.write(chunk)
-                    if on_bytes is not None:
-                        on_bytes(len(chunk))
-        size = file.part.stat().st_size
+            total = self._check_answer(file, resp, offset, validator, shown)
+            if file.size == 0:
+                file.started(url, _validator(resp.headers), total)
+            await self._write_body(file, resp, total, shown, on_bytes)
+        size = file.size
         if total is not None and size != total:
             raise DownloadError(f"incomplete: {size} of {total} bytes from {shown}", url=shown, retryable=True)
 
-    @staticmethod
-    def _check_answer(file: _File, resp: Stream, offset: int, shown: str) -> tuple[int, int | None]:
-        """Raise for an answer that is not this media file; else where its body starts, and the full size."""
+    async def _write_body(
+        self, file: _File, resp: Stream, total: int | None, shown: str, on_bytes: ByteCallback | None
+    ) -> None:
+        """Append the body to the ``.part``, within ``max_size``, and fail it when it stalls."""
+        assert file.out is not None
+        out, limit = file.out, self._max_size if total is None else total
+        size = file.size
+        out.seek(0, os.SEEK_END)
+        async for chunk in self._progressing(resp.iter_chunks(_CHUNK), shown):
+            size += len(chunk)
+            if limit is not None and size > limit:
+                file.restart()
+                raise MediaTooLargeError(f"more than {limit} bytes from {shown}", url=shown, path=str(file.path))
+            # Writes go straight to the page cache; a thread hop per chunk would cost more than the write.
+            out.write(chunk)
+            if on_bytes is not None:
+                on_bytes(len(chunk))
+        out.flush()
+
+    async def _progressing(self, chunks: AsyncIterator[bytes], shown: str) -> AsyncIterator[bytes]:
+        """``chunks``, as long as at least ``min_progress`` bytes arrive in every ``stall_timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        window_end, window_bytes = loop.time() + self._stall_timeout, 0
+        iterator = chunks.__aiter__()
+        while True:
+            now = loop.time()
+            if now >= window_end:
+                if window_bytes < self._min_progress:
+                    break
+                window_end, window_bytes = now + self._stall_timeout, 0
+            # A window that has its bytes already may wait for the next one to end.
+            deadline = window_end if window_bytes < self._min_progress else window_end + self._stall_timeout
+            try:
+                chunk = await asyncio.wait_for(iterator.__anext__(), deadline - now)
+            except StopAsyncIteration:
+                return
+            except _TIMEOUTS:
+                break
+            window_bytes += len(chunk)
+            yield chunk
+        raise MediaStalledError(
+            f"stalled: fewer than {self._min_progress} bytes in {self._stall_timeout}s from {shown}",
+            url=shown, retryable=True,
+        )
+
+    def _check_answer(self, file: _File, resp: Stream, offset: int, validator: str | None, shown: str) -> int | None:
+        """Raise for an answer that is not this media file; else the file's full size, if known.
+
+        A 200 is the whole file: the ``.part`` starts again. A 206 must continue exactly where the
+        ``.part`` stops, from the same version of the file; otherwise it starts again too.
+        """
         status = resp.status
         if status in _GONE:
             raise MediaUnavailableError(f"media host answered {status}: {shown}", url=shown)
         if status == 416 and offset:
-            file.part.unlink()  # the part is not a prefix of this file: start again
+            file.restart()  # the part is not a prefix of this file: start again
             raise DownloadError(f"range not satisfiable, restarting: {shown}", url=shown, retryable=True)
         if status not in (200, 206):
             retryable = status == 429 or status >= 500
@@ -198,20 +399,34 @@ class Downloader:
         content_type = _content_type(resp.headers)
         if not _is_media_type(content_type):
             raise MediaContentError(f"expected {file.kind} but got {content_type}: {shown}", url=shown)
-        if status != 206:  # the host ignored Range (or there was none): the body is the whole file
-            return 0, _content_length(resp.headers)
-        match = _CONTENT_RANGE.fullmatch(resp.headers.get("Content-Range", ""))
-        total = int(match[3]) if match is not None and match[3] != "*" else None
-        if match is None or int(match[1]) != offset:
-            return 0, total  # not the range asked for: take the body as the whole file
-        return offset, total
+        if status == 206:
+            match = _CONTENT_RANGE.fullmatch(resp.headers.get("Content-Range", ""))
+            total = int(match[3]) if match is not None and match[3] != "*" else None
+            fits = (match is not None and int(match[1]) == offset and validator is not None
+                    and _validator(resp.headers) in ("", validator)
+                    and total in (None, file.meta.get("total")))
+            if not fits:  # another range, or another version of the file: never splice
+                file.restart()
+                raise DownloadError(f"the host's file changed or sent another range, restarting: {shown}",
+                                    url=shown, retryable=True)
+        else:
+            if offset:
+                file.restart()  # the host ignored Range, or If-Range said the file changed
+            total = _content_length(resp.headers)
+        if total is not None and self._max_size is not None and total > self._max_size:
+            raise MediaTooLargeError(f"{total} bytes, more than max_size {self._max_size}: {shown}",
+                                     url=shown, path=str(file.path))
+        return total
 
     def _finish(self, file: _File, shown: str) -> None:
         """Verify the whole .part file, then move it into place atomically."""
+        assert file.out is not None
+        file.out.flush()
+        os.fsync(file.out.fileno())
         with open(file.part, "rb") as part:
             head = part.read(16)
-            os.fsync(part.fileno())
         if not looks_like(file.kind, head):
-            file.part.unlink()
+            file.restart()
             raise MediaContentError(f"not a {file.kind} file (first bytes {head[:8]!r}): {shown}", url=shown)
         os.replace(file.part, file.path)
+        file.meta_path.unlink(missing_ok=True)

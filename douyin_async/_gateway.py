@@ -10,20 +10,22 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
 import msgspec
 
 from ._billing import Charge, charge_of
+from ._credentials import Credentials
 from ._decode import decode_item_get_video
 from ._ids import normalize_item_id
+from ._lifecycle import Lifecycle
 from ._models import ItemGetVideoResponse
 from ._quota import Quota, parse_quota
 from ._redact import Redactor
 from ._retry import RetryPolicy, retry_after_seconds, should_retry
 from ._throttle import Outcome, Throttle, ThrottleLimits
-from ._transport import Request, Response, Transport
+from ._transport import Request, Response, Transport, too_large
 from .errors import (
     ApiError,
     DouyinError,
@@ -71,8 +73,19 @@ class _Call:
             self.after_send(charge)
 
     def account(self, error: DouyinError) -> None:
-        """Stamp the call's attempts and costs on the error it ends with (so far)."""
+        """Stamp the call's attempts and costs on the error it ends with (so far), and cut it loose.
+
+        Our errors are raised outside ``except`` blocks, but Python 3.10 can still chain the
+        exception aiohttp raised as their ``__context__``, whose frames hold the aiohttp
+        response and so the URL with the credentials: a chained exception not of ours is dropped.
+        """
         error.attempts, error.billed, error.possibly_billed = self.sent, self.billed, self.possibly_billed
+        link: BaseException = error
+        while link.__context__ is not None:
+            if not isinstance(link.__context__, DouyinError):
+                link.__context__ = None
+                break
+            link = link.__context__
 
 
 class Gateway:
@@ -87,7 +100,7 @@ class Gateway:
         self,
         *,
         base_urls: Sequence[str],
-        credentials: Mapping[str, str],
+        credentials: Credentials,
         cache: bool | None,
         lang: str | None,
         transport: Transport,
@@ -95,8 +108,11 @@ class Gateway:
         policy: RetryPolicy,
         timeout: float,
         redact: Redactor,
+        max_body_size: int | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.transport = transport
+        self.lifecycle = lifecycle if lifecycle is not None else Lifecycle()
         self.throttle = throttle
         self.redact = redact
         self._quota: Quota | None = None
@@ -104,10 +120,11 @@ class Gateway:
         self.base_urls = tuple(base_urls)
         self.host = 0
         """Index in ``base_urls`` of the host in use: the first, or the last one that answered."""
-        self._credentials = urlencode(credentials)
+        self._credentials = credentials
         self._cache, self._lang = cache, lang
         self._policy = policy
         self._timeout = timeout
+        self._max_body = max_body_size
         self._retry_unknown = policy.options.retry_unknown_errors
         self._prefixes: dict[tuple[int, bool | None, str | None], str] = {}
         self._default_prefixes = [self.url_prefix(host, None, None) for host in range(len(self.base_urls))]
@@ -115,6 +132,9 @@ class Gateway:
     @property
     def limits(self) -> ThrottleLimits:
         return self.throttle.limits
+
+    def __repr__(self) -> str:
+        return f"Gateway(base_urls={self.base_urls!r}, credentials={self._credentials!r})"
 
     def url_prefix(self, host: int, cache: bool | None, lang: str | None) -> str:
         """The URL up to the id, built once per host and parameters: a call only appends its id.
@@ -136,7 +156,7 @@ class Gateway:
                     raise InvalidParamError(f"lang must be {LANG_ALLOWED}, not {shown!r}", code="4003")
                 params["lang"] = lang
             prefix = self._prefixes[key] = (
-                f"{self.base_urls[host]}/item_get_video/?{self._credentials}&{urlencode(params)}&item_id="
+                f"{self.base_urls[host]}/item_get_video/?{self._credentials.query()}&{urlencode(params)}&item_id="
             )
         return prefix
 
@@ -168,32 +188,29 @@ class Gateway:
         and may raise to stop the call (batches use it to stop sending after a fatal error or at
         their budget); ``after_send`` is told the charge of every attempt that was sent.
         """
-        call = _Call(normalize_item_id(item_id, self.redact), cache, lang, before_send, after_send)
-        if cache is not None or lang is not None:
-            self.url_prefix(0, cache, lang)  # a bad lang is refused before anything is sent
-        # The first attempt runs here and not through the retry policy: most calls succeed at
-        # once, and every coroutine frame between the caller and the socket costs on each resume.
-        try:
-            return await self._attempt(call)
-        except DouyinError as exc:
-            call.account(exc)
-            if not should_retry(exc):
+        with self.lifecycle:  # a call in flight when the client closes ends in ClientClosedError
+            call = _Call(normalize_item_id(item_id, self.redact), cache, lang, before_send, after_send)
+            if cache is not None or lang is not None:
+                self.url_prefix(0, cache, lang)  # a bad lang is refused before anything is sent
+            # The first attempt runs here and not through the retry policy: most calls succeed at
+            # once, and every coroutine frame between the caller and the socket costs on each resume.
+            try:
+                return await self._attempt(call)
+            except DouyinError as exc:
+                call.account(exc)
+                if not should_retry(exc):
+                    raise
+                first = exc
+            try:
+                response = await self._policy.retry(first, functools.partial(self._attempt, call), call.item_id)
+            except DouyinError as exc:
+                call.account(exc)
                 raise
-            first = exc
-        try:
-            response = await self._policy.retry(first, functools.partial(self._attempt, call), call.item_id)
-        except DouyinError as exc:
-            call.account(exc)
-            raise
-        return msgspec.structs.replace(response, attempts=call.sent, possibly_billed=call.possibly_billed)
+            return msgspec.structs.replace(response, attempts=call.sent, possibly_billed=call.possibly_billed)
 
     async def _attempt(self, call: _Call) -> ItemGetVideoResponse:
         """One attempt: a throttle slot, the exchange, the decoded answer, and what it cost."""
         host = self.host
-        if call.cache is None and call.lang is None:
-            url = self._default_prefixes[host] + call.item_id
-        else:
-            url = self.url_prefix(host, call.cache, call.lang) + call.item_id
         throttle = self.throttle
         ticket = await throttle.acquire()
         outcome = Outcome.NO_ANSWER
@@ -203,7 +220,16 @@ class Gateway:
                 call.before_send()
             call.sent += 1
             charge = Charge.POSSIBLY_BILLED  # until an answer says otherwise
-            answer = await self.transport.send(Request("GET", url, timeout=self._timeout))
+            # The URL is written straight into the Request, whose repr hides it: no local of any
+            # frame an error passes through holds the credentials.
+            answer = await self.transport.send(Request(
+                "GET",
+                (self._default_prefixes[host] if call.cache is None and call.lang is None
+                 else self.url_prefix(host, call.cache, call.lang)) + call.item_id,
+                timeout=self._timeout, max_body=self._max_body,
+            ))
+            if self._max_body is not None and len(answer.body) > self._max_body:
+                raise too_large(self._max_body)  # a transport of the caller's that read it all anyway
             response = self._read(answer, call.item_id)
             outcome, charge = Outcome.ANSWERED, Charge.BILLED
             return response

@@ -76,12 +76,34 @@ class RetryOptions:
 
 
 @dataclass(frozen=True)
+class ResponseOptions:
+    """What the client accepts from the gateway: bodies up to ``max_body_size`` bytes, decompressed.
+
+    A real envelope is a few KiB; a body past the limit (a proxy's page, a compression bomb, an
+    endless stream) is refused as it arrives, before the rest is read into memory.
+    """
+
+    max_body_size: int = 4 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        check_count("max_body_size", self.max_body_size, minimum=1024)
+
+
+@dataclass(frozen=True)
 class MediaOptions:
-    """Media downloads: files at once, headers sent to the media host, and the stall timeout."""
+    """Media downloads: files at once, headers sent to the media host, and their limits.
+
+    ``read_timeout`` bounds each read; ``stall_timeout`` and ``min_progress`` end a download
+    that receives fewer than ``min_progress`` bytes in any ``stall_timeout`` seconds (a host
+    trickling a byte at a time never trips the read timeout); ``max_size`` caps a file.
+    """
 
     concurrency: int = 4
     headers: Mapping[str, str] = field(default_factory=lambda: dict(BROWSER_HEADERS))
     read_timeout: float = 60.0
+    stall_timeout: float = 30.0
+    min_progress: int = 16 * 1024
+    max_size: int | None = 4 * 1024**3
 
     def __post_init__(self) -> None:
         check_count("media concurrency", self.concurrency, minimum=1)
@@ -89,6 +111,9 @@ class MediaOptions:
               and all(isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()),
               "a mapping of header names to values, all str")
         check_positive("media read_timeout", self.read_timeout)
+        check_positive("media stall_timeout", self.stall_timeout)
+        check_count("media min_progress", self.min_progress, minimum=1)
+        check_count("media max_size", self.max_size, minimum=1, optional=True)
 
 
 @dataclass(frozen=True)

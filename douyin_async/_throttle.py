@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import hashlib
 import logging
+import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import msgspec
@@ -202,3 +205,34 @@ class LocalThrottle:
             concurrency_ceiling=policy.concurrency_ceiling,
             rate_limited=policy.rate_limited,
         )
+
+
+_SHARED: weakref.WeakValueDictionary[tuple[object, ...], LocalThrottle] = weakref.WeakValueDictionary()
+
+
+def shared_throttle(
+    key: str, base_urls: Sequence[str], rate_limit: float | None, max_concurrency: int | None
+) -> LocalThrottle:
+    """The throttle of every client in this process (and thread) with this key, gateway and limits.
+
+    The gateway counts a key's requests whoever sends them: six clients each given the key's
+    full limits would together send six times too many. Clients made alike share one throttle
+    for as long as any of them lives (weakly held); a client given ``throttle=`` has its own.
+    The key is held only as a digest.
+    """
+    check_positive("rate_limit", rate_limit, optional=True)
+    check_count("max_concurrency", max_concurrency, minimum=1, optional=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    hosts = tuple(sorted(base_urls))
+    slot = (digest, hosts, threading.get_ident(), rate_limit, max_concurrency)
+    name = slot[:3]
+    throttle = _SHARED.get(slot)
+    if throttle is None:
+        others = [t for k, t in list(_SHARED.items()) if k[:3] == name]
+        if others:
+            log.warning(
+                "another client with this key uses other limits (%s); their requests add up at the gateway: "
+                "give every client of a key the same limits, or one throttle (throttle=)", others[0].limits,
+            )
+        throttle = _SHARED[slot] = LocalThrottle(rate_limit, max_concurrency)
+    return throttle

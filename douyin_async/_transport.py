@@ -24,8 +24,9 @@ import aiohttp
 import msgspec
 from yarl import URL
 
+from ._body import ACCEPT_ENCODING, read_limited
 from ._redact import CREDENTIAL_PARAMS
-from .errors import RequestTimeoutError, TransportError
+from .errors import RequestTimeoutError, ResponseTooLargeError, TransportError
 
 Redact = Callable[[str], str]
 # Python 3.10's asyncio.TimeoutError is not the builtin TimeoutError (they merged in 3.11).
@@ -35,7 +36,8 @@ _FAILURES = (*_TIMEOUTS, aiohttp.ClientError)
 
 @dataclass(slots=True)
 class Request:
-    """One HTTP request. ``timeout`` bounds the whole exchange, ``read_timeout`` each read.
+    """One HTTP request. ``timeout`` bounds the whole exchange, ``read_timeout`` each read,
+    ``max_body`` the bytes of the (decompressed) body :meth:`Transport.send` reads.
 
     Treat it as read-only (it is not frozen only because a frozen dataclass costs more to make,
     and one is made for every attempt).
@@ -47,6 +49,7 @@ class Request:
     timeout: float | None = None
     read_timeout: float | None = None
     follow_redirects: bool = False
+    max_body: int | None = None
 
     @property
     def params(self) -> dict[str, str]:
@@ -61,12 +64,16 @@ class Request:
 class Response:
     """A whole response: status, headers (case-insensitive where the transport gives them) and body.
 
-    Read-only by convention, like :class:`Request`.
+    Read-only by convention, like :class:`Request`. Its repr leaves the body out: a gateway may
+    echo what it was sent.
     """
 
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+    def __repr__(self) -> str:
+        return f"Response({self.status}, {len(self.body)} bytes)"
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -96,7 +103,7 @@ class Transport(Protocol):
     """Sends requests; raises only :class:`TransportError` (and its subclasses) for failures."""
 
     async def send(self, request: Request) -> Response:
-        """One exchange, the body read whole."""
+        """One exchange, the body read whole; past ``request.max_body`` bytes, :class:`ResponseTooLargeError`."""
         ...
 
     def stream(self, request: Request) -> AbstractAsyncContextManager[Stream]:
@@ -195,18 +202,35 @@ class AiohttpTransport:
         return timeout
 
     async def send(self, request: Request) -> Response:
-        """One exchange through the session, the body read whole."""
-        session = self._current_session()
-        failure: TransportError
+        """One exchange through the session, the body read whole.
+
+        The exchange returns its failure instead of raising it: this frame, which raises it, never
+        handled aiohttp's exception and holds no aiohttp response, whose repr shows the URL.
+        """
+        answer = await self._exchange(self._current_session(), request)
+        if isinstance(answer, Response):
+            return answer
+        raise answer
+
+    async def _exchange(self, session: aiohttp.ClientSession, request: Request) -> Response | TransportError:
+        """The answer to ``request``, or the typed error it failed with (returned, not raised)."""
+        limit = request.max_body
         try:
+            if limit is None:
+                async with session.request(
+                    request.method, _yarl_url(request.url), headers=request.headers,
+                    timeout=self._timeout(request), allow_redirects=request.follow_redirects,
+                ) as resp:
+                    return Response(resp.status, resp.headers, await resp.read())
+            headers = {"Accept-Encoding": ACCEPT_ENCODING, **(request.headers or {})}
             async with session.request(
-                request.method, _yarl_url(request.url), headers=request.headers,
-                timeout=self._timeout(request), allow_redirects=request.follow_redirects,
+                request.method, _yarl_url(request.url), headers=headers, timeout=self._timeout(request),
+                allow_redirects=request.follow_redirects, auto_decompress=False,
             ) as resp:
-                return Response(resp.status, resp.headers, await resp.read())
+                body = await read_limited(resp, limit)
+                return too_large(limit) if body is None else Response(resp.status, resp.headers, body)
         except _FAILURES as exc:
-            failure = transport_error(exc, request, self._redact)
-        raise failure
+            return transport_error(exc, request, self._redact)
 
     @asynccontextmanager
     async def stream(self, request: Request) -> AsyncIterator[Stream]:
@@ -232,6 +256,11 @@ class AiohttpTransport:
         """Close the session if this transport made it."""
         if self._owns_session and self._session is not None and not self._session.closed:
             await self._session.close()
+
+
+def too_large(limit: int) -> ResponseTooLargeError:
+    """The error for a body past ``limit`` bytes (one wording for every transport)."""
+    return ResponseTooLargeError(f"response body larger than {limit} bytes (max_body_size)", limit=limit)
 
 
 class _AiohttpStream:
@@ -285,6 +314,8 @@ class MockTransport:
         """The handler's answer to ``request``."""
         answer = self._handler(request)
         response = await answer if inspect.isawaitable(answer) else answer
+        if request.max_body is not None and len(response.body) > request.max_body:
+            raise too_large(request.max_body)
         return Response(response.status, _CaselessHeaders(response.headers), response.body)
 
     @asynccontextmanager

@@ -18,12 +18,17 @@
     │   ├── RequestTimeoutError
     │   ├── HTTPStatusError
     │   ├── MalformedResponseError    body is not the JSON envelope, in any charset
-    │   └── ThrottleUnavailableError  a shared throttle's store (Redis) cannot be reached (fatal)
+    │   ├── ThrottleUnavailableError  a shared throttle's store (Redis) cannot be reached (fatal)
+    │   └── ResponseTooLargeError     body above ResponseOptions.max_body_size (possibly billed)
     ├── InvalidSettingError           a setting outside its allowed range (also a ValueError)
     ├── DownloadError                 a media file could not be downloaded
     │   ├── MediaUnavailableError     403/404/410 on every URL tried, or no URL for that kind
-    │   └── MediaContentError         the body is not the media (an HTML page, wrong magic bytes)
+    │   ├── MediaContentError         the body is not the media (an HTML page, wrong magic bytes)
+    │   ├── MediaTooLargeError        larger than MediaOptions.max_size, or than it announced
+    │   ├── MediaStalledError         slower than MediaOptions.min_progress per stall_timeout
+    │   └── DownloadInProgressError   another process is writing the same file
     ├── BudgetExhaustedError          a batch's own limit on charged calls or the key's quota
+    ├── ClientClosedError             the client was closed before or during the call
     ├── BatchStoppedError             the caller stopped a batch (its ``stop`` event)
     └── BatchAbortedError             input not sent (again): the batch stopped (fatal error or caller)
 
@@ -45,10 +50,12 @@ __all__ = [
     "AuthError",
     "BatchAbortedError",
     "BudgetExhaustedError",
+    "ClientClosedError",
     "CodeInfo",
     "ConfigurationError",
     "DouyinError",
     "DownloadError",
+    "DownloadInProgressError",
     "HTTPStatusError",
     "InsufficientBalanceError",
     "InvalidParamError",
@@ -57,11 +64,14 @@ __all__ = [
     "MalformedItemError",
     "MalformedResponseError",
     "MediaContentError",
+    "MediaStalledError",
+    "MediaTooLargeError",
     "MediaUnavailableError",
     "NotFoundError",
     "QuotaExceededError",
     "RateLimitError",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "ServerError",
     "ThrottleUnavailableError",
     "TransportError",
@@ -272,6 +282,18 @@ class ThrottleUnavailableError(TransportError):
         super().__init__(message, retryable=False, sent=False, attempts=attempts)
 
 
+class ResponseTooLargeError(TransportError):
+    """The body (decompressed) is larger than ``limit`` bytes; the rest was never read.
+
+    The request was sent, so it counts as possibly billed, and it is not retried: the same
+    answer would cost again and come back just as large.
+    """
+
+    def __init__(self, message: str, *, limit: int, attempts: int = 0) -> None:
+        super().__init__(message, retryable=False, attempts=attempts)
+        self.limit = limit
+
+
 class InvalidSettingError(DouyinError, ValueError):
     """A client, throttle or option setting is outside its allowed range; raised at construction."""
 
@@ -294,6 +316,19 @@ class MediaContentError(DownloadError):
     """The body is not the expected media: an HTML error page, or bytes of another format."""
 
 
+class MediaTooLargeError(DownloadError):
+    """The media is larger than ``MediaOptions.max_size``, or sent more than its announced length."""
+
+
+class MediaStalledError(DownloadError):
+    """Fewer than ``MediaOptions.min_progress`` bytes came in ``stall_timeout`` seconds: a host
+    trickling a byte at a time never trips the per-read timeout, so this ends it (retried)."""
+
+
+class DownloadInProgressError(DownloadError):
+    """Another process holds the lock on this file's ``.part``: it is downloading the same file."""
+
+
 class BudgetExhaustedError(DouyinError):
     """A batch stopped itself before exceeding ``max_charged_calls`` or the key's daily quota."""
 
@@ -302,6 +337,16 @@ class BudgetExhaustedError(DouyinError):
 
 class BatchStoppedError(DouyinError):
     """The caller stopped the batch (set its ``stop`` event): the cause of the inputs left unsent."""
+
+
+class ClientClosedError(DouyinError):
+    """The client was closed while the call was in flight, or before it began.
+
+    Fatal, so a batch running when its client closes stops at once; a closed client is opened
+    again only explicitly (``async with``, ``await client.open()``).
+    """
+
+    fatal = True
 
 
 class BatchAbortedError(DouyinError):

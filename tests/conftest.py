@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 
 from douyin_async import DouyinClient, RetryOptions
 from douyin_async.emulator import Emulator
+
+from .redis_server import REDIS_SERVER, RedisServer
 
 KEY = "test-key"
 SECRET = "test-secret"
@@ -58,3 +60,16 @@ def make_client(emulator: Emulator, sleeps: SleepRecorder) -> ClientFactory:
         return DouyinClient(**options)
 
     return factory
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port, stopped after the test."""
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run installs it)")
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -8,9 +8,6 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
-
-import pytest
 
 REDIS_SERVER = shutil.which("redis-server") or (
     "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
@@ -69,15 +66,3 @@ class RedisServer:
                 self.process.wait(10)
             self.process = None
 
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    """A real redis-server on a free loopback port, stopped after the test."""
-    if REDIS_SERVER is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run installs it)")
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()

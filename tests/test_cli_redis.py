@@ -10,7 +10,7 @@ from pathlib import Path
 
 from douyin_async.emulator import Emulator
 
-from .redis_server import RedisServer, redis_server  # noqa: F401 - a fixture
+from .redis_server import RedisServer
 
 KEYS = {"redis-cli-key": "redis-cli-secret"}
 ENV = {**os.environ, "DOUYIN_API_KEY": "redis-cli-key", "DOUYIN_API_SECRET": "redis-cli-secret"}
@@ -26,7 +26,7 @@ async def batch(*args: str) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
-async def test_two_runs_with_redis_hold_one_cap_together(tmp_path: Path, redis_server: RedisServer) -> None:  # noqa: F811
+async def test_two_runs_with_redis_hold_one_cap_together(tmp_path: Path, redis_server: RedisServer) -> None:
     runs = []
     for n in range(2):
         source = tmp_path / f"ids{n}.txt"
@@ -40,7 +40,7 @@ async def test_two_runs_with_redis_hold_one_cap_together(tmp_path: Path, redis_s
         ))
         assert emu.stats.max_in_flight <= 2  # each run alone may hold 2: together they held 2 too
         assert emu.stats.limited["concurrency"] == 0
-    for (code, _, err), (_, out) in zip(results, runs):
+    for (code, _, err), (_, out) in zip(results, runs, strict=True):
         assert code == 0, err
         assert len(out.read_text().splitlines()) == 40
         assert all(json.loads(line)["item"] for line in out.read_text().splitlines())

@@ -60,7 +60,7 @@ def add_emulator_options(parser: argparse.ArgumentParser) -> None:
     add("--fault", action="append", type=_pair, metavar="NAME=P",
         help=f"fault probability per request (repeatable); names: {', '.join(FAULTS)}")
     add("--media-fault", action="append", type=_pair, metavar="NAME=P",
-        help="media fault probability: reset, http403, http404, http410, html")
+        help="media fault probability: reset, http403, http404, http410, html, trickle")
     add("--no-media-range", action="store_true", help="ignore Range requests on media")
     add("--self-contained", action="store_true",
         help="point every media URL and share link (the seed's too) at the emulator, for offline demos")
@@ -70,7 +70,8 @@ def add_emulator_options(parser: argparse.ArgumentParser) -> None:
     add("--fast", action="store_true", help="no latency unless --latency is given (for tests)")
     add("--slow-body", type=_number(0), default=0.0, help="seconds spent sending each body")
     add("--timeout-delay", type=_number(0), default=30.0,
-        help="seconds the 'timeout' fault holds a request before 4017 (default 30)")
+        help="seconds the 'timeout' fault holds a request before 4017, and 'slow_headers' and "
+             "'slow_body' take (default 30)")
     add("--video-size", type=_number(1, whole=True), default=256 * 1024,
         help="bytes of each video file (default 262144)")
     add("--image-size", type=_number(1, whole=True), default=16 * 1024,

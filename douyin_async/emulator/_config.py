@@ -8,7 +8,11 @@ from dataclasses import dataclass, field
 HTTP_FAULTS = ("http500", "http502", "http503")
 BODY_FAULTS = ("reset", "truncated", "timeout")
 CODE_FAULTS = ("4000", "4001", "4002", "4017", "5000")
-FAULTS = CODE_FAULTS + HTTP_FAULTS + BODY_FAULTS
+# The answer is decided (and charged), then delivered oddly: mislabelled, in GB18030, late.
+DELIVERY_FAULTS = ("wrong_type", "gbk", "slow_headers", "slow_body")
+# What a broken proxy in front of the gateway sends instead of its answer (never charged).
+PROXY_FAULTS = ("empty", "deep_json", "redirect_other", "redirect_loop", "gzip_bomb", "endless")
+FAULTS = CODE_FAULTS + HTTP_FAULTS + BODY_FAULTS + DELIVERY_FAULTS + PROXY_FAULTS
 
 EMULATOR_KEY = "test-key"
 EMULATOR_SECRET = "test-secret"
@@ -44,13 +48,15 @@ class EmulatorConfig:
     slow_body: float = 0.0
     """Seconds spent dribbling each body out in chunks."""
     timeout_delay: float = 30.0
-    """How long a 'timeout' outcome holds the request before answering 4017."""
+    """How long a 'timeout' outcome holds the request before answering 4017, a 'slow_headers'
+    one before answering, and a 'slow_body' one while it dribbles its body out."""
     seed: int = 0
     video_size: int = 256 * 1024
     image_size: int = 16 * 1024
     audio_size: int = 64 * 1024
     media_faults: dict[str, float] = field(default_factory=dict)
-    """Probability per media outcome: 'reset', 'http403', 'http404', 'http410', 'html'."""
+    """Probability per media outcome: 'reset', 'http403', 'http404', 'http410', 'html', 'trickle'
+    (the body one byte every tenth of a second)."""
     media_range: bool = True
     """Whether media routes honour Range requests."""
     self_contained: bool = False

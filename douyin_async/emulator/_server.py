@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import gzip
 import html
 import json
 import random
 import re
 import time
+import zlib
 from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,7 +21,7 @@ from aiohttp import web
 
 from ..errors import CODES, SUCCESS
 from . import _catalog as catalog
-from ._config import EmulatorConfig
+from ._config import PROXY_FAULTS, EmulatorConfig
 from ._latency import REALISTIC, latency_rng
 from ._limits import KeyState
 
@@ -29,6 +32,18 @@ _HTML_PAGE = (
     "<!DOCTYPE html><html><head><title>{status} Error</title></head>"
     "<body><center><h1>{status} Error</h1></center><hr><center>nginx</center></body></html>"
 )
+
+
+_ENDLESS_CHUNK = b"a" * 65_536
+_ENDLESS_LIMIT = 1 << 30
+"""An 'endless' body stops after this many bytes, so that no client can keep the server busy forever."""
+_DEEP_JSON = b'{"error_code": "0000", "x": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+
+
+@functools.lru_cache(maxsize=1)
+def gzip_bomb() -> bytes:
+    """About 2 MB of gzip that inflates to 2 GiB of zeros: 128 members of 16 MiB each."""
+    return gzip.compress(bytes(16 << 20), compresslevel=9) * 128
 
 
 def _reset_point(body: bytes) -> int:
@@ -315,7 +330,12 @@ class Emulator:
         if outcome == "timeout":
             await asyncio.sleep(self.config.timeout_delay)
             return self._error("4017", key, started, jsonu)
-        if outcome is not None and outcome not in ("reset", "truncated", SUCCESS, "2000"):
+        if outcome in PROXY_FAULTS:
+            return await self._proxy_fault(request, outcome)
+        if outcome == "slow_headers":
+            await asyncio.sleep(self.config.timeout_delay)
+        delivered = ("reset", "truncated", "wrong_type", "gbk", "slow_headers", "slow_body", SUCCESS, "2000")
+        if outcome is not None and outcome not in delivered:
             return self._error(outcome, key, started, jsonu)
         # The gateway has decided: 0000 or 2000, both charged, whatever happens to the answer next.
         lang = query.get("lang") or catalog.DEFAULT_LANG
@@ -338,7 +358,12 @@ class Emulator:
             return await self._reset(request, body, "application/json")
         if outcome == "truncated":
             body = body[: len(body) // 2]
-        return await self._send(request, body, "application/json", 200)
+        if outcome == "gbk":  # labelled UTF-8, as public code calling the gateway has seen
+            body = body.decode().encode("gb18030")
+            return web.Response(body=body, headers={"Content-Type": "application/json; charset=utf-8"})
+        content_type = "text/html" if outcome == "wrong_type" else "application/json"
+        slow = self.config.timeout_delay if outcome == "slow_body" else self.config.slow_body
+        return await self._send(request, body, content_type, 200, slow=slow)
 
     def _latency(self, cached: bool) -> float:
         """Seconds this answer takes: the configured latency, or the realistic model's draw."""
@@ -434,9 +459,42 @@ class Emulator:
         self.stats.statuses[status] += 1
         return web.Response(status=status, text=_HTML_PAGE.format(status=status), content_type="text/html")
 
+    async def _proxy_fault(self, request: web.Request, outcome: str) -> web.StreamResponse:
+        """What a broken proxy sends in place of the gateway's answer; the API never ran."""
+        if outcome in ("redirect_other", "redirect_loop"):
+            self.stats.statuses[302] += 1
+            # localhost is another host name for the same server: a client that followed would
+            # hand it the query string, credentials and all.
+            target = (f"http://localhost:{self._port}{request.rel_url.path_qs}" if outcome == "redirect_other"
+                      else str(request.rel_url.path_qs))
+            return web.Response(status=302, headers={"Location": target},
+                                text=_HTML_PAGE.format(status=302), content_type="text/html")
+        self.stats.statuses[200] += 1
+        if outcome == "empty":
+            return web.Response(body=b"", content_type="application/json")
+        if outcome == "deep_json":
+            return web.Response(body=_DEEP_JSON, content_type="application/json")
+        if outcome == "gzip_bomb":
+            return web.Response(body=gzip_bomb(), headers={"Content-Encoding": "gzip",
+                                                           "Content-Type": "application/json"})
+        response = web.StreamResponse()  # endless: chunked, until the client hangs up
+        response.content_type = "application/json"
+        await response.prepare(request)
+        sent = 0
+        try:
+            await response.write(b'{"error_code": "0000", "item": "')
+            while sent < _ENDLESS_LIMIT:
+                await response.write(_ENDLESS_CHUNK)
+                sent += len(_ENDLESS_CHUNK)
+            await response.write_eof()
+        except ConnectionError:
+            pass
+        return response
+
     async def _send(self, request: web.Request, body: bytes, content_type: str, status: int,
-                    headers: dict[str, str] | None = None) -> web.StreamResponse:
-        if self.config.slow_body <= 0:
+                    headers: dict[str, str] | None = None, slow: float | None = None) -> web.StreamResponse:
+        slow = self.config.slow_body if slow is None else slow
+        if slow <= 0:
             return web.Response(status=status, body=body, content_type=content_type, headers=headers)
         response = web.StreamResponse(status=status, headers=headers)
         response.content_type = content_type
@@ -446,7 +504,7 @@ class Emulator:
         step = max(len(body) // chunks, 1)
         for start in range(0, len(body), step):
             await response.write(body[start:start + step])
-            await asyncio.sleep(self.config.slow_body / chunks)
+            await asyncio.sleep(slow / chunks)
         await response.write_eof()
         return response
 
@@ -517,8 +575,11 @@ class Emulator:
             return web.Response(text=_HTML_PAGE.format(status=200), content_type="text/html")
         body = self.media_bytes(kind, item_id, watermark)
         content_type = catalog.MEDIA_TYPES[kind][1]
-        status, headers = 200, {"Accept-Ranges": "bytes" if self.config.media_range else "none"}
-        if self.config.media_range and "Range" in request.headers:
+        etag = f'"{zlib.crc32(body):08x}-{len(body)}"'
+        status, headers = 200, {"Accept-Ranges": "bytes" if self.config.media_range else "none", "ETag": etag}
+        # If-Range: the range only while the file is still the one the client started (else 200).
+        same = request.headers.get("If-Range", etag) == etag
+        if self.config.media_range and "Range" in request.headers and same:
             try:
                 window = request.http_range
             except ValueError:
@@ -531,8 +592,27 @@ class Emulator:
         if fault == "reset":
             self.stats.media_bytes += _reset_point(body)
             return await self._reset(request, body, content_type, status, headers)
+        if fault == "trickle":
+            return await self._trickle(request, body, content_type, status, headers)
         self.stats.media_bytes += len(body)
         return await self._send(request, body, content_type, status, headers)
+
+    async def _trickle(self, request: web.Request, body: bytes, content_type: str, status: int,
+                       headers: dict[str, str]) -> web.StreamResponse:
+        """The body one byte every tenth of a second: never silent long enough for a read timeout."""
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_type = content_type
+        response.content_length = len(body)
+        await response.prepare(request)
+        try:
+            for start in range(len(body)):
+                await response.write(body[start:start + 1])
+                self.stats.media_bytes += 1
+                await asyncio.sleep(0.1)
+            await response.write_eof()
+        except ConnectionError:
+            pass
+        return response
 
     async def _short_link(self, request: web.Request) -> web.Response:
         self.stats.short_link_requests += 1

@@ -1,0 +1,93 @@
+"""Whether a client is open, on which event loop, and which tasks have a call in flight on it.
+
+Closing a client ends the calls in flight with :class:`ClientClosedError` (their tasks are
+cancelled, and the cancellation is turned into that error where the call began), and a closed
+client refuses new calls until it is opened again explicitly: it never opens a session behind
+its caller's back. A call from another thread's event loop, while the client's own loop runs,
+is refused at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+
+from .errors import ClientClosedError, TransportError
+
+
+class Lifecycle:
+    """Used as ``with lifecycle:`` around each public call (re-entrant within one task)."""
+
+    __slots__ = ("_closed", "_drained", "_ended", "_loop", "_running")
+
+    def __init__(self) -> None:
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._running: dict[asyncio.Task[object], int] = {}
+        self._ended: set[asyncio.Task[object]] = set()
+        self._drained: asyncio.Event | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def open(self) -> None:
+        """Accept calls again (``async with`` and ``open()`` do this; a call never does)."""
+        self._closed = False
+        self._bind(asyncio.get_running_loop())
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._loop is not None and loop is not self._loop and self._loop.is_running():
+            raise TransportError(
+                "the client's connections belong to another event loop (another thread's, running): "
+                "make one client per loop", retryable=False, sent=False,
+            )
+        self._loop = loop
+
+    async def close(self, grace: float = 1.0) -> None:
+        """Refuse new calls, cancel those in flight, and wait (up to ``grace`` s) until they have ended."""
+        self._closed = True
+        current = asyncio.current_task()
+        for task in self._running:
+            if task is not current and not task.done():
+                self._ended.add(task)
+                task.cancel()
+        if not self._ended:
+            return
+        drained = self._drained = asyncio.Event()  # made here: an Event belongs to one loop
+        try:  # they unwind, and give their connections back, before the session closes
+            await asyncio.wait_for(drained.wait(), grace)
+        except (TimeoutError, asyncio.TimeoutError):
+            self._ended.clear()
+
+    def __enter__(self) -> None:
+        if self._closed:
+            raise ClientClosedError("the client is closed: open it again (async with, or await client.open())")
+        task = asyncio.current_task()
+        assert task is not None, "a call runs in a task"
+        loop = task.get_loop()
+        if loop is not self._loop:
+            self._bind(loop)
+        self._running[task] = self._running.get(task, 0) + 1
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        depth = self._running.pop(task, 1) - 1
+        if depth:
+            self._running[task] = depth
+        if exc_type is asyncio.CancelledError and task in self._ended:
+            self._leave_ended(task)
+            uncancel = getattr(task, "uncancel", None)  # 3.11+: this cancellation is handled here
+            if uncancel is not None:
+                uncancel()
+            raise ClientClosedError("the client was closed while this call was in flight") from None
+        if not depth and task in self._ended:
+            self._leave_ended(task)
+
+    def _leave_ended(self, task: asyncio.Task[object]) -> None:
+        self._ended.discard(task)
+        if not self._ended and self._drained is not None:
+            self._drained.set()

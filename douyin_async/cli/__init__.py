@@ -144,7 +144,10 @@ def _configure_logging(verbose: bool) -> None:
     handler.setFormatter(logging.Formatter(
         "%(asctime)s %(levelname)s %(message)s" if verbose else "douyin-async: %(message)s"
     ))
+    handler.name = "douyin-async-cli"
     logger = logging.getLogger("douyin_async")
+    for old in [h for h in logger.handlers if h.name == handler.name]:  # main() run again in one process
+        logger.removeHandler(old)
     logger.addHandler(handler)
     logger.setLevel(logging.INFO if verbose else logging.ERROR)
 

@@ -110,7 +110,7 @@ class Interrupt:
         for number in (signal.SIGINT, signal.SIGTERM):
             try:
                 self._loop.add_signal_handler(number, self._on_signal)
-            except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+            except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
                 continue
             self._installed.append(number)
         return self

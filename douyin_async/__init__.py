@@ -1,5 +1,7 @@
 """douyin-async: an asyncio SDK for the gateway's Douyin ``item_get_video`` endpoint."""
 
+from importlib import metadata as _metadata
+
 from ._adaptive import Ticket
 from ._batch import BatchProgress, BatchResult
 from ._client import DEFAULT_BASE_URL, DouyinClient
@@ -47,8 +49,11 @@ from .errors import (
     UnexpectedItemError,
 )
 
-__version__ = "0.1.0"
-"""This package's version."""
+try:
+    __version__ = _metadata.version("douyin-async")
+    """This package's version: pyproject.toml's, the one place it is written."""
+except _metadata.PackageNotFoundError:  # pragma: no cover - imported from a source tree never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DEFAULT_BASE_URL",

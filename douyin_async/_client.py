@@ -42,6 +42,8 @@ DEFAULT_BASE_URL = "https://api-gw-4.cn/douyin"
 """The gateway's documented address; requests go to ``{base_url}/item_get_video/``."""
 ENV_KEY = "DOUYIN_API_KEY"
 ENV_SECRET = "DOUYIN_API_SECRET"
+ENV_BASE_URL = "DOUYIN_API_BASE_URL"
+"""Where clients that are not given a ``base_url`` send requests: a mirror, a proxy, an emulator."""
 _DEFAULT_RATE_LIMIT = 5.0
 _DEFAULT_MAX_CONCURRENCY = 5
 
@@ -88,6 +90,8 @@ class DouyinClient:
             credentials = _credentials(key, secret)
         finally:
             del key, secret  # no frame of an error raised from here on holds them
+        if base_url is DEFAULT_BASE_URL:  # not given: the environment may point elsewhere
+            base_url = os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
         base_urls = (base_url,) if isinstance(base_url, str) else tuple(base_url)
         shown = [CREDENTIAL_PARAMS(url) if isinstance(url, str) else url for url in base_urls]
         check("base_url", shown[0] if isinstance(base_url, str) else shown,

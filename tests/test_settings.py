@@ -98,3 +98,14 @@ def test_a_given_throttle_is_used_as_is() -> None:
     client = DouyinClient(**CREDENTIALS, throttle=throttle)
     assert (client.limits.rate_ceiling, client.limits.concurrency_ceiling) == (7, 3)
     assert "rate_limit=7, max_concurrency=3" in repr(client)
+
+
+def test_the_environment_names_the_gateway_when_the_code_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    from douyin_async import DouyinClient
+
+    monkeypatch.setenv("DOUYIN_API_BASE_URL", "http://127.0.0.1:8765/douyin")
+    assert DouyinClient("k", "s").base_url == "http://127.0.0.1:8765/douyin"
+    assert DouyinClient("k", "s", base_url="http://mirror.example/douyin").base_url == "http://mirror.example/douyin"
+    monkeypatch.setenv("DOUYIN_API_BASE_URL", "not a url")
+    with pytest.raises(ValueError, match="base_url"):
+        DouyinClient("k", "s")

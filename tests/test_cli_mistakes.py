@@ -60,7 +60,7 @@ MISTAKES: list[tuple[str, list[str], str]] = [
     ("xlsx zip bomb", ["batch", "bomb.xlsx", "-o", "out.jsonl", *EMU], "over the 256 MiB limit"),
     ("max charged zero", ["batch", "ids.txt", "-o", "out.jsonl", *EMU, "--max-charged", "0"],
      "--max-charged: 0 is out of range"),
-    ("price negative", ["batch", "ids.txt", "-o", "out.jsonl", *EMU, "--price", "-1"], "--price: -1 is negative"),
+    ("price negative", ["batch", "ids.txt", "-o", "out.jsonl", *EMU, "--price", "-1"], "--price: -1 is out of range"),
     ("price nan", ["batch", "ids.txt", "-o", "out.jsonl", *EMU, "--price", "nan"], "--price: 'nan' is not a finite"),
     ("dry run on stdin", ["batch", "-", "-o", "out.jsonl", *EMU, "--dry-run"], "--dry-run needs an input file"),
     ("output format unknown", ["batch", "ids.txt", "-o", "out.jsonl", *EMU, "--format", "xml"], "--format: invalid"),

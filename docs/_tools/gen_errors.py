@@ -19,32 +19,28 @@ DOCS = Path(__file__).resolve().parents[1]
 MARKERS = re.compile(r"(<!-- codes:begin -->\n).*?(<!-- codes:end -->)", re.S)
 
 
-def _english_action(info: CodeInfo) -> str:
-    if info.code == "0000":
-        return "returns the response"
-    if info.code == "4008":
-        return "the throttle slows down (fewer in flight, or a lower rate), then retries"
-    if info.code == "4009":
-        return "retried after `backoff_max`"
-    if info.code == "5000":
-        return "raised; retried only with `RetryOptions(retry_unknown_errors=True)`"
-    if info.fatal:
-        return "raised; stops a batch at once (fatal for the key)"
-    return "retried with backoff" if info.retryable else "raised; not retried"
+ACTIONS = {
+    "en": {"0000": "returns the response",
+           "4008": "the throttle slows down (fewer in flight, or a lower rate), then retries",
+           "4009": "retried after `backoff_max`",
+           "5000": "raised; retried only with `RetryOptions(retry_unknown_errors=True)`",
+           "fatal": "raised; stops a batch at once (fatal for the key)",
+           "retried": "retried with backoff", "raised": "raised; not retried"},
+    "zh": {"0000": "返回响应",
+           "4008": "限流器降速（减少在途请求或降低速率）后重试",
+           "4009": "等待 `backoff_max` 后重试",
+           "5000": "抛出异常；仅在 `RetryOptions(retry_unknown_errors=True)` 时重试",
+           "fatal": "抛出异常；立即停止批量任务（对该 key 致命）",
+           "retried": "退避后自动重试", "raised": "抛出异常；不重试"},
+}
+"""What the client does with each code, in each language: special codes, then by the table's flags."""
 
 
-def _chinese_action(info: CodeInfo) -> str:
-    if info.code == "0000":
-        return "返回响应"
-    if info.code == "4008":
-        return "限流器降速（减少在途请求或降低速率）后重试"
-    if info.code == "4009":
-        return "等待 `backoff_max` 后重试"
-    if info.code == "5000":
-        return "抛出异常；仅在 `RetryOptions(retry_unknown_errors=True)` 时重试"
-    if info.fatal:
-        return "抛出异常；立即停止批量任务（对该 key 致命）"
-    return "退避后自动重试" if info.retryable else "抛出异常；不重试"
+def _action(info: CodeInfo, language: str) -> str:
+    words = ACTIONS[language]
+    if info.code in words:
+        return words[info.code]
+    return words["fatal" if info.fatal else "retried" if info.retryable else "raised"]
 
 
 def english_table() -> str:
@@ -52,7 +48,7 @@ def english_table() -> str:
             "|---|---|---|---|---|---|"]
     for info in CODES.values():
         name = f"`{info.error.__name__}`" if info.error else "(none: success)"
-        rows.append(f"| {info.code} | {info.message} ({info.reason}) | {name} | {_english_action(info)} | "
+        rows.append(f"| {info.code} | {info.message} ({info.reason}) | {name} | {_action(info, 'en')} | "
                     f"{'yes' if info.charged else 'no'} | {'yes' if info.fatal else 'no'} |")
     return "\n".join(rows) + "\n"
 
@@ -61,7 +57,7 @@ def chinese_table() -> str:
     rows = ["| 错误码 | 网关说明 | 异常类 | 客户端的处理 | 是否计费 | 对 key 致命 |", "|---|---|---|---|---|---|"]
     for info in CODES.values():
         name = f"`{info.error.__name__}`" if info.error else "（无：成功）"
-        rows.append(f"| {info.code} | {info.reason} | {name} | {_chinese_action(info)} | "
+        rows.append(f"| {info.code} | {info.reason} | {name} | {_action(info, 'zh')} | "
                     f"{'是' if info.charged else '否'} | {'是' if info.fatal else '否'} |")
     return "\n".join(rows) + "\n"
 

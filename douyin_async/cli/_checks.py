@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from .. import InvalidSettingError
+
+T = TypeVar("T", int, float)
 
 MIN_RATE = 0.01
 """Requests per second below which a run would look hung (one request every 100 s)."""
@@ -59,62 +62,28 @@ def _whole(text: str, what: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; {what}") from None
 
 
-def rate(text: str) -> float:
-    what = f"give requests per second, from {MIN_RATE} to {MAX_RATE:g}, or 0 for no limit"
-    value = _number(text, what)
-    if value != 0 and not MIN_RATE <= value <= MAX_RATE:
-        raise argparse.ArgumentTypeError(f"{text} is out of range; {what}")
-    return value
+def _ranged(parse: Callable[[str, str], T], what: str, ok: Callable[[T], bool]) -> Callable[[str], T]:
+    """An argparse type: ``parse`` the text, then refuse a value ``ok`` rejects, saying ``what`` is wanted."""
+    def checked(text: str) -> T:
+        value = parse(text, what)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{text} is out of range; {what}")
+        return value
+
+    return checked
 
 
-def concurrency(text: str) -> int:
-    what = f"give requests in flight, from 1 to {MAX_CONCURRENCY}, or 0 for no limit"
-    value = _whole(text, what)
-    if not 0 <= value <= MAX_CONCURRENCY:
-        raise argparse.ArgumentTypeError(f"{text} is out of range; {what}")
-    return value
-
-
-def retries(text: str) -> int:
-    what = f"give retries per id, from 0 to {MAX_RETRIES}"
-    value = _whole(text, what)
-    if not 0 <= value <= MAX_RETRIES:
-        raise argparse.ArgumentTypeError(f"{text} is out of range; {what}")
-    return value
-
-
-def seconds(text: str) -> float:
-    what = f"give seconds, more than 0 and at most {MAX_TIMEOUT:g}"
-    value = _number(text, what)
-    if not 0 < value <= MAX_TIMEOUT:
-        raise argparse.ArgumentTypeError(f"{text} is out of range; {what}")
-    return value
-
-
-def positive_count(text: str) -> int:
-    what = "give a whole number from 1 up"
-    value = _whole(text, what)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is out of range; {what}")
-    return value
-
-
-def price(text: str) -> float:
-    what = f"give the price of one billed call, from 0 to {MAX_PRICE:g} (in your currency)"
-    value = _number(text, what)
-    if value < 0 or (value == 0 and text.strip().startswith("-")):
-        raise argparse.ArgumentTypeError(f"{text} is negative; {what}")
-    if value > MAX_PRICE:
-        raise argparse.ArgumentTypeError(f"{text} is out of range; {what}")
-    return value
-
-
-def port(text: str) -> int:
-    what = "give a TCP port from 1 to 65535, or 0 for any free port"
-    value = _whole(text, what)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text} is out of range; {what}")
-    return value
+rate = _ranged(_number, f"give requests per second, from {MIN_RATE} to {MAX_RATE:g}, or 0 for no limit",
+               lambda value: value == 0 or MIN_RATE <= value <= MAX_RATE)
+concurrency = _ranged(_whole, f"give requests in flight, from 1 to {MAX_CONCURRENCY}, or 0 for no limit",
+                      lambda value: 0 <= value <= MAX_CONCURRENCY)
+retries = _ranged(_whole, f"give retries per id, from 0 to {MAX_RETRIES}", lambda value: 0 <= value <= MAX_RETRIES)
+seconds = _ranged(_number, f"give seconds, more than 0 and at most {MAX_TIMEOUT:g}",
+                  lambda value: 0 < value <= MAX_TIMEOUT)
+positive_count = _ranged(_whole, "give a whole number from 1 up", lambda value: value >= 1)
+price = _ranged(_number, f"give the price of one billed call, from 0 to {MAX_PRICE:g} (in your currency)",
+                lambda value: 0 <= value <= MAX_PRICE and math.copysign(1, value) > 0)
+port = _ranged(_whole, "give a TCP port from 1 to 65535, or 0 for any free port", lambda value: 0 <= value <= 65535)
 
 
 def fail(message: str) -> NoReturn:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")
     args = build_parser().parse_args(argv)
+    with _logging(getattr(args, "verbose", False)):
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
+    """Run the command; every way it can end becomes an exit code and at most a few lines."""
     verbose = getattr(args, "verbose", False)
-    _configure_logging(verbose)
     try:
         prepare(args)
         return _run(COMMANDS[args.command](args))
@@ -138,18 +144,25 @@ def _output_format(args: argparse.Namespace) -> str:
     return args.format or existing or output_format_of(args.output)
 
 
-def _configure_logging(verbose: bool) -> None:
-    """Our log lines on stderr: errors only, or everything worth knowing with ``-v``."""
+@contextlib.contextmanager
+def _logging(verbose: bool) -> Iterator[None]:
+    """Our log lines on stderr while the command runs: errors only, or everything worth knowing
+    with ``-v``; the logger is left as it was found (``main()`` may run inside another program)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(
         "%(asctime)s %(levelname)s %(message)s" if verbose else "douyin-async: %(message)s"
     ))
-    handler.name = "douyin-async-cli"
     logger = logging.getLogger("douyin_async")
-    for old in [h for h in logger.handlers if h.name == handler.name]:  # main() run again in one process
-        logger.removeHandler(old)
+    level, propagate = logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(logging.INFO if verbose else logging.ERROR)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 def _run(coroutine: Coroutine[Any, Any, int]) -> int:

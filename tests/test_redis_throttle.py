@@ -316,8 +316,10 @@ async def test_adaptive_processes_learn_the_cap_together(redis_server: RedisServ
                                       {"rate_limit": None, "max_concurrency": 2 * cap})
     all_ids(summaries, 120)
     assert emu.stats.max_in_flight <= cap
-    # One client learning the cap pays about one 4008 on the way up; four sharing it pay the same.
-    assert emu.stats.rate_limited <= 0.05 * emu.stats.requests
+    # Sharing what 4008 taught keeps refusals to the learning on the way up: a few percent of 120 ids
+    # on a quiet machine, up to about 9% on a slow CI leg. Four processes that did not share (each
+    # growing to 2C on its own) are refused about half the time, so 15% still tells the two apart.
+    assert emu.stats.rate_limited <= 0.15 * emu.stats.requests
 
 
 async def test_processes_share_the_rate(redis_server: RedisServer) -> None:

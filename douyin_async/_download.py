@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from ._deadline import time_limit
 from ._ids import normalize_item_id
 from ._models import Video
 from ._options import MediaOptions
@@ -369,7 +370,8 @@ class Downloader:
             # A window that has its bytes already may wait for the next one to end.
             deadline = window_end if window_bytes < self._min_progress else window_end + self._stall_timeout
             try:
-                chunk = await asyncio.wait_for(iterator.__anext__(), deadline - now)
+                async with time_limit(deadline - now):
+                    chunk = await iterator.__anext__()
             except StopAsyncIteration:
                 return
             except _TIMEOUTS:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from types import TracebackType
 
+from ._deadline import time_limit
 from .errors import ClientClosedError, TransportError
 
 
@@ -56,7 +57,8 @@ class Lifecycle:
             return
         drained = self._drained = asyncio.Event()  # made here: an Event belongs to one loop
         try:  # they unwind, and give their connections back, before the session closes
-            await asyncio.wait_for(drained.wait(), grace)
+            async with time_limit(grace):
+                await drained.wait()
         except (TimeoutError, asyncio.TimeoutError):
             self._ended.clear()
 

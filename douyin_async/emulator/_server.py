@@ -502,10 +502,13 @@ class Emulator:
         await response.prepare(request)
         chunks = 8
         step = max(len(body) // chunks, 1)
-        for start in range(0, len(body), step):
-            await response.write(body[start:start + step])
-            await asyncio.sleep(slow / chunks)
-        await response.write_eof()
+        try:
+            for start in range(0, len(body), step):
+                await response.write(body[start:start + step])
+                await asyncio.sleep(slow / chunks)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client hung up mid-body, as clients may
         return response
 
     @staticmethod

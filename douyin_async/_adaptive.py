@@ -10,7 +10,10 @@ while we were sending at our own pace.
   *k - 1*, so the window drops there at once, within the round trip. At the learned bound it
   probes one higher only after ``PROBE_AFTER`` clean answers; each probe that holds halves that
   wait, so a cap that grew (another user of the key stopped) is found again quickly, while a cap
-  that did not costs one 4008 per ``PROBE_AFTER`` answers.
+  that did not costs one 4008 per ``PROBE_AFTER`` answers. Answers that came back with more in
+  flight than the learned bound (sent before a cut) raise it, from the ``RAISE_AFTER``-th on: a
+  count of requests in flight lags the gateway's by a release or two, across processes most, so
+  one such answer proves little.
 - **Rate**: a refusal at our pace sets the bound to what got through in the last second (a strict
   window admits exactly its limit), drops the rate below it and pauses until the gateway's
   window has emptied. After ``RATE_HOLD`` clean seconds the bound relaxes, doubling every
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 
 INITIAL_WINDOW = 2
 PROBE_AFTER = 100
+RAISE_AFTER = 2
 RATE_HOLD = 5.0
 RATE_DOUBLING = 2.0
 _BELOW_BOUND_AFTER_CUT = 0.9
@@ -63,6 +67,7 @@ class AdaptivePolicy:
         self._cap_bound = concurrency_ceiling
         self._probe_after = PROBE_AFTER
         self._clean = 0
+        self._above = 0
         self._rate_bound = rate_ceiling
         self._rate_refused_at = -math.inf
         self._rate_cooldown_until = -math.inf
@@ -106,7 +111,10 @@ class AdaptivePolicy:
         assert self.concurrency_ceiling is not None
         assert self._cap_bound is not None
         if ticket.in_flight > self._cap_bound:  # more got through than we thought the cap was
-            self._cap_bound = min(ticket.in_flight, self.concurrency_ceiling)
+            self._above += 1
+            if self._above >= RAISE_AFTER:
+                self._cap_bound = min(ticket.in_flight, self.concurrency_ceiling)
+                self._above = 0
         if self._slow_start:
             self._window = min(self._window + 1, self._cap_bound)
         elif self._window < self._cap_bound:
@@ -127,6 +135,7 @@ class AdaptivePolicy:
         self._cap_bound = min(self._cap_bound or room, room)
         self._window = min(self._window, room)
         self._clean = 0
+        self._above = 0
         self._probe_after = PROBE_AFTER
         self.concurrency = max(1, int(self._window))
 

@@ -56,7 +56,7 @@ class Keys:
 def policy_args(rate_ceiling: float | None, concurrency_ceiling: int | None, margin: float, adaptive_on: bool) -> str:
     """``ARGV[1]`` of the acquire and release scripts: the ceilings and the policy's constants.
 
-    One argument joined by ``|`` rather than fifteen: encoding arguments is most of a call's
+    One argument joined by ``|`` rather than sixteen: encoding arguments is most of a call's
     cost in the client, and these are the same on every call.
     """
     return "|".join(str(value) for value in [
@@ -66,6 +66,7 @@ def policy_args(rate_ceiling: float | None, concurrency_ceiling: int | None, mar
         1 if adaptive_on else 0,
         adaptive.INITIAL_WINDOW,
         adaptive.PROBE_AFTER,
+        adaptive.RAISE_AFTER,
         repr(adaptive.RATE_HOLD),
         repr(adaptive.RATE_DOUBLING),
         repr(adaptive._BELOW_BOUND_AFTER_CUT),
@@ -90,14 +91,14 @@ for field in string.gmatch(ARGV[1] .. '|', '([^|]*)|') do C[#C + 1] = field end
 local function opt(v) if v == '' then return nil end return tonumber(v) end
 local rc, cc = opt(C[1]), opt(C[2])
 local margin, adaptive = tonumber(C[3]), C[4] == '1'
-local INITIAL_WINDOW, PROBE_AFTER = tonumber(C[5]), tonumber(C[6])
-local RATE_HOLD, RATE_DOUBLING = tonumber(C[7]), tonumber(C[8])
-local BELOW_BOUND_AFTER_CUT, TARGET_BELOW_BOUND = tonumber(C[9]), tonumber(C[10])
-local RECOVERY_STEPS, WINDOW, RECENT = tonumber(C[11]), tonumber(C[12]), tonumber(C[13])
-local RATE_BINDING, STATE_TTL = tonumber(C[14]), tonumber(C[15])
+local INITIAL_WINDOW, PROBE_AFTER, RAISE_AFTER = tonumber(C[5]), tonumber(C[6]), tonumber(C[7])
+local RATE_HOLD, RATE_DOUBLING = tonumber(C[8]), tonumber(C[9])
+local BELOW_BOUND_AFTER_CUT, TARGET_BELOW_BOUND = tonumber(C[10]), tonumber(C[11])
+local RECOVERY_STEPS, WINDOW, RECENT = tonumber(C[12]), tonumber(C[13]), tonumber(C[14])
+local RATE_BINDING, STATE_TTL = tonumber(C[15]), tonumber(C[16])
 
 local P = {}
-local FIELDS = {'rate', 'concurrency', 'window', 'slow_start', 'cap_bound', 'probe_after', 'clean',
+local FIELDS = {'rate', 'concurrency', 'window', 'slow_start', 'cap_bound', 'probe_after', 'clean', 'above',
                 'rate_bound', 'rate_refused_at', 'cooldown', 'paused_until', 'first_send',
                 'rate_limited', 'settle_until'}
 
@@ -120,6 +121,7 @@ local function load_policy()
   P.cap_bound = cc and math.min(get('cap_bound', cc), cc)
   P.probe_after = get('probe_after', PROBE_AFTER)
   P.clean = get('clean', 0)
+  P.above = get('above', 0)
   P.rate_bound = rc and math.min(get('rate_bound', rc), rc)
   P.rate_refused_at = get('rate_refused_at', NONE)
   P.cooldown = get('cooldown', NONE)
@@ -157,7 +159,13 @@ end
 -- concurrency ------------------------------------------------------------------------------
 
 local function grow_window(k)
-  if k > P.cap_bound then P.cap_bound = math.min(k, cc) end
+  if k > P.cap_bound then
+    P.above = P.above + 1
+    if P.above >= RAISE_AFTER then
+      P.cap_bound = math.min(k, cc)
+      P.above = 0
+    end
+  end
   if P.slow_start == 1 then
     P.window = math.min(P.window + 1, P.cap_bound)
   elseif P.window < P.cap_bound then
@@ -180,6 +188,7 @@ local function cut_window(k)
   P.cap_bound = math.min(P.cap_bound or room, room)
   P.window = math.min(P.window, room)
   P.clean = 0
+  P.above = 0
   P.probe_after = PROBE_AFTER
   P.concurrency = math.max(1, math.floor(P.window))
 end

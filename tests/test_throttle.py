@@ -9,7 +9,7 @@ import time
 import pytest
 
 from douyin_async import DouyinClient, InvalidSettingError, LocalThrottle, Outcome, Ticket
-from douyin_async._adaptive import PROBE_AFTER, RATE_HOLD, AdaptivePolicy
+from douyin_async._adaptive import PROBE_AFTER, RAISE_AFTER, RATE_HOLD, AdaptivePolicy
 from douyin_async.emulator import Emulator
 
 from .conftest import KEY, SECRET
@@ -93,6 +93,20 @@ def test_a_refusal_cuts_to_the_room_it_proves_at_once() -> None:
     assert policy.concurrency == 4
     policy.on_refusal(clock[0], Ticket(clock[0], 9))  # an older send, from before the cut
     assert policy.concurrency == 4
+
+
+def test_one_answer_above_the_learned_cap_is_not_enough_to_raise_it() -> None:
+    """Counts of requests in flight lag the gateway's by a release or two; one answer proves little."""
+    policy, clock = AdaptivePolicy(None, 16, 0.02), [0.0]
+    answer(policy, clock, 20, 0.01, in_flight=4)
+    policy.on_refusal(clock[0], Ticket(clock[0], 5))
+    answer(policy, clock, 1, 0.01, in_flight=5)  # sent before the cut, answered after it
+    answer(policy, clock, 10, 0.01, in_flight=4)
+    assert policy.concurrency == 4
+    answer(policy, clock, 1, 0.01, in_flight=6)
+    answer(policy, clock, RAISE_AFTER - 1, 0.01, in_flight=6)  # now it is evidence
+    answer(policy, clock, 12, 0.01, in_flight=6)
+    assert policy.concurrency == 6
 
 
 def test_at_the_learned_cap_it_probes_rarely_and_faster_once_probes_hold() -> None:

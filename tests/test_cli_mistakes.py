@@ -85,6 +85,8 @@ MISTAKES: list[tuple[str, list[str], str]] = [
     ("out holds another format", ["batch", "ids.txt", "-o", "old.jsonl", "--format", "csv", *EMU],
      "-o old.jsonl: holds jsonl results already; drop --format csv"),
     ("out is stdout", ["batch", "ids.txt", "-o", "-", *EMU], "-o -: OUT must be a file"),
+    ("xlsx out without its journal", ["batch", "ids.txt", "-o", "theirs.xlsx", *EMU],
+     "-o theirs.xlsx: exists, without the theirs.xlsx.csv its results are built from"),
     ("input is binary", ["batch", "binary.txt", "-o", "out.jsonl", *EMU], "looks like a binary file"),
     ("download dir inside a file", ["download", SEED_ID, "-d", "afile/sub", *EMU],
      "-d afile/sub: afile is a file, so no directory can be made inside it"),
@@ -115,6 +117,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "notes.txt").write_text("my notes\n")
     (tmp_path / "old.jsonl").write_text(f'{{"input":"{SEED_ID}","item_id":"{SEED_ID}","item":{{}}}}\n')
     (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 8)
+    (tmp_path / "theirs.xlsx").write_bytes(b"PK\x03\x04 someone's workbook")
     return tmp_path
 
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from douyin_async.cli import _workbook
+from douyin_async.cli._output import CSV_COLUMNS
 from douyin_async.emulator import Emulator
 
 from .conftest import SEED_ID
@@ -185,3 +191,51 @@ async def test_a_failed_download_is_recorded_and_tried_again_by_the_next_run(tmp
         assert (media / f"{item_id}.mp4").read_bytes() == emu.media_bytes("video", item_id)
     assert (tmp_path / "out.failed.jsonl").read_text() == ""
     assert len(records(out)) == 1
+
+
+async def test_xlsx_output_is_rebuilt_from_its_journal_and_a_rerun_sends_nothing(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    wanted = ids(7092264344980868363, 12)
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join(wanted) + "\n")
+    out = tmp_path / "videos.xlsx"
+    async with Emulator(keys=KEYS, fast=True, found_ratio=1.0) as emu:
+        first = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url)
+        assert first.returncode == 0, first.stderr
+        assert "wrote" in first.stderr and "12 results, from videos.xlsx.csv" in first.stderr
+        sent = emu.stats.requests
+        rerun = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url)
+        assert rerun.returncode == 0, rerun.stderr
+        assert emu.stats.requests == sent == 12
+    sheet = openpyxl.load_workbook(out, read_only=True).active
+    header, *rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert header[:3] == ["input", "item_id", "title"]
+    assert sorted(row[1] for row in rows) == wanted  # ids as text: every digit kept
+    assert (tmp_path / "videos.xlsx.csv").exists()
+
+
+def test_a_workbook_holds_text_only_and_spills_onto_more_sheets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    monkeypatch.setattr(_workbook, "SHEET_ROWS", 3)  # a header and two results per sheet
+    journal = tmp_path / "out.xlsx.csv"
+    titles = ['=HYPERLINK("http://evil.example","click")', "bell\x07 and tab\tkept", "+1", "plain", "最后"]
+    with open(journal, "wb") as stream:
+        stream.write(b",".join(c.encode() for c in CSV_COLUMNS) + b"\n")
+        for n, title in enumerate(titles):
+            row = [f"{SEED_ID[:-1]}{n}", f"{SEED_ID[:-1]}{n}", title] + [""] * (len(CSV_COLUMNS) - 3)
+            stream.write(_csv_row(row))
+        stream.write(b'"torn, last')  # a row the journal has not finished: left out
+    assert _workbook.write_workbook(journal, tmp_path / "out.xlsx") == len(titles)
+    book = openpyxl.load_workbook(tmp_path / "out.xlsx")
+    assert book.sheetnames == ["results", "results 2", "results 3"]
+    cells = [row for sheet in book for row in sheet.iter_rows(min_row=2)]
+    assert [row[2].value for row in cells] == [titles[0], "bell and tab\tkept", "+1", "plain", "最后"]
+    assert {row[2].data_type for row in cells} == {"s"}  # a title never becomes a formula
+
+
+def _csv_row(fields: list[str]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(fields)
+    return buffer.getvalue().encode()

@@ -29,6 +29,7 @@ from ._journal import is_errors_file
 from ._output import ForeignFileError, format_of_existing, output_format_of
 from ._parser import build_parser
 from ._session import EXIT_BUG, EXIT_FAILED, EXIT_FATAL, EXIT_INTERRUPTED, EXIT_USAGE, check_client
+from ._workbook import journal_of
 
 ENV_KEY, ENV_SECRET = "DOUYIN_API_KEY", "DOUYIN_API_SECRET"
 
@@ -117,9 +118,12 @@ def _prepare_batch(args: argparse.Namespace) -> None:
     args.output_path = checks.writable_file("-o", args.output)
     if args.input != "-" and checks.same_file(Path(args.input), args.output_path):
         checks.fail(f"-o {args.output}: the same file as INPUT; results would be mixed with the ids")
-    args.format = _output_format(args)
     resolved = args.output_path.resolve()
     errors = args.errors or str(resolved.with_name(resolved.stem + ".failed.jsonl"))
+    args.workbook_path = None
+    if (args.format or output_format_of(args.output)) == "xlsx":
+        _prepare_workbook(args)
+    args.format = _output_format(args)
     args.errors_path = checks.writable_file("--errors", errors)
     if checks.same_file(args.output_path, args.errors_path):
         checks.fail(f"--errors {errors}: the same file as -o; give another name")
@@ -130,6 +134,21 @@ def _prepare_batch(args: argparse.Namespace) -> None:
                     "record); give another file")
     if args.download:
         checks.directory("--download", args.download)
+
+
+def _prepare_workbook(args: argparse.Namespace) -> None:
+    """OUT.xlsx: the run writes the CSV journal beside it, which is then what OUT means below."""
+    if importlib.util.find_spec("openpyxl") is None:
+        checks.fail(f"-o {args.output}: writing .xlsx needs openpyxl: pip install 'douyin-async[xlsx]'")
+    workbook, journal = args.output_path, journal_of(args.output_path)
+    if workbook.exists() and not journal.exists():
+        checks.fail(f"-o {args.output}: exists, without the {journal.name} its results are built from; "
+                    "give another -o, or remove it")
+    if args.input != "-" and checks.same_file(Path(args.input), journal):
+        checks.fail(f"-o {args.output}: its journal {journal.name} is INPUT; give another -o")
+    args.workbook_path = workbook
+    args.output_path = checks.writable_file("-o", str(journal))
+    args.format = "csv"
 
 
 def _output_format(args: argparse.Namespace) -> str:

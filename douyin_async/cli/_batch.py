@@ -36,6 +36,7 @@ from ._journal import Journal, RunLockedError, failure_key
 from ._output import Output
 from ._progress import Money, ProgressReporter
 from ._session import EXIT_FAILED, EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Interrupt, open_client
+from ._workbook import write_workbook
 
 LOOKAHEAD = 16
 """Short links resolved ahead of the client at once."""
@@ -283,7 +284,13 @@ async def cmd_batch(args: argparse.Namespace) -> int:
     try:
         return await _run(args, journal, plan)
     finally:
-        journal.close()
+        try:
+            if getattr(args, "workbook_path", None) is not None:  # under OUT's lock: no other run adds to it
+                rows = write_workbook(args.output_path, args.workbook_path)
+                print(f"wrote {args.output}: {rows} results, from {args.output_path.name} (keep it: a rerun "
+                      "resumes from it)", file=sys.stderr)
+        finally:
+            journal.close()
 
 
 async def _run(args: argparse.Namespace, journal: Journal, plan: Plan | None) -> int:

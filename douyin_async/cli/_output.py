@@ -136,5 +136,6 @@ def _csv_line(fields: tuple[str, ...]) -> bytes:
 
 
 def output_format_of(path: str) -> str:
-    """The output format an extension implies: csv for .csv/.tsv-less spreadsheets, else JSONL."""
-    return "csv" if Path(path).suffix.lower() == ".csv" else "jsonl"
+    """The output format an extension implies: csv for .csv, xlsx for .xlsx, else JSONL."""
+    suffix = Path(path).suffix.lower()
+    return {".csv": "csv", ".xlsx": "xlsx"}.get(suffix, "jsonl")

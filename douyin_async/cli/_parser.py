@@ -59,11 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fetch every video of INPUT into OUT. Running it again fetches only what is left.")
     batch.add_argument("input", metavar="INPUT", help="text, .csv, .jsonl or .xlsx file, or - for stdin")
     batch.add_argument("-o", "--output", required=True, metavar="OUT",
-                       help="successes: OUT.jsonl (one JSON line each) or OUT.csv (flat columns)")
+                       help="successes: OUT.jsonl (one JSON line each), OUT.csv (flat columns) or OUT.xlsx "
+                            "(the columns of csv, rebuilt from OUT.xlsx.csv at the end of each run)")
     batch.add_argument("--errors", metavar="ERR.jsonl",
                        help="failures, one line per id (default: OUT's name with .failed.jsonl)")
-    batch.add_argument("--format", choices=["jsonl", "csv"],
-                       help="format of OUT (default: from its extension; .csv is csv, anything else jsonl)")
+    batch.add_argument("--format", choices=["jsonl", "csv", "xlsx"],
+                       help="format of OUT (default: from its extension; .csv is csv, .xlsx is xlsx, "
+                            "anything else jsonl)")
     batch.add_argument("--input-format", choices=["text", "csv", "jsonl", "xlsx"],
                        help="format of INPUT (default: from its extension)")
     batch.add_argument("--column", help="CSV/xlsx column with the ids (default: detected)")

@@ -1,0 +1,66 @@
+"""Results as an .xlsx workbook, rebuilt at the end of every run from the CSV journal beside it.
+
+A workbook cannot be appended to a row at a time, nor cut at a torn row after a crash, so a run
+writes its resumable CSV journal (``OUT.csv``: ``results.xlsx`` has ``results.xlsx.csv``) as
+``--format csv`` would, and replaces the workbook from it, whole, when it ends.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from ._output import CSV_COLUMNS
+
+SHEET_ROWS = 1_048_576
+"""Rows in one worksheet, its header included (Excel's limit); more results go to more sheets."""
+CELL_CHARACTERS = 32_767
+"""Characters in one cell (Excel's limit)."""
+_NOT_IN_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def journal_of(workbook: Path) -> Path:
+    """The CSV journal a workbook is built from, and that a rerun resumes from."""
+    return workbook.with_name(workbook.name + ".csv")
+
+
+def write_workbook(journal: Path, workbook: Path) -> int:
+    """Replace ``workbook`` with the results in ``journal``; returns how many there are.
+
+    Every cell is text, a formula never: ids keep all their digits, and a title that starts
+    with ``=`` stays a title. Characters XML cannot hold are dropped.
+    """
+    import openpyxl
+    from openpyxl.cell import WriteOnlyCell
+
+    book = openpyxl.Workbook(write_only=True)
+    header = list(CSV_COLUMNS)
+    sheet: Any = None
+    rows = in_sheet = 0
+    with open(journal, encoding="utf-8", errors="replace", newline="") as stream:
+        for row in csv.reader(stream):
+            if row == header or len(row) != len(header):
+                continue
+            if sheet is None or in_sheet == SHEET_ROWS:
+                name = "results" if sheet is None else f"results {rows // (SHEET_ROWS - 1) + 1}"
+                sheet, in_sheet = book.create_sheet(name), 1
+                sheet.append(header)
+            cells = []
+            for value in row:
+                cell = WriteOnlyCell(sheet, value=_NOT_IN_XML.sub("", value)[:CELL_CHARACTERS])
+                cell.data_type = "s"
+                cells.append(cell)
+            sheet.append(cells)
+            rows, in_sheet = rows + 1, in_sheet + 1
+    if sheet is None:
+        book.create_sheet("results").append(header)
+    partial = workbook.with_name(f".{workbook.name}.{os.getpid()}.part")
+    try:
+        book.save(partial)
+        os.replace(partial, workbook)
+    finally:
+        partial.unlink(missing_ok=True)
+    return rows

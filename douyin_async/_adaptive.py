@@ -11,9 +11,9 @@ while we were sending at our own pace.
   probes one higher only after ``PROBE_AFTER`` clean answers; each probe that holds halves that
   wait, so a cap that grew (another user of the key stopped) is found again quickly, while a cap
   that did not costs one 4008 per ``PROBE_AFTER`` answers. Answers that came back with more in
-  flight than the learned bound (sent before a cut) raise it, from the ``RAISE_AFTER``-th on: a
-  count of requests in flight lags the gateway's by a release or two, across processes most, so
-  one such answer proves little.
+  flight than the learned bound (sent before a cut) raise it, but only every ``RAISE_AFTER``-th
+  such answer since the last cut, probe or raise: a count of requests in flight lags the
+  gateway's by a release or two, across processes most, so one such answer proves little.
 - **Rate**: a refusal at our pace sets the bound to what got through in the last second (a strict
   window admits exactly its limit), drops the rate below it and pauses until the gateway's
   window has emptied. After ``RATE_HOLD`` clean seconds the bound relaxes, doubling every
@@ -126,6 +126,7 @@ class AdaptivePolicy:
                 self._cap_bound += 1
                 self._window = self._cap_bound
                 self._clean = 0
+                self._above = 0
                 self._probe_after = max(self._probe_after // 2, 1)
         self.concurrency = max(1, int(self._window))
 

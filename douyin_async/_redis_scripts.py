@@ -176,6 +176,7 @@ local function grow_window(k)
       P.cap_bound = P.cap_bound + 1
       P.window = P.cap_bound
       P.clean = 0
+      P.above = 0
       P.probe_after = math.max(math.floor(P.probe_after / 2), 1)
     end
   end

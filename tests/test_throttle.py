@@ -109,6 +109,18 @@ def test_one_answer_above_the_learned_cap_is_not_enough_to_raise_it() -> None:
     assert policy.concurrency == 6
 
 
+def test_a_probe_starts_the_count_of_answers_above_the_cap_again() -> None:
+    policy, clock = AdaptivePolicy(None, 16, 0.02), [0.0]
+    answer(policy, clock, 20, 0.01, in_flight=4)
+    policy.on_refusal(clock[0], Ticket(clock[0], 5))
+    answer(policy, clock, 1, 0.01, in_flight=6)  # one answer above the cap: not yet evidence
+    answer(policy, clock, PROBE_AFTER, 0.01, in_flight=4)
+    assert policy.concurrency == 5  # the probe
+    answer(policy, clock, 1, 0.01, in_flight=6)  # one answer above the probe: not yet evidence either
+    answer(policy, clock, 4, 0.01, in_flight=5)
+    assert policy.concurrency == 5
+
+
 def test_at_the_learned_cap_it_probes_rarely_and_faster_once_probes_hold() -> None:
     policy, clock = AdaptivePolicy(None, 16, 0.02), [0.0]
     answer(policy, clock, 6, 0.01, in_flight=4)

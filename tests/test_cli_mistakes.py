@@ -86,7 +86,15 @@ MISTAKES: list[tuple[str, list[str], str]] = [
      "-o old.jsonl: holds jsonl results already; drop --format csv"),
     ("out is stdout", ["batch", "ids.txt", "-o", "-", *EMU], "-o -: OUT must be a file"),
     ("xlsx out without its journal", ["batch", "ids.txt", "-o", "theirs.xlsx", *EMU],
-     "-o theirs.xlsx: exists, without the theirs.xlsx.csv its results are built from"),
+     "-o theirs.xlsx: exists and is no workbook of douyin-async results"),
+    ("xlsx journal is someone else's file", ["batch", "ids.txt", "-o", "notes.xlsx", *EMU],
+     "-o notes.xlsx: notes.xlsx.csv, where its results go first, holds something else"),
+    ("errors is the xlsx out", ["batch", "ids.txt", "-o", "new.xlsx", "--errors", "new.xlsx", *EMU],
+     "--errors new.xlsx: the same file as -o"),
+    ("format xlsx on another extension", ["batch", "ids.txt", "-o", "out.jsonl", "--format", "xlsx", *EMU],
+     "--format xlsx: OUT must end in .xlsx"),
+    ("format csv on an xlsx out", ["batch", "ids.txt", "-o", "new.xlsx", "--format", "csv", *EMU],
+     "-o new.xlsx: an .xlsx OUT is a workbook; drop --format csv"),
     ("input is binary", ["batch", "binary.txt", "-o", "out.jsonl", *EMU], "looks like a binary file"),
     ("download dir inside a file", ["download", SEED_ID, "-d", "afile/sub", *EMU],
      "-d afile/sub: afile is a file, so no directory can be made inside it"),
@@ -118,6 +126,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "old.jsonl").write_text(f'{{"input":"{SEED_ID}","item_id":"{SEED_ID}","item":{{}}}}\n')
     (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 8)
     (tmp_path / "theirs.xlsx").write_bytes(b"PK\x03\x04 someone's workbook")
+    (tmp_path / "notes.xlsx.csv").write_text("my notes\n")
     return tmp_path
 
 

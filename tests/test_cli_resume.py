@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import errno
 import io
 import json
 import os
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from douyin_async.cli import _workbook
+from douyin_async import cli
+from douyin_async.cli import _batch, _workbook
 from douyin_async.cli._output import CSV_COLUMNS
 from douyin_async.emulator import Emulator
 
@@ -207,8 +209,9 @@ async def test_xlsx_output_is_rebuilt_from_its_journal_and_a_rerun_sends_nothing
         rerun = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url)
         assert rerun.returncode == 0, rerun.stderr
         assert emu.stats.requests == sent == 12
-    sheet = openpyxl.load_workbook(out, read_only=True).active
-    header, *rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    book = openpyxl.load_workbook(out, read_only=True)
+    header, *rows = [list(row) for row in book.active.iter_rows(values_only=True)]
+    book.close()
     assert header[:3] == ["input", "item_id", "title"]
     assert sorted(row[1] for row in rows) == wanted  # ids as text: every digit kept
     assert (tmp_path / "videos.xlsx.csv").exists()
@@ -220,7 +223,7 @@ def test_a_workbook_holds_text_only_and_spills_onto_more_sheets(
     openpyxl = pytest.importorskip("openpyxl")
     monkeypatch.setattr(_workbook, "SHEET_ROWS", 3)  # a header and two results per sheet
     journal = tmp_path / "out.xlsx.csv"
-    titles = ['=HYPERLINK("http://evil.example","click")', "bell\x07 and tab\tkept", "+1", "plain", "最后"]
+    titles = ['=HYPERLINK("http://evil.example","click")', "bell\x07 and tab\tkept", "+1", "no\uffff\ufffe xml", "最后"]
     with open(journal, "wb") as stream:
         stream.write(b",".join(c.encode() for c in CSV_COLUMNS) + b"\n")
         for n, title in enumerate(titles):
@@ -231,7 +234,7 @@ def test_a_workbook_holds_text_only_and_spills_onto_more_sheets(
     book = openpyxl.load_workbook(tmp_path / "out.xlsx")
     assert book.sheetnames == ["results", "results 2", "results 3"]
     cells = [row for sheet in book for row in sheet.iter_rows(min_row=2)]
-    assert [row[2].value for row in cells] == [titles[0], "bell and tab\tkept", "+1", "plain", "最后"]
+    assert [row[2].value for row in cells] == [titles[0], "bell and tab\tkept", "+1", "no xml", "最后"]
     assert {row[2].data_type for row in cells} == {"s"}  # a title never becomes a formula
 
 
@@ -239,3 +242,21 @@ def _csv_row(fields: list[str]) -> bytes:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow(fields)
     return buffer.getvalue().encode()
+
+
+def test_a_workbook_that_cannot_be_written_keeps_the_results_and_says_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("openpyxl")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ids.txt").write_text(f"{SEED_ID}\n")
+
+    def disk_full(journal: Path, workbook: Path) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_batch, "write_workbook", disk_full)
+    assert cli.main(["batch", "ids.txt", "-o", "videos.xlsx", "--emulator", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "-o videos.xlsx: cannot write it (No space left on device)" in err
+    assert "safe in videos.xlsx.csv" in err and "Traceback" not in err
+    assert SEED_ID in (tmp_path / "videos.xlsx.csv").read_text(encoding="utf-8")

@@ -121,11 +121,17 @@ def _prepare_batch(args: argparse.Namespace) -> None:
     resolved = args.output_path.resolve()
     errors = args.errors or str(resolved.with_name(resolved.stem + ".failed.jsonl"))
     args.workbook_path = None
-    if (args.format or output_format_of(args.output)) == "xlsx":
+    if args.format == "xlsx" and output_format_of(args.output) != "xlsx":
+        checks.fail(f"--format xlsx: OUT must end in .xlsx (a workbook), not {args.output}")
+    if output_format_of(args.output) == "xlsx":
+        if args.format not in (None, "xlsx"):
+            checks.fail(f"-o {args.output}: an .xlsx OUT is a workbook; drop --format {args.format}, or give "
+                        f"OUT the extension of {args.format}")
         _prepare_workbook(args)
     args.format = _output_format(args)
     args.errors_path = checks.writable_file("--errors", errors)
-    if checks.same_file(args.output_path, args.errors_path):
+    if checks.same_file(args.output_path, args.errors_path) or (
+            args.workbook_path is not None and checks.same_file(args.workbook_path, args.errors_path)):
         checks.fail(f"--errors {errors}: the same file as -o; give another name")
     if args.input != "-" and checks.same_file(Path(args.input), args.errors_path):
         checks.fail(f"--errors {errors}: the same file as INPUT; failures would overwrite the ids")
@@ -140,10 +146,16 @@ def _prepare_workbook(args: argparse.Namespace) -> None:
     """OUT.xlsx: the run writes the CSV journal beside it, which is then what OUT means below."""
     if importlib.util.find_spec("openpyxl") is None:
         checks.fail(f"-o {args.output}: writing .xlsx needs openpyxl: pip install 'douyin-async[xlsx]'")
-    workbook, journal = args.output_path, journal_of(args.output_path)
+    workbook = args.output_path.resolve()  # a link to a workbook shares its journal, and its lock
+    journal = journal_of(workbook)
     if workbook.exists() and not journal.exists():
-        checks.fail(f"-o {args.output}: exists, without the {journal.name} its results are built from; "
-                    "give another -o, or remove it")
+        checks.fail(f"-o {args.output}: exists and is no workbook of douyin-async results (those have their "
+                    f"journal {journal.name} beside them); give another -o")
+    try:
+        format_of_existing(journal)
+    except ForeignFileError:
+        checks.fail(f"-o {args.output}: {journal.name}, where its results go first, holds something else; "
+                    "give another -o")
     if args.input != "-" and checks.same_file(Path(args.input), journal):
         checks.fail(f"-o {args.output}: its journal {journal.name} is INPUT; give another -o")
     args.workbook_path = workbook

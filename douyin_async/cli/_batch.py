@@ -282,15 +282,33 @@ async def cmd_batch(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"-o {args.output}: cannot write it: {exc.strerror or exc}") from None
     try:
-        return await _run(args, journal, plan)
-    finally:
+        code = await _run(args, journal, plan)
+    except BaseException:
+        _finish(args, journal)
+        raise
+    written = _finish(args, journal)
+    return EXIT_FAILED if code == EXIT_OK and not written else code
+
+
+def _finish(args: argparse.Namespace, journal: Journal) -> bool:
+    """Rebuild an .xlsx OUT from its journal, under OUT's lock, then let the journal go.
+
+    Returns False when the workbook could not be written: its results are safe in the journal.
+    """
+    try:
+        if getattr(args, "workbook_path", None) is None:
+            return True
         try:
-            if getattr(args, "workbook_path", None) is not None:  # under OUT's lock: no other run adds to it
-                rows = write_workbook(args.output_path, args.workbook_path)
-                print(f"wrote {args.output}: {rows} results, from {args.output_path.name} (keep it: a rerun "
-                      "resumes from it)", file=sys.stderr)
-        finally:
-            journal.close()
+            rows = write_workbook(args.output_path, args.workbook_path)
+        except OSError as exc:
+            print(f"douyin-async batch: -o {args.output}: cannot write it ({exc.strerror or exc}); its results "
+                  f"are safe in {args.output_path.name}, and a rerun writes it again", file=sys.stderr)
+            return False
+        print(f"wrote {args.output}: {rows} results, from {args.output_path.name} (keep it: a rerun "
+              "resumes from it)", file=sys.stderr)
+        return True
+    finally:
+        journal.close()
 
 
 async def _run(args: argparse.Namespace, journal: Journal, plan: Plan | None) -> int:

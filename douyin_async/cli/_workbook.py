@@ -19,7 +19,8 @@ SHEET_ROWS = 1_048_576
 """Rows in one worksheet, its header included (Excel's limit); more results go to more sheets."""
 CELL_CHARACTERS = 32_767
 """Characters in one cell (Excel's limit)."""
-_NOT_IN_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_NOT_IN_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""What XML 1.0 cannot hold: most control characters, lone surrogates, U+FFFE and U+FFFF."""
 
 
 def journal_of(workbook: Path) -> Path:

@@ -2,8 +2,10 @@
 
 ``asyncio.wait_for`` before Python 3.12 runs its awaitable as a separate task and returns that
 task's result when it finishes in the same step as an outside cancellation, which is lost (a
-closed client's download then ran to its end). ``asyncio.timeout`` (3.11+) and its backport
-``async_timeout`` (3.10) cancel the running task itself and tell their own cancellation apart.
+closed client's download then ran to its end). ``asyncio.timeout`` (3.11+) cancels the running
+task itself and tells its own cancellation apart. Its backport ``async_timeout`` (3.10) does too,
+except when the time runs out in the very step an outside cancellation comes: then the time
+limit wins, as 3.10 cannot tell the two apart.
 """
 
 from __future__ import annotations

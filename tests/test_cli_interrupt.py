@@ -52,7 +52,9 @@ async def test_first_signal_stops_sending_keeps_in_flight_answers_and_exits_130(
         process.send_signal(signal_number)
         sent_at_signal = emu.stats.requests
         out, err = await asyncio.wait_for(process.communicate(), 60)
-        assert emu.stats.requests <= sent_at_signal + 1  # at most a send already under way
+        # Sends already under way, or sent but not yet read by the emulator in this busy process,
+        # are at most one per slot (--concurrency 4); a run that kept going would send ~180 more.
+        assert emu.stats.requests <= sent_at_signal + 4
         answered = emu.stats.charged
     assert process.returncode == 130, err
     assert "interrupted: rerun the same command to resume" in err.decode()

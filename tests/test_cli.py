@@ -168,7 +168,7 @@ async def test_fatal_stop_exits_3_and_leaves_the_rest_undone(tmp_path: Path) -> 
         assert emu.stats.charged == 10
     assert code == 3, stderr
     assert "4016" in stderr
-    assert "stay to do" in stderr
+    assert "stays to do for the next run (49 of 60 inputs not yet tried)" in stderr
     done = {r["item_id"] for r in lines(out)}
     failed = lines(err)
     assert [f["code"] for f in failed if f["code"] != "2000"] == ["4016"]

@@ -62,6 +62,7 @@ async def test_first_signal_stops_sending_keeps_in_flight_answers_and_exits_130(
     written = valid_ids(tmp_path / "out.jsonl")
     assert len(written) == answered  # every billed answer in flight was waited for and kept
     assert len(set(written)) == len(written)
+    assert f"({len(IDS) - len(written)} of {len(IDS)} inputs not yet tried)" in err.decode()  # unread ones too
 
     async with Emulator(fast=True, keys={"k": "s"}, found_ratio=1.0) as emu:
         rerun = await start_batch(tmp_path, emu.base_url)

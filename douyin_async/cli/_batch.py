@@ -326,15 +326,15 @@ async def _run(args: argparse.Namespace, journal: Journal, plan: Plan | None) ->
             reporter.close(outcome.progress)
             outcome.media_bytes = reporter.bytes
         _print_summary(args, planner.plan, outcome, money, client)
-    if outcome.interrupted:
-        print("interrupted: rerun the same command to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
     progress = outcome.progress
+    if outcome.interrupted:
+        print(f"interrupted: rerun the same command to resume{_left(plan, progress)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if progress is not None and progress.stopped_by is not None:
         cause = progress.stopped_by
         why = (f"--max-charged {args.max_charged} reached" if isinstance(cause, BudgetExhaustedError)
                and args.max_charged is not None and "max_charged_calls" in str(cause) else str(cause))
-        print(f"stopped: {why}. The {progress.aborted} ids not attempted stay to do for the next run.",
+        print(f"stopped: {why}. What was not attempted stays to do for the next run{_left(plan, progress)}.",
               file=sys.stderr)
         return EXIT_FATAL
     if outcome.input_problems:
@@ -376,6 +376,14 @@ async def _fetch(
         outcome.abandoned = client.limits.in_flight
     outcome.progress = reporter.last
     outcome.interrupted = interrupt.stop.is_set()
+
+
+def _left(plan: Plan | None, progress: BatchProgress | None) -> str:
+    """`` (N of M inputs not yet tried)`` when the input's size is known: unread inputs count too."""
+    if plan is None or not plan.results:
+        return ""
+    finished = (progress.ok + sum(progress.failed.values())) if progress else 0
+    return f" ({max(plan.results - finished, 0)} of {plan.results} inputs not yet tried)"
 
 
 def _print_summary(

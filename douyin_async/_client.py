@@ -204,8 +204,8 @@ class DouyinClient:
     async def aclose(self) -> None:
         """Close what the client opened; a session or transport the caller gave is left open.
 
-        Calls in flight (batches included) end with :class:`ClientClosedError`, and later calls
-        raise it, until the client is opened again (``async with`` or :meth:`open`).
+        Calls in flight (batches included) end with ``ClientClosedError``, and later calls
+        raise it, until the client is opened again (``async with`` or ``open``).
         """
         await self._lifecycle.close()
         await self._transport.aclose()
@@ -294,7 +294,7 @@ class DouyinClient:
         cache: bool | None = None,
         lang: Lang | None = None,
     ) -> Coroutine[Any, Any, ItemGetVideoResponse]:
-        """Fetch one video's details; await it. Raises a typed :class:`DouyinError` on failure.
+        """Fetch one video's details; await it. Raises a typed ``DouyinError`` on failure.
 
         ``cache=False`` asks the gateway for a fresh fetch; ``lang`` translates text fields.
         The id and parameters are checked when the call is awaited, before anything is sent.
@@ -316,7 +316,7 @@ class DouyinClient:
         lang: Lang | None = None,
         stop: asyncio.Event | None = None,
     ) -> AsyncGenerator[BatchResult, None]:
-        """Fetch many ids; yields exactly one :class:`BatchResult` per input, never raising per id.
+        """Fetch many ids; yields exactly one ``BatchResult`` per input, never raising per id.
 
         ``ids`` is any iterable or async iterable of ids, URLs or share texts (short links are
         resolved on the way), read lazily. Results come as completed, or in
@@ -349,7 +349,7 @@ class DouyinClient:
         return run.__aiter__()
 
     async def get_videos(self, ids: Ids, *, ordered: bool = True, **options: Any) -> list[BatchResult]:
-        """:meth:`iter_videos` collected into a list (in input order by default)."""
+        """``iter_videos`` collected into a list (in input order by default)."""
         return [result async for result in self.iter_videos(ids, ordered=ordered, **options)]
 
 

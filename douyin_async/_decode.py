@@ -87,8 +87,8 @@ def decode_item_get_video(
 
     For archived bodies, or a transport of your own. Text quoted in errors passes through ``redact``.
     Every shape the PHP back end sends is accepted (see the contract); an answer that is no
-    envelope raises :class:`MalformedResponseError`, a success whose item fits no shape
-    :class:`MalformedItemError` (charged, with ``raw_item``).
+    envelope raises ``MalformedResponseError``, a success whose item fits no shape
+    ``MalformedItemError`` (charged, with ``raw_item``).
 
     ``charset`` is the one Content-Type declares. A body is read in it when it is not UTF-8; a
     body that is not valid UTF-8 (error bodies in GBK come labelled UTF-8) is read as GB18030.

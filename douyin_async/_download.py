@@ -47,7 +47,7 @@ except ImportError:  # Windows: no flock; one process per download directory the
     fcntl = None  # type: ignore[assignment]
 
 MEDIA_KINDS = ("video", "cover", "music")
-"""What :meth:`DouyinClient.download` can fetch: the video, its cover image, its soundtrack."""
+"""What ``DouyinClient.download`` can fetch: the video, its cover image, its soundtrack."""
 _SUFFIX = {"video": ".mp4", "cover": ".cover.jpg", "music": ".mp3"}
 _GONE = frozenset({403, 404, 410})
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")

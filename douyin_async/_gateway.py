@@ -139,7 +139,7 @@ class Gateway:
     def url_prefix(self, host: int, cache: bool | None, lang: str | None) -> str:
         """The URL up to the id, built once per host and parameters: a call only appends its id.
 
-        Raises :class:`InvalidParamError` for a ``lang`` that is no language code.
+        Raises ``InvalidParamError`` for a ``lang`` that is no language code.
         """
         key = (host, cache, lang)
         prefix = self._prefixes.get(key)

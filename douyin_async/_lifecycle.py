@@ -1,6 +1,6 @@
 """Whether a client is open, on which event loop, and which tasks have a call in flight on it.
 
-Closing a client ends the calls in flight with :class:`ClientClosedError` (their tasks are
+Closing a client ends the calls in flight with ``ClientClosedError`` (their tasks are
 cancelled, and the cancellation is turned into that error where the call began), and a closed
 client refuses new calls until it is opened again explicitly: it never opens a session behind
 its caller's back. A call from another thread's event loop, while the client's own loop runs,

@@ -2,7 +2,7 @@
 
 The public Structs are typed for what a caller wants (``num_iid`` is a ``str``, ``video`` a
 ``VideoStreams``). The gateway's PHP back end is looser: the private ``_Wire*`` types below take
-every shape it sends, and :func:`normalize_item` turns one into the public ``Video``, once.
+every shape it sends, and ``normalize_item`` turns one into the public ``Video``, once.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def _is_empty(value: object) -> bool:
 def as_text(value: object) -> str:
     """A text field as PHP prints it: numbers as digits, ``true`` as "1", empty values as "".
 
-    Raises :class:`ShapeError` for a non-empty list or object.
+    Raises ``ShapeError`` for a non-empty list or object.
     """
     if type(value) is str:
         return value
@@ -221,7 +221,7 @@ _NO_VIDEO = Video(num_iid="")
 def normalize_item(wire: WireItem) -> Video | None:
     """The public ``Video`` for an ``item`` in any PHP shape; None when the item is empty.
 
-    A list gives its first entry. Raises :class:`ShapeError` for what has no place in ``Video``.
+    A list gives its first entry. Raises ``ShapeError`` for what has no place in ``Video``.
     """
     if isinstance(wire, list):
         wire = wire[0] if wire else None

@@ -28,7 +28,7 @@ BROWSER_HEADERS: Mapping[str, str] = {
 
 
 def check(name: str, value: object, ok: bool, allowed: str) -> None:
-    """Raise :class:`InvalidSettingError` naming the setting, its value and what is allowed."""
+    """Raise ``InvalidSettingError`` naming the setting, its value and what is allowed."""
     if not ok:
         raise InvalidSettingError(f"{name}={value!r} is not allowed: {allowed}")
 

@@ -6,7 +6,7 @@ digits, which would round a Unix time to a tenth of a millisecond, so every time
 formatted with ``%.17g``; and Lua numbers returned to Redis become integers, so fractional
 results come back as strings.
 
-The adaptive policy is :class:`~douyin_async._adaptive.AdaptivePolicy` translated line for line
+The adaptive policy is ``AdaptivePolicy`` translated line for line
 (``grow_window``, ``cut_window``, ``rate_was_the_cause``, ``cut_rate``, ``relax_rate``); its
 constants are not repeated here but passed in ``ARGV[1]`` from that module, the one source of truth.
 

@@ -41,7 +41,7 @@ def _is_other_retryable(exc: BaseException) -> bool:
 
 
 class RetryPolicy:
-    """Retry limits and backoff for one client; :meth:`call` runs one call under them."""
+    """Retry limits and backoff for one client; ``call`` runs one call under them."""
 
     def __init__(
         self,

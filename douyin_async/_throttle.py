@@ -1,8 +1,8 @@
 """The throttle seam, and the in-process throttle: a no-burst token bucket plus a cap in flight.
 
 Every attempt acquires (a concurrency slot, then a rate token), sends, and releases with what
-came back: that :class:`Outcome` is all an adaptive throttle needs. A throttle shared between
-processes implements the same :class:`Throttle` protocol and drops in via
+came back: that ``Outcome`` is all an adaptive throttle needs. A throttle shared between
+processes implements the same ``Throttle`` protocol and drops in via
 ``DouyinClient(throttle=...)``.
 
 The bucket is aiolimiter's ``AsyncLimiter`` with a capacity of one token (plus a small credit
@@ -68,7 +68,7 @@ class Throttle(Protocol):
     """Decides when an attempt may be sent; one per key, shared by every call that uses it."""
 
     async def acquire(self) -> Ticket:
-        """Wait until one more request may be sent; the ticket goes back with :meth:`release`."""
+        """Wait until one more request may be sent; the ticket goes back with ``release``."""
         ...
 
     async def release(self, ticket: Ticket, outcome: Outcome) -> None:

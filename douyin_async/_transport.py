@@ -4,7 +4,7 @@
     ├── AiohttpTransport   the default: one aiohttp session, opened on the running loop
     └── MockTransport      answers from a function of yours, in memory, for tests
 
-aiohttp's exceptions become our typed, redacted errors in one place, :func:`transport_error`, and
+aiohttp's exceptions become our typed, redacted errors in one place, ``transport_error``, and
 are raised outside the ``except`` block, so no chained exception carries a URL with credentials.
 """
 
@@ -37,7 +37,7 @@ _FAILURES = (*_TIMEOUTS, aiohttp.ClientError)
 @dataclass(slots=True)
 class Request:
     """One HTTP request. ``timeout`` bounds the whole exchange, ``read_timeout`` each read,
-    ``max_body`` the bytes of the (decompressed) body :meth:`Transport.send` reads.
+    ``max_body`` the bytes of the (decompressed) body ``Transport.send`` reads.
 
     Treat it as read-only (it is not frozen only because a frozen dataclass costs more to make,
     and one is made for every attempt).
@@ -53,7 +53,7 @@ class Request:
 
     @property
     def params(self) -> dict[str, str]:
-        """The query string as a dict (for handlers of a :class:`MockTransport`)."""
+        """The query string as a dict (for handlers of a ``MockTransport``)."""
         return dict(parse_qsl(urlsplit(self.url).query))
 
     def __repr__(self) -> str:
@@ -64,7 +64,7 @@ class Request:
 class Response:
     """A whole response: status, headers (case-insensitive where the transport gives them) and body.
 
-    Read-only by convention, like :class:`Request`. Its repr leaves the body out: a gateway may
+    Read-only by convention, like ``Request``. Its repr leaves the body out: a gateway may
     echo what it was sent.
     """
 
@@ -77,7 +77,7 @@ class Response:
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-        """A JSON response, for :class:`MockTransport` handlers."""
+        """A JSON response, for ``MockTransport`` handlers."""
         return cls(status, {"Content-Type": "application/json", **(headers or {})}, msgspec.json.encode(data))
 
 
@@ -100,10 +100,10 @@ class Stream(Protocol):
 
 
 class Transport(Protocol):
-    """Sends requests; raises only :class:`TransportError` (and its subclasses) for failures."""
+    """Sends requests; raises only ``TransportError`` (and its subclasses) for failures."""
 
     async def send(self, request: Request) -> Response:
-        """One exchange, the body read whole; past ``request.max_body`` bytes, :class:`ResponseTooLargeError`."""
+        """One exchange, the body read whole; past ``request.max_body`` bytes, ``ResponseTooLargeError``."""
         ...
 
     def stream(self, request: Request) -> AbstractAsyncContextManager[Stream]:
@@ -299,7 +299,7 @@ Handler = Callable[[Request], "Response | Awaitable[Response]"]
 class MockTransport:
     """Answers every request from ``handler``, in memory: test your own code without a server.
 
-    The handler returns a :class:`Response` (or awaits one), or raises a :class:`TransportError`
+    The handler returns a ``Response`` (or awaits one), or raises a ``TransportError``
     to act out a network failure.
 
     >>> def handler(request: Request) -> Response:

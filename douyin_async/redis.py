@@ -56,20 +56,20 @@ _UNLIMITED = Ticket(0.0, 0)
 
 
 class RedisThrottle:
-    """A :class:`~douyin_async.Throttle` whose limits and learning live in Redis, shared by processes.
+    """A ``Throttle`` whose limits and learning live in Redis, shared by processes.
 
     ``redis`` is a URL (``redis://host:port/db``; the throttle makes and closes its own client) or
     a ``redis.asyncio.Redis`` of the caller's (left open). ``key`` is the gateway key the limits
     belong to (default: the ``DOUYIN_API_KEY`` environment variable, as the client reads it); it
     is only ever used hashed, in the names of the Redis keys. ``rate_limit``, ``max_concurrency``,
-    ``margin`` and ``adaptive`` mean what they mean for :class:`~douyin_async.LocalThrottle`.
+    ``margin`` and ``adaptive`` mean what they mean for ``LocalThrottle``.
 
     A request's slot in flight is a lease that expires ``lease_seconds`` after it was last
     renewed; a background task renews the leases this process holds every third of that, so a
     process that dies loses its slots within ``lease_seconds``. With ``fallback="local"``, a Redis
     that cannot be reached when the throttle first needs it is replaced, for the life of the
-    throttle, by a :class:`~douyin_async.LocalThrottle` with the limits divided by ``processes``;
-    by default that raises :class:`~douyin_async.ThrottleUnavailableError`.
+    throttle, by a ``LocalThrottle`` with the limits divided by ``processes``;
+    by default that raises ``ThrottleUnavailableError``.
 
     >>> async with RedisThrottle("redis://127.0.0.1:6379", key="...", max_concurrency=4) as throttle:  # doctest: +SKIP
     ...     async with DouyinClient("...", "...", throttle=throttle) as client:
@@ -154,7 +154,7 @@ class RedisThrottle:
     async def open(self) -> None:
         """Reach Redis now rather than on the first request (``async with`` does this).
 
-        Raises :class:`ThrottleUnavailableError` if it cannot be reached, unless ``fallback="local"``.
+        Raises ``ThrottleUnavailableError`` if it cannot be reached, unless ``fallback="local"``.
         """
         if self._unlimited or self._local is not None:
             return

@@ -62,7 +62,7 @@ class Journal:
         self.out_path, self.errors_path, self.output = out, errors, output
         self.done: set[str] = set()
         self.failures: dict[str, bytes] = {}
-        """The latest failure line of each key; a key whose failure is permanent is in :attr:`permanent`."""
+        """The latest failure line of each key; a key whose failure is permanent is in ``permanent``."""
         self.permanent: set[str] = set()
         self._loaded_size = -1
         self._out: IO[bytes] | None = None
@@ -110,7 +110,7 @@ class Journal:
     # -- writing ------------------------------------------------------------------------------
 
     def open(self) -> bool:
-        """Lock OUT and repair both files; True when another run changed OUT since :meth:`load`."""
+        """Lock OUT and repair both files; True when another run changed OUT since ``load``."""
         self.out_path.touch(exist_ok=True)  # checked writable before; this is the first file created
         self._out = open(self.out_path, "rb+")  # noqa: SIM115 - closed in close()
         self._out.seek(0, os.SEEK_END)

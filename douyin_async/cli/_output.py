@@ -46,7 +46,7 @@ def readable_item(raw: bytes) -> bytes:
 
 
 class Output:
-    """Successes as JSONL (``{"input", "item_id", "item"}``) or CSV rows of :data:`CSV_COLUMNS`."""
+    """Successes as JSONL (``{"input", "item_id", "item"}``) or CSV rows of ``CSV_COLUMNS``."""
 
     def __init__(self, fmt: str) -> None:
         self.format = fmt
@@ -107,7 +107,7 @@ class ForeignFileError(Exception):
 def format_of_existing(path: Path) -> str | None:
     """The format of the results already in ``path`` (None if it is missing or empty).
 
-    Raises :class:`ForeignFileError` when its first line is neither a CSV header of ours nor a
+    Raises ``ForeignFileError`` when its first line is neither a CSV header of ours nor a
     JSONL result: appending to such a file would mix results into someone else's data.
     """
     try:

@@ -53,7 +53,7 @@ def _reset_point(body: bytes) -> int:
 
 @dataclass
 class EmulatorStats:
-    """What the emulator saw since it started (or since :meth:`Emulator.reset_stats`)."""
+    """What the emulator saw since it started (or since ``Emulator.reset_stats``)."""
 
     requests: int = 0
     codes: Counter[str] = field(default_factory=Counter)

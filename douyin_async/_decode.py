@@ -12,13 +12,15 @@ once, at import.
 from __future__ import annotations
 
 import codecs
+import logging
 import math
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
 
-from ._models import ItemGetVideoResponse, ShapeError, Video, WireItem, as_text, normalize_item
+from ._models import ItemGetVideoResponse, ShapeError, Video, WireItem, as_text, first_value, normalize_item
 from ._quota import parse_quota
 from ._redact import CREDENTIAL_PARAMS, excerpt
 from .errors import (
@@ -67,6 +69,8 @@ _DECODER = msgspec.json.Decoder(_Envelope)
 _LOOSE = msgspec.json.Decoder(_LooseEnvelope)
 _ITEM = msgspec.json.Decoder(WireItem)
 _VALUE = msgspec.json.Decoder()
+
+log = logging.getLogger("douyin_async")
 
 
 # msgspec before 0.19 raises UnicodeDecodeError, not DecodeError, for bytes that are not UTF-8;
@@ -122,7 +126,15 @@ def decode_item_get_video(
 def _decode_loose(
     body: bytes, item_id: str, redact: Callable[[str], str], retry_unknown: bool, declared: str | None = None
 ) -> ItemGetVideoResponse:
-    env, encoding = _read_envelope(body, declared, redact)
+    try:
+        env, encoding = _read_envelope(body, declared, redact)
+    except MalformedResponseError as exc:
+        # A whole body that no reading takes but that names its code once (a success nested past
+        # the depth guard): the gateway billed what that code bills, and asking again bills again.
+        unreadable = _unreadable_answer(body, exc, retry_unknown, redact)
+        if unreadable is None:
+            raise
+        raise unreadable from None
     code = _code(env.error_code)
     if code is None:
         raise MalformedResponseError(
@@ -184,9 +196,30 @@ def _readings(body: bytes, declared: str | None) -> Iterator[tuple[bytes | str, 
     if text is not None:
         yield (text, "utf-8-sig") if body.startswith(codecs.BOM_UTF8) else (body, "utf-8")
         return
+    text = _mended_utf8(body)
+    if text is not None:
+        yield text, "utf-8"
+        return
     text = _decoded(body, "gb18030")
     if text is not None:
         yield text, "gb18030"
+
+
+_MAX_DEFECTS = 0.05
+"""Share of a body's non-ASCII characters that may be invalid UTF-8 and it still be read as UTF-8."""
+
+
+def _mended_utf8(body: bytes) -> str | None:
+    """``body`` as UTF-8 with its few invalid sequences (a character cut in two) replaced by U+FFFD;
+    None when it is not UTF-8 at all. GB18030 reads nearly any bytes, so a UTF-8 answer with one
+    cut character would otherwise come back whole as mojibake."""
+    text = body.decode("utf-8", "replace")
+    defects = text.count("\ufffd") - body.count("\ufffd".encode())
+    wide = sum(1 for char in text if char > "\x7f")
+    if defects > _MAX_DEFECTS * wide:
+        return None
+    log.warning("a body had %d byte sequences that are not UTF-8: read as UTF-8 with U+FFFD in their place", defects)
+    return text
 
 
 def _decoded(body: bytes, codec: str) -> str | None:
@@ -207,6 +240,12 @@ def _read_envelope(
             return _LOOSE.decode(text), encoding
         except _DECODE_ERRORS as exc:
             failure = str(exc)
+        first = first_value(text)
+        if first is not None:
+            try:
+                return _LOOSE.decode(first), encoding
+            except _DECODE_ERRORS:
+                pass
     raise MalformedResponseError(
         f"response is not the gateway's JSON envelope: {redact(failure)}",
         excerpt=excerpt(body, redact),
@@ -223,6 +262,24 @@ def _api_error(
     )
     error.quota = parse_quota(api_info)
     return error
+
+
+_ERROR_CODE = re.compile(rb'"error_code"\s*:\s*"?\s*([0-9]{1,4}(?:\.0*)?)\s*"?\s*[,}]')
+
+
+def _unreadable_answer(
+    body: bytes, failure: MalformedResponseError, retry_unknown: bool, redact: Callable[[str], str]
+) -> ApiError | None:
+    """The typed error of a body no reading takes but whose one ``error_code`` can be seen, or None."""
+    codes = _ERROR_CODE.findall(body)
+    if len(codes) != 1:
+        return None
+    code = normalize_code(codes[0].decode())
+    if code != SUCCESS:
+        return error_for_code(code, retry_unknown=retry_unknown)
+    return MalformedItemError(
+        f"success, but the body cannot be read: {failure.message}", code=code, raw_item=b"",
+    )
 
 
 _UNREADABLE: Any = object()

@@ -21,14 +21,15 @@ from ._decode import decode_item_get_video
 from ._ids import normalize_item_id
 from ._lifecycle import Lifecycle
 from ._models import ItemGetVideoResponse
-from ._quota import Quota, parse_quota
-from ._redact import Redactor
+from ._quota import Quota, QuotaTracker
+from ._redact import Redactor, seal
 from ._retry import RetryPolicy, retry_after_seconds, should_retry
 from ._throttle import Outcome, Throttle, ThrottleLimits
-from ._transport import Request, Response, Transport, too_large
+from ._transport import Request, Response, Transport, foreign_error, too_large
 from .errors import (
     ApiError,
     DouyinError,
+    EndpointNotFoundError,
     HTTPStatusError,
     InvalidParamError,
     MalformedResponseError,
@@ -41,6 +42,9 @@ log = logging.getLogger("douyin_async")
 # The gateway's language codes: cn, en, ru in its document; ko, ja, zh-CN and the like in real use.
 _LANG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z]{2,4})?")
 LANG_ALLOWED = "a language code such as cn, en, ru, ko or zh-CN"
+
+_NO_API = frozenset({404, 405})
+"""Statuses that, without an envelope, say the request never reached the API: a wrong base URL."""
 
 BeforeSend = Callable[[], None]
 AfterSend = Callable[[Charge], None]
@@ -72,20 +76,11 @@ class _Call:
         if self.after_send is not None:
             self.after_send(charge)
 
-    def account(self, error: DouyinError) -> None:
-        """Stamp the call's attempts and costs on the error it ends with (so far), and cut it loose.
-
-        Our errors are raised outside ``except`` blocks, but Python 3.10 can still chain the
-        exception aiohttp raised as their ``__context__``, whose frames hold the aiohttp
-        response and so the URL with the credentials: a chained exception not of ours is dropped.
-        """
+    def seal(self, error: DouyinError, redact: Redactor) -> DouyinError:
+        """Stamp the call's attempts and costs on the error it ends with (so far), and seal it: it
+        leaves the client masked, with no traceback into our frames and no foreign link."""
         error.attempts, error.billed, error.possibly_billed = self.sent, self.billed, self.possibly_billed
-        link: BaseException = error
-        while link.__context__ is not None:
-            if not isinstance(link.__context__, DouyinError):
-                link.__context__ = None
-                break
-            link = link.__context__
+        return seal(error, redact)
 
 
 class Gateway:
@@ -115,8 +110,7 @@ class Gateway:
         self.lifecycle = lifecycle if lifecycle is not None else Lifecycle()
         self.throttle = throttle
         self.redact = redact
-        self._quota: Quota | None = None
-        self._api_info = ""
+        self._quota = QuotaTracker()
         self.base_urls = tuple(base_urls)
         self.host = 0
         """Index in ``base_urls`` of the host in use: the first, or the last one that answered."""
@@ -197,40 +191,46 @@ class Gateway:
             try:
                 return await self._attempt(call)
             except DouyinError as exc:
-                call.account(exc)
-                if not should_retry(exc):
-                    raise
-                first = exc
+                failure = call.seal(exc, self.redact)
+            if not should_retry(failure):
+                raise failure
             try:
-                response = await self._policy.retry(first, functools.partial(self._attempt, call), call.item_id)
+                response = await self._policy.retry(failure, functools.partial(self._attempt, call), call.item_id)
             except DouyinError as exc:
-                call.account(exc)
-                raise
-            return msgspec.structs.replace(response, attempts=call.sent, possibly_billed=call.possibly_billed)
+                failure = call.seal(exc, self.redact)
+            else:
+                return msgspec.structs.replace(response, attempts=call.sent, possibly_billed=call.possibly_billed)
+            raise failure
 
     async def _attempt(self, call: _Call) -> ItemGetVideoResponse:
-        """One attempt: a throttle slot, the exchange, the decoded answer, and what it cost."""
+        """One attempt: a throttle slot, the exchange, the decoded answer, and what it cost.
+
+        Whatever the transport raises that is not ours (a transport of the caller's) becomes a
+        typed, redacted error, raised outside the ``except`` block so that nothing chains to it.
+        """
         host = self.host
         throttle = self.throttle
         ticket = await throttle.acquire()
         outcome = Outcome.NO_ANSWER
         charge: Charge | None = None
+        failure: TransportError | None = None
+        # The URL is written straight into the Request, whose repr hides it: no local of any
+        # frame an error passes through holds the credentials.
+        request = Request(
+            "GET",
+            (self._default_prefixes[host] if call.cache is None and call.lang is None
+             else self.url_prefix(host, call.cache, call.lang)) + call.item_id,
+            timeout=self._timeout, max_body=self._max_body,
+        )
         try:
             if call.before_send is not None:
                 call.before_send()
             call.sent += 1
             charge = Charge.POSSIBLY_BILLED  # until an answer says otherwise
-            # The URL is written straight into the Request, whose repr hides it: no local of any
-            # frame an error passes through holds the credentials.
-            answer = await self.transport.send(Request(
-                "GET",
-                (self._default_prefixes[host] if call.cache is None and call.lang is None
-                 else self.url_prefix(host, call.cache, call.lang)) + call.item_id,
-                timeout=self._timeout, max_body=self._max_body,
-            ))
+            answer = await self.transport.send(request)
             if self._max_body is not None and len(answer.body) > self._max_body:
                 raise too_large(self._max_body)  # a transport of the caller's that read it all anyway
-            response = self._read(answer, call.item_id)
+            response = self._read(answer, call.item_id, host)
             outcome, charge = Outcome.ANSWERED, Charge.BILLED
             return response
         except RateLimitError:
@@ -240,27 +240,44 @@ class Gateway:
             outcome, charge = Outcome.ANSWERED, charge_of(exc)
             raise
         except TransportError as exc:
-            exc.message = self.redact(exc.message)  # a transport of the caller's may not know our secrets
             charge = charge_of(exc)
             self._next_host_after(host, exc)
             raise
+        except DouyinError:
+            raise  # a batch's before_send stopping the call, or a closed client
+        except Exception as exc:  # not ours: typed here, raised outside this block
+            failure = foreign_error(exc, request, self.redact)
+            charge = charge_of(failure)
+            self._next_host_after(host, failure)
         finally:
             await throttle.release(ticket, outcome)
             if charge is not None:
                 call.charged(charge)
+        raise failure
 
-    def _read(self, answer: Response, item_id: str) -> ItemGetVideoResponse:
-        """The decoded answer; a gateway error envelope raises its typed error."""
+    def _read(self, answer: Response, item_id: str, host: int) -> ItemGetVideoResponse:
+        """The decoded answer; a gateway error envelope raises its typed error.
+
+        The body is read with the credentials masked in it: a gateway that echoes its query
+        hands back nothing a response, an error or a frame could show.
+        """
         try:
             response = decode_item_get_video(
-                answer.body, item_id, redact=self.redact, retry_unknown=self._retry_unknown,
+                self.redact.body(answer.body), item_id, redact=self.redact, retry_unknown=self._retry_unknown,
                 charset=_charset(answer.headers.get("Content-Type")),
             )
         except ApiError as exc:
             if exc.quota is not None:
-                self._quota, self._api_info = exc.quota, ""
+                self._quota.reported(exc.quota, billed=exc.charged)
             raise
         except MalformedResponseError as exc:
+            if answer.status in _NO_API:
+                raise EndpointNotFoundError(
+                    f"HTTP {answer.status} without a gateway envelope from {self.base_urls[host]}: no "
+                    "item_get_video API there. Check the client's base URL: the gateway's ends with the "
+                    "API family, /douyin",
+                    status=answer.status,
+                ) from None
             if answer.status != 200:
                 raise HTTPStatusError(
                     f"HTTP {answer.status} without a gateway envelope: {exc.excerpt!r}",
@@ -270,19 +287,13 @@ class Gateway:
             raise
         if answer.status != 200:
             log.info("item %s: HTTP %d carried a success envelope", item_id, answer.status)
-        if response.api_info:
-            self._api_info = response.api_info
+        self._quota.answered(response.api_info)
         return response
 
     @property
     def quota(self) -> Quota | None:
-        """The key's quota from the latest ``api_info`` that held one; parsed when asked for."""
-        if self._api_info:
-            parsed = parse_quota(self._api_info)
-            self._api_info = ""
-            if parsed is not None:
-                self._quota = parsed
-        return self._quota
+        """The key's quota as the latest answers report it."""
+        return self._quota.quota
 
 
 def is_lang(value: object) -> bool:

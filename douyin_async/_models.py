@@ -7,6 +7,7 @@ every shape it sends, and ``normalize_item`` turns one into the public ``Video``
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeAlias
 
 import msgspec
@@ -91,13 +92,34 @@ class ItemGetVideoResponse(msgspec.Struct, frozen=True, gc=False):
         A body in another charset than UTF-8 gives its item re-encoded as UTF-8.
         """
         raw = self.raw if self.encoding == "utf-8" else self.raw.decode(self.encoding, "replace")
-        return bytes(_RAW_ITEM.decode(raw).item)
+        try:
+            item = bytes(_RAW_ITEM.decode(raw).item)
+        except msgspec.DecodeError:  # a stray byte after the envelope, or UTF-8 with a cut character
+            text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+            item = bytes(_RAW_ITEM.decode(first_value(text) or text).item)
+        return item if item.isascii() else item.decode("utf-8", "replace").encode()
 
     def __repr__(self) -> str:
         return (
             f"ItemGetVideoResponse(item_id={self.item.num_iid!r}, title={self.item.title!r}, "
             f"request_id={self.request_id!r}, cache={self.cache}, attempts={self.attempts})"
         )
+
+
+def first_value(text: bytes | str) -> str | None:
+    """The first JSON value of ``text`` when something else follows it (a stray byte after a whole
+    envelope), else None."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    start = len(text) - len(text.lstrip())
+    try:
+        _, end = _PY_JSON.raw_decode(text, start)
+    except (ValueError, RecursionError):
+        return None
+    return text[start:end] if text[end:].strip() else None
+
+
+_PY_JSON = json.JSONDecoder()
 
 
 class _RawItem(msgspec.Struct):

@@ -53,3 +53,53 @@ def _expiry(api_info: str) -> dt.date | None:
         return dt.date(int(match[1]), int(match[2]), int(match[3]))
     except ValueError:
         return None
+
+
+
+class QuotaTracker:
+    """The key's quota as the latest answers report it, parsed only when asked for.
+
+    A cached answer may carry a blank count (``today: max:10``) even for a key whose count the
+    gateway reports; a blank never erases a known count: the count then is the last one reported
+    plus the answers billed since.
+    """
+
+    __slots__ = ("_api_info", "_api_info_at", "_billed", "_counted", "_quota")
+
+    def __init__(self) -> None:
+        self._quota: Quota | None = None
+        self._counted: tuple[int, int] | None = None
+        """The last reported count, and how many answers had been billed when it came."""
+        self._api_info = ""
+        self._api_info_at = 0
+        self._billed = 0
+
+    def answered(self, api_info: str) -> None:
+        """A billed answer came, with its ``api_info`` (which counts it, when it has a count)."""
+        self._billed += 1
+        if api_info:
+            self._api_info, self._api_info_at = api_info, self._billed
+
+    def reported(self, quota: Quota, *, billed: bool) -> None:
+        """An error envelope's quota, already parsed."""
+        self._billed += billed
+        self._api_info = ""
+        self._note(quota, self._billed)
+
+    def _note(self, quota: Quota, at: int) -> None:
+        if quota.used is not None:
+            self._counted = (quota.used, at)
+        self._quota = quota
+
+    @property
+    def quota(self) -> Quota | None:
+        if self._api_info:
+            parsed = parse_quota(self._api_info)
+            self._api_info = ""
+            if parsed is not None:
+                self._note(parsed, self._api_info_at)
+        quota = self._quota
+        if quota is None or quota.used is not None or self._counted is None:
+            return quota
+        used, at = self._counted
+        return Quota(used=used + self._billed - at, limit=quota.limit, expires=quota.expires)

@@ -11,9 +11,9 @@ from urllib.parse import urljoin
 
 from ._options import ShortLinkOptions
 from ._parse import find_short_link, id_from_location, parse_item_id
-from ._redact import Redactor
-from ._transport import Request, Transport
-from .errors import InvalidParamError, TransportError
+from ._redact import Redactor, seal
+from ._transport import Request, Transport, foreign_error
+from .errors import DouyinError, InvalidParamError, TransportError
 
 BROWSER_USER_AGENT = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
@@ -45,8 +45,12 @@ class ShortLinkResolver:
             link = self.short_link(text)
             if link is None:
                 raise
-        async with self._slots:
-            return await self._follow(link)
+        try:
+            async with self._slots:
+                return await self._follow(link)
+        except DouyinError as exc:
+            failure = seal(exc, self._redact)
+        raise failure
 
     async def _follow(self, url: str) -> str:
         for _ in range(self._max_hops):
@@ -74,10 +78,16 @@ class ShortLinkResolver:
                 async with self._transport.stream(request) as answer:
                     status, location = answer.status, answer.headers.get("Location")
             except TransportError as exc:
-                exc.message = f"short link lookup of {self._redact(url)} failed: {exc.message}"
-                raise
-            if status in _REDIRECTS:
-                return location
-            if status not in (405, 501):
-                return None
+                failure = exc
+            except Exception as exc:  # a transport of the caller's: typed here, raised outside this block
+                failure = foreign_error(exc, request, self._redact)
+            else:
+                if status in _REDIRECTS:
+                    return location
+                if status not in (405, 501):
+                    return None
+                continue
+            failure.message = f"short link lookup of {self._redact(url)} failed: {failure.message}"
+            failure.args = (failure.message,)
+            raise failure
         return None

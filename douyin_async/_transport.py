@@ -155,6 +155,20 @@ def transport_error(exc: BaseException, request: Request, redact: Redact) -> Tra
     return TransportError(f"{type(exc).__name__}: {redact(str(exc))}", sent=sent)
 
 
+def foreign_error(exc: Exception, request: Request, redact: Redact) -> TransportError:
+    """An exception not of ours from a transport of the caller's, as our typed, redacted error.
+
+    Timeouts, connection failures and aiohttp's errors map as the default transport's do; anything
+    else is that transport's bug: not retried, since the request may have gone out and been billed.
+    """
+    if isinstance(exc, _FAILURES):
+        return transport_error(exc, request, redact)
+    if isinstance(exc, OSError):
+        return TransportError(f"{type(exc).__name__}: {redact(str(exc))}",
+                              sent=not isinstance(exc, ConnectionRefusedError))
+    return TransportError(f"the transport raised {type(exc).__name__}: {redact(str(exc))}", retryable=False)
+
+
 class AiohttpTransport:
     """The default transport: an aiohttp session, created on first use unless one is given.
 

@@ -13,10 +13,11 @@
     │   ├── RateLimitError            4008 (throttle adapts, then retried)
     │   ├── ServerError               4000, 4001, 4002, 4017 (retried)
     │   ├── MaintenanceError          4009 (retried after a long pause)
-    │   └── ConfigurationError        4010 (wrong API name or path)
+    │   └── ConfigurationError        4010 (wrong API name or path; fatal)
     ├── TransportError                no usable envelope: connection, timeout, HTTP status, body
     │   ├── RequestTimeoutError
     │   ├── HTTPStatusError
+    │   │   └── EndpointNotFoundError 404/405 without an envelope: wrong base URL (not billed, fatal)
     │   ├── MalformedResponseError    body is not the JSON envelope, in any charset
     │   ├── ThrottleUnavailableError  a shared throttle's store (Redis) cannot be reached (fatal)
     │   └── ResponseTooLargeError     body above ResponseOptions.max_body_size (possibly billed)
@@ -56,6 +57,7 @@ __all__ = [
     "DouyinError",
     "DownloadError",
     "DownloadInProgressError",
+    "EndpointNotFoundError",
     "HTTPStatusError",
     "InsufficientBalanceError",
     "InvalidParamError",
@@ -223,14 +225,16 @@ class MaintenanceError(ApiError):
 
 
 class ConfigurationError(ApiError):
-    """4010: the gateway does not know this API: the base URL or path is wrong."""
+    """4010: the gateway does not know this API: the base URL or path is wrong (fatal: every id
+    would get the same answer)."""
 
 
 class TransportError(DouyinError):
     """No usable envelope came back: connection failure, timeout, bad status or body.
 
-    ``sent`` is False only when the request cannot have reached the server (no connection was
-    made); otherwise the gateway may have answered, and billed, what we could not read.
+    ``sent`` is False only when the request cannot have reached the API (no connection was made,
+    or a page said no API lives at that address); otherwise the gateway may have answered, and
+    billed, what we could not read.
     """
 
     retryable = True
@@ -259,6 +263,18 @@ class HTTPStatusError(TransportError):
         super().__init__(message, retryable=status == 429 or status >= 500, attempts=attempts)
         self.status = status
         self.retry_after = retry_after
+
+
+class EndpointNotFoundError(HTTPStatusError):
+    """404 or 405 with no gateway envelope: the request never reached the API (the gateway answers
+    an unknown API with its own 4010 envelope), so the base URL is wrong. Not billed; fatal, so a
+    batch stops before it sends the same mistake for every id."""
+
+    fatal = True
+
+    def __init__(self, message: str, *, status: int, attempts: int = 0) -> None:
+        super().__init__(message, status=status, attempts=attempts)
+        self.sent = False
 
 
 class MalformedResponseError(TransportError):
@@ -396,7 +412,7 @@ CODES = MappingProxyType(_table(
     ("4007", "Account stopped", "您的账户已停用", AccountDisabledError, False, False, True),
     ("4008", "API rate limit exceeded", "并发已达上限", RateLimitError, False, True, False),
     ("4009", "API maintenance", "API维护中", MaintenanceError, False, True, False),
-    ("4010", "API not found with these values", "API不存在", ConfigurationError, False, False, False),
+    ("4010", "API not found with these values", "API不存在", ConfigurationError, False, False, True),
     ("4012", "Please add api first", "请先添加api", AccountDisabledError, False, False, True),
     ("4013", "Number of calls exceeded", "调用次数超限", QuotaExceededError, False, False, True),
     ("4014", "Missing url param", "参数缺失", InvalidParamError, False, False, False),
@@ -449,6 +465,14 @@ def error_for_code(
             fatal=False,
         )
     retryable = info.retryable or (retry_unknown and code == "5000")
-    return info.error(
-        info.message, code=code, reason=reason, request_id=request_id, retryable=retryable
-    )
+    error = next((kind for code_, words, kind in _REASONS if code_ == code and words in reason), info.error)
+    return error(info.message, code=code, reason=reason, request_id=request_id, retryable=retryable)
+
+
+# Codes the gateway also sends for another cause, told apart by their reason: 4005 comes with
+# ``Key[…]已超量`` when the quota is spent and ``…请开通接口`` when the API is not enabled for the key.
+# The code's row still says what it costs and whether it stops a batch; the class says why.
+_REASONS: tuple[tuple[str, str, type[ApiError]], ...] = (
+    ("4005", "已超量", QuotaExceededError),
+    ("4005", "请开通接口", AccountDisabledError),
+)

@@ -9,10 +9,13 @@ import tracemalloc
 import pytest
 
 from douyin_async import (
+    ApiError,
     DouyinClient,
     InvalidSettingError,
+    MalformedItemError,
     MalformedResponseError,
     MockTransport,
+    Request,
     Response,
     ResponseOptions,
     ResponseTooLargeError,
@@ -81,15 +84,47 @@ async def test_deep_json_from_the_server_is_malformed_not_recursion() -> None:
     "body",
     [
         b"[" * 200_000 + b"]" * 200_000,
-        b'{"error_code": "0000", "x": ' + b"[" * 200_000 + b"]" * 200_000 + b"}",
-        b'{"error_code": "2000", "reason": ' + b"{\"a\":" * 100_000 + b"1" + b"}" * 100_000 + b"}",
+        b'{"proxy": ' + b"[" * 200_000 + b"]" * 200_000 + b"}",
         ("[" * 200_000 + "]" * 200_000).encode("utf-16"),
     ],
-    ids=["bare", "beside-the-code", "in-the-reason", "utf-16"],
+    ids=["bare", "no-code", "utf-16"],
 )
 def test_deep_json_is_a_typed_error_in_every_decode_path(body: bytes) -> None:
     with pytest.raises(MalformedResponseError):
         decode_item_get_video(body, SEED_ID)
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "charged"),
+    [
+        (b'{"error_code": "0000", "x": ' + b"[" * 200_000 + b"]" * 200_000 + b"}", "MalformedItemError", True),
+        (b'{"error_code": "2000", "reason": ' + b"{\"a\":" * 100_000 + b"1" + b"}" * 100_000 + b"}",
+         "NotFoundError", True),
+        (b'{"error_code": 4000, "x": ' + b"[" * 200_000 + b"]" * 200_000 + b"}", "ServerError", False),
+    ],
+    ids=["success", "not-found", "server-error"],
+)
+def test_deep_json_that_names_its_code_is_that_code(body: bytes, kind: str, charged: bool) -> None:
+    """A whole answer too deep to read whose one code is visible: what that code says, billed or not.
+    A billed answer read as malformed would be asked again, and billed again."""
+    with pytest.raises(ApiError) as caught:
+        decode_item_get_video(body, SEED_ID)
+    assert type(caught.value).__name__ == kind and caught.value.charged is charged
+
+
+async def test_a_deep_success_is_billed_once_and_not_asked_again() -> None:
+    body = b'{"error_code": "0000", "item": {"num_iid": "%s", "title": ' % SEED_ID.encode()
+    body += b"[" * 200_000 + b"]" * 200_000 + b"}}"
+    sent: list[str] = []
+
+    def handler(request: Request) -> Response:
+        sent.append(request.url)
+        return Response(200, {"Content-Type": "application/json"}, body)
+
+    async with DouyinClient(KEY, SECRET, transport=MockTransport(handler), max_retries=3) as client:
+        with pytest.raises(MalformedItemError) as caught:
+            await client.item_get_video(SEED_ID)
+    assert len(sent) == 1 and caught.value.billed == 1 and not caught.value.retryable
 
 
 async def test_deflate_and_multi_member_gzip_are_inflated_within_the_limit() -> None:
@@ -129,10 +164,8 @@ async def test_deflate_and_multi_member_gzip_are_inflated_within_the_limit() -> 
 
 
 def test_deep_json_inside_a_success_item_keeps_it_charged() -> None:
-    from douyin_async import MalformedItemError
-
     body = b'{"error_code": "0000", "item": {"num_iid": "1", "title": ' + b"[" * 200_000 + b"]" * 200_000 + b"}}"
-    with pytest.raises((MalformedItemError, MalformedResponseError)):
+    with pytest.raises(MalformedItemError):
         decode_item_get_video(body, "1")
 
 

@@ -33,7 +33,8 @@ EXPECTED_CLASS = {
     "5000": errors.ApiError,
 }
 RETRIED = {"4000", "4001", "4002", "4008", "4009", "4017"}
-FATAL = {"4004", "4005", "4006", "4007", "4012", "4013", "4016"}
+# 4010 too: the base URL or path is wrong, and every id would get the same answer.
+FATAL = {"4004", "4005", "4006", "4007", "4010", "4012", "4013", "4016"}
 CHARGED = {"0000", "2000"}
 
 

@@ -223,7 +223,7 @@ def test_a_client_open_on_one_loop_is_refused_on_another_with_a_typed_error() ->
         (503, b"{}", "HTTPStatusError", 3),
         (200, b"{}", "MalformedResponseError", 3),
         (200, b'{"error_code": null, "reason": "x"}', "MalformedResponseError", 3),
-        (404, b'{"detail": "not here"}', "HTTPStatusError", 1),
+        (404, b'{"detail": "not here"}', "EndpointNotFoundError", 1),
     ],
 )
 async def test_json_without_an_error_code_is_no_envelope(

@@ -37,7 +37,7 @@ _HTML_PAGE = (
 _ENDLESS_CHUNK = b"a" * 65_536
 _ENDLESS_LIMIT = 1 << 30
 """An 'endless' body stops after this many bytes, so that no client can keep the server busy forever."""
-_DEEP_JSON = b'{"error_code": "0000", "x": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+_DEEP_JSON = b'{"proxy": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"  # no envelope: the API never ran
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,0 +1,171 @@
+"""The secrets boundary holds for what is not ours: a caller's transport, echoed bodies, short links.
+
+Whatever a transport of the caller's raises (our errors with the URL in their text or args, or
+anything else), and whatever a gateway echoes back in its body, leaves the client with the key
+and secret masked everywhere an error tracker or a log looks: message, args, repr, the chain,
+the locals of every frame in its traceback, and a successful response's fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+import pytest
+
+from douyin_async import (
+    DouyinClient,
+    DouyinError,
+    InvalidParamError,
+    MockTransport,
+    NotFoundError,
+    Request,
+    RequestTimeoutError,
+    Response,
+    Stream,
+    TransportError,
+)
+
+from .test_secrets_frames import frame_texts
+
+KEY = "K3Y-boundary+/=7d"
+SECRET = "S3CRET-boundary&x=1"
+ITEM = "7092264344980868359"
+FORMS = (KEY, SECRET, "K3Y-boundary%2B%2F%3D7d", "S3CRET-boundary%26x%3D1")
+
+
+def leaks(texts: list[str]) -> list[str]:
+    return [text for text in texts if any(form in text for form in FORMS)]
+
+
+def assert_clean(exc: BaseException) -> None:
+    found = leaks(frame_texts(exc))
+    assert not found, found[0][:300]
+
+
+class LeakyTransport:
+    """A transport of a caller's that puts the URL everywhere: its errors, their chain, its locals."""
+
+    def __init__(self, make: Any) -> None:
+        self.make = make
+        self.sent = 0
+
+    async def send(self, request: Request) -> Response:
+        self.sent += 1
+        url = request.url  # a local an error tracker would record
+        try:
+            raise KeyError(url)
+        except KeyError as inner:
+            raise self.make(url) from inner
+
+    @asynccontextmanager
+    async def stream(self, request: Request) -> AsyncIterator[Stream]:
+        url = request.url
+        raise self.make(url)
+        yield  # pragma: no cover
+
+    async def aclose(self) -> None:
+        pass
+
+
+RAISED = {
+    "our TransportError": (lambda url: TransportError(f"cannot reach {url}"), TransportError, True),
+    "TimeoutError": (lambda url: TimeoutError(f"timed out: {url}"), RequestTimeoutError, True),
+    "OSError": (lambda url: ConnectionResetError(f"reset by peer: {url}"), TransportError, True),
+    "ValueError": (lambda url: ValueError(f"bad url {url}"), TransportError, False),
+}
+
+
+@pytest.mark.parametrize("raised", RAISED)
+async def test_a_callers_transport_leaks_nothing_through_any_exit(raised: str) -> None:
+    make, kind, retried = RAISED[raised]
+    transport = LeakyTransport(make)
+    async with DouyinClient(KEY, SECRET, transport=transport, max_retries=1, backoff_initial=0,
+                            backoff_max=0) as client:
+        with pytest.raises(DouyinError) as caught:
+            await client.item_get_video(ITEM)
+        results = await client.get_videos([ITEM])
+    error = caught.value
+    assert isinstance(error, kind), repr(error)
+    assert transport.sent == (4 if retried else 2)  # one call and one batch, each retried once or not
+    assert error.possibly_billed == (2 if retried else 1)  # the request may have gone out
+    assert_clean(error)
+    assert isinstance(results[0].error, kind)
+    assert_clean(results[0].error)
+    assert not leaks([repr(results[0]), repr(results), str(results[0].error.args)])
+
+
+async def test_a_callers_short_link_lookup_leaks_nothing() -> None:
+    transport = LeakyTransport(lambda url: ValueError(f"no route to {url}?key={KEY}&secret={SECRET}"))
+    async with DouyinClient(KEY, SECRET, transport=transport) as client:
+        with pytest.raises(TransportError) as caught:
+            await client.resolve_item_id("https://v.douyin.com/AbC123/")
+        results = await client.get_videos(["https://v.douyin.com/AbC123/"])
+    assert_clean(caught.value)
+    assert_clean(results[0].error)  # type: ignore[arg-type]
+    assert not leaks([repr(results)])
+
+
+def echoing(code: str) -> MockTransport:
+    """A gateway that echoes the query it was sent into every text field of its answer."""
+
+    def answer(request: Request) -> Response:
+        query = request.url.partition("?")[2]
+        envelope: dict[str, Any] = {
+            "error_code": code, "reason": f"echo {query}", "error": query,
+            "request_id": f"{KEY}.{SECRET}", "api_info": f"today:1 max:10 {query}",
+            "call_args": {"key": KEY, "secret": SECRET}, "execution_time": "0.1",
+        }
+        if code == "0000":
+            envelope["item"] = {"num_iid": ITEM, "title": f"a title with {SECRET}", "nick": KEY}
+        return Response(200, {"Content-Type": "application/json"}, msgspec.json.encode(envelope))
+
+    return MockTransport(answer)
+
+
+async def test_an_echoed_success_shows_no_credential_in_any_field() -> None:
+    async with DouyinClient(KEY, SECRET, transport=echoing("0000")) as client:
+        response = await client.item_get_video(ITEM)
+    texts = [repr(response), response.request_id, response.api_info, response.raw.decode(),
+             response.raw_item.decode(), repr(msgspec.structs.asdict(response.item))]
+    assert response.item.num_iid == ITEM
+    assert not leaks(texts), leaks(texts)
+
+
+@pytest.mark.parametrize("code", ["2000", "4003", "4005", "5000"])
+async def test_an_echoed_error_shows_no_credential_in_any_frame(code: str) -> None:
+    async with DouyinClient(KEY, SECRET, transport=echoing(code), max_retries=0) as client:
+        with pytest.raises(DouyinError) as caught:
+            await client.item_get_video(ITEM)
+    assert caught.value.code == code
+    assert_clean(caught.value)
+
+
+async def test_an_echoed_malformed_body_shows_no_credential_in_any_frame() -> None:
+    transport = MockTransport(lambda request: Response(200, {}, f"<html>{request.url}</html>".encode()))
+    async with DouyinClient(KEY, SECRET, transport=transport, max_retries=0) as client:
+        with pytest.raises(TransportError) as caught:
+            await client.item_get_video(ITEM)
+    assert_clean(caught.value)
+
+
+def test_the_redactor_masks_encoded_forms_and_bodies() -> None:
+    from douyin_async import Redactor
+
+    redact = Redactor([KEY, SECRET])
+    for form in FORMS:
+        assert form not in redact(f"x {form} y")
+        assert form.encode() not in redact.body(f'{{"a": "{form}"}}'.encode())
+    assert redact.body(b'{"a": 1}') == b'{"a": 1}'
+
+
+async def test_our_own_errors_keep_their_type_and_code() -> None:
+    """Sealing changes no meaning: a not-found is still a billed NotFoundError with its reason."""
+    async with DouyinClient(KEY, SECRET, transport=echoing("2000"), max_retries=0) as client:
+        with pytest.raises(NotFoundError) as caught:
+            await client.item_get_video(ITEM)
+        with pytest.raises(InvalidParamError):
+            await client.item_get_video("not an id")
+    assert caught.value.billed == 1 and caught.value.request_id == "***.***"

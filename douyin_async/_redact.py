@@ -15,10 +15,13 @@ from .errors import DouyinError
 
 MASK = "***"
 _SECRET_PARAMS = re.compile(r"(?i)\b(key|secret|api_key|apikey|token)=([^&\s#'\"<>]*)")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]*@")
+"""The ``user:password@`` of a URL (a Redis or proxy address)."""
 
 
 class Redactor:
-    """Masks credential query parameters and every literal occurrence of the given secrets."""
+    """Masks credential query parameters, the user and password of URLs, and every literal
+    occurrence of the given secrets."""
 
     __slots__ = ("_raw", "_secrets")
 
@@ -32,6 +35,8 @@ class Redactor:
 
     def __call__(self, text: str) -> str:
         text = _SECRET_PARAMS.sub(lambda m: f"{m.group(1)}={MASK}", text)
+        if "@" in text:
+            text = _USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
         for secret in self._secrets:
             text = text.replace(secret, MASK)
         return text

@@ -102,7 +102,7 @@ MISTAKES: list[tuple[str, list[str], str]] = [
     ("rate absurd", ["get", SEED_ID, *EMU, "--rate", "1e308"], "--rate: 1e308 is out of range"),
     ("progress both ways", ["batch", "ids.txt", "-o", "out.jsonl", *EMU, "--progress", "--no-progress"],
      "not allowed with argument"),
-    ("redis not a url", ["get", SEED_ID, *EMU, "--redis", "localhost:6379"], "--redis '***' is not allowed: a redis://"),
+    ("redis not a url", ["get", SEED_ID, *EMU, "--redis", "localhost:6379"], "--redis: localhost:6379: not a Redis URL"),
     ("unknown command", ["frobnicate"], "invalid choice: 'frobnicate'"),
     ("missing output", ["batch", "ids.txt", *EMU], "the following arguments are required: -o/--output"),
 ]

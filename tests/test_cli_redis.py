@@ -54,3 +54,33 @@ async def test_an_unreachable_redis_is_one_line_and_exit_2(tmp_path: Path) -> No
     assert code == 2, err
     assert "--redis redis://127.0.0.1:9/0:" in err
     assert "Traceback" not in err
+
+
+async def cli(*args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "douyin_async", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+PASSWORD = "PW-must-not-show-4e1f"
+
+
+async def test_no_command_echoes_the_redis_password(tmp_path: Path) -> None:
+    """Unreachable, malformed or not Redis at all: one line, exit 2, the password masked, for every command."""
+    source = tmp_path / "ids.txt"
+    source.write_text("7092264344980868363\n")
+    urls = [f"redis://user:{PASSWORD}@127.0.0.1:9/0", f"redis://:{PASSWORD}@127.0.0.1:99999/0",
+            f"http://user:{PASSWORD}@127.0.0.1:9/0", f"redis://user:{PASSWORD}@[::1/0"]
+    commands = [["get", "7092264344980868363"], ["download", "7092264344980868363", "-d", str(tmp_path / "media")],
+                ["batch", str(source), "-o", str(tmp_path / "out.jsonl"), "--no-progress"]]
+    for url in urls:
+        for command in commands:
+            code, out, err = await cli(*command, "--emulator", "--redis", url)
+            assert code == 2, (command, url, err)
+            assert PASSWORD not in out + err, (command, url, err)
+            assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+            assert "***@" in err or "not a Redis URL" in err or "Port" in err, err

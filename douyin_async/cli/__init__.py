@@ -18,8 +18,9 @@ import traceback
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from .. import DEFAULT_SHORT_LINK_HOSTS, DouyinError
+from .. import DEFAULT_SHORT_LINK_HOSTS, DouyinError, Redactor
 from ..emulator import config_from_args
 from . import _checks as checks
 from ._batch import cmd_batch
@@ -70,19 +71,20 @@ def _command(args: argparse.Namespace) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
     except Exception as exc:  # a bug of ours: a short message, the traceback on request, never a secret
-        secrets = [value for value in (getattr(args, "key", None), getattr(args, "secret", None),
-                                       os.environ.get(ENV_KEY), os.environ.get(ENV_SECRET)) if value]
+        redact = _redactor(args)
         if verbose:
-            print(_redacted("".join(traceback.format_exception(exc)), secrets), file=sys.stderr, end="")
-        print(f"douyin-async: internal error ({type(exc).__name__}: {_redacted(str(exc), secrets)[:300]}); "
+            print(redact("".join(traceback.format_exception(exc))), file=sys.stderr, end="")
+        print(f"douyin-async: internal error ({type(exc).__name__}: {redact(str(exc))[:300]}); "
               "please report it" + ("" if verbose else ", with the traceback -v shows"), file=sys.stderr)
         return EXIT_BUG
 
 
-def _redacted(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
+def _redactor(args: argparse.Namespace) -> Redactor:
+    """Masks every secret the command knows: the key and secret, and the password of ``--redis``."""
+    redis = getattr(args, "redis", None)
+    password = urlsplit(redis).password if redis else None
+    return Redactor([getattr(args, "key", None), getattr(args, "secret", None), os.environ.get(ENV_KEY),
+                     os.environ.get(ENV_SECRET), password])
 
 
 def prepare(args: argparse.Namespace) -> None:

@@ -14,8 +14,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn, TypeVar
+from urllib.parse import urlsplit
 
-from .. import InvalidSettingError
+from .. import InvalidSettingError, Redactor
 
 T = TypeVar("T", int, float)
 
@@ -84,6 +85,23 @@ positive_count = _ranged(_whole, "give a whole number from 1 up", lambda value: 
 price = _ranged(_number, f"give the price of one billed call, from 0 to {MAX_PRICE:g} (in your currency)",
                 lambda value: 0 <= value <= MAX_PRICE and math.copysign(1, value) > 0)
 port = _ranged(_whole, "give a TCP port from 1 to 65535, or 0 for any free port", lambda value: 0 <= value <= 65535)
+
+
+shown = Redactor()
+"""A value as the command line may echo it: a URL's password and credential parameters masked."""
+
+
+def redis_url(text: str) -> str:
+    """An argparse type: a Redis URL the redis client can connect to, echoed with its password masked."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (it raises for a port out of range)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{shown(text)}: {exc}; give redis://[:PASSWORD@]HOST:PORT/DB") from None
+    if parts.scheme not in ("redis", "rediss", "unix") or (parts.scheme != "unix" and not parts.hostname):
+        raise argparse.ArgumentTypeError(
+            f"{shown(text)}: not a Redis URL; give redis://[:PASSWORD@]HOST:PORT/DB, rediss://… or unix://PATH")
+    return text
 
 
 def fail(message: str) -> NoReturn:

@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--retries", type=checks.retries, default=3, help="retries per id (default: %(default)s)")
     group.add_argument("--timeout", type=checks.seconds, default=30.0,
                        help="seconds per attempt (default: %(default)s)")
-    group.add_argument("--redis", metavar="URL",
+    group.add_argument("--redis", metavar="URL", type=checks.redis_url,
                        help="share the key's rate, cap in flight and what 4008 taught with every process "
                             "using this Redis (redis://host:6379/0; needs the redis extra)")
     group.add_argument("--no-cache", dest="cache", action="store_const", const=False, default=None,

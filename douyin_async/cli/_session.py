@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import DEFAULT_SHORT_LINK_HOSTS, DouyinClient, InvalidSettingError, ShortLinkOptions, ThrottleUnavailableError
 from ..emulator import EMULATOR_KEY, EMULATOR_SECRET, Emulator
-from ._checks import UsageError, setting_message
+from ._checks import UsageError, setting_message, shown
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -85,7 +85,7 @@ async def open_client(args: argparse.Namespace) -> AsyncIterator[DouyinClient]:
             try:
                 options["throttle"] = await stack.enter_async_context(throttle)
             except ThrottleUnavailableError as exc:
-                raise UsageError(f"--redis {args.redis}: {exc}") from None
+                raise UsageError(f"--redis {shown(args.redis)}: {exc}") from None
         yield await stack.enter_async_context(DouyinClient(key, secret, **options))
 
 

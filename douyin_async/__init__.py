@@ -3,7 +3,7 @@
 from importlib import metadata as _metadata
 
 from ._adaptive import Ticket
-from ._batch import BatchProgress, BatchResult
+from ._batch import BatchIterator, BatchProgress, BatchResult
 from ._client import DEFAULT_BASE_URL, DouyinClient
 from ._decode import decode_item_get_video
 from ._download import MEDIA_KINDS
@@ -65,6 +65,7 @@ __all__ = [
     "ApiError",
     "AuthError",
     "BatchAbortedError",
+    "BatchIterator",
     "BatchProgress",
     "BatchResult",
     "BatchStoppedError",

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -395,6 +395,37 @@ class BatchRun:
     @staticmethod
     def _share(result: BatchResult, job: _Job) -> BatchResult:
         return BatchResult(job.input, job.item_id, result.response, result.error, 0, job.index, True)
+
+
+class BatchIterator(AsyncGenerator[BatchResult, None]):
+    """What ``iter_videos`` returns: an async generator of results that is also an async context
+    manager. Leaving ``async with`` (or calling ``aclose()``) stops the batch at once: nothing more
+    is sent. A ``break`` out of a bare ``async for`` leaves the batch running until the generator
+    is collected, sending up to its read-ahead window (``max(64, 8 × workers)`` requests).
+    """
+
+    __slots__ = ("_results",)
+
+    def __init__(self, results: AsyncGenerator[BatchResult, None]) -> None:
+        self._results = results
+
+    def __anext__(self) -> Coroutine[Any, Any, BatchResult]:
+        return self._results.__anext__()
+
+    def asend(self, value: None) -> Coroutine[Any, Any, BatchResult]:
+        return self._results.asend(value)
+
+    def athrow(self, *args: Any) -> Coroutine[Any, Any, BatchResult]:
+        return self._results.athrow(*args)
+
+    def aclose(self) -> Coroutine[Any, Any, None]:
+        return self._results.aclose()
+
+    async def __aenter__(self) -> BatchIterator:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._results.aclose()
 
 
 async def _aiterate(ids: Ids) -> AsyncIterator[Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from yarl import URL
 
-from ._batch import BatchResult, BatchRun, Ids, ProgressCallback
+from ._batch import BatchIterator, BatchResult, BatchRun, Ids, ProgressCallback
 from ._credentials import Credentials
 from ._download import MEDIA_KINDS, ByteCallback, Downloader
 from ._gateway import LANG_ALLOWED, Gateway, is_lang
@@ -315,7 +315,7 @@ class DouyinClient:
         cache: bool | None = None,
         lang: Lang | None = None,
         stop: asyncio.Event | None = None,
-    ) -> AsyncGenerator[BatchResult, None]:
+    ) -> BatchIterator:
         """Fetch many ids; yields exactly one ``BatchResult`` per input, never raising per id.
 
         ``ids`` is any iterable or async iterable of ids, URLs or share texts (short links are
@@ -327,9 +327,12 @@ class DouyinClient:
         Setting ``stop`` stops it the same way (a graceful Ctrl-C): nothing more is sent or read
         from ``ids``, requests in flight finish, and inputs read but not sent yield ``BatchAbortedError``.
         A repeated id is fetched once while it is in flight or among the last ``dedupe`` ids.
+        To leave early, leave ``async with``: the batch stops sending at once (a bare ``break``
+        keeps it sending until the generator is collected).
 
-        >>> async for result in client.iter_videos(ids):   # doctest: +SKIP
-        ...     print(result.item_id, result.ok and result.response.item.title)
+        >>> async with client.iter_videos(ids) as results:   # doctest: +SKIP
+        ...     async for result in results:
+        ...         print(result.item_id, result.ok and result.response.item.title)
         """
         self._gateway.url_prefix(0, cache, lang)  # a bad lang is refused now, not once per id
         run = BatchRun(
@@ -346,7 +349,7 @@ class DouyinClient:
             progress=progress,
             stop=stop,
         )
-        return run.__aiter__()
+        return BatchIterator(run.__aiter__())
 
     async def get_videos(self, ids: Ids, *, ordered: bool = True, **options: Any) -> list[BatchResult]:
         """``iter_videos`` collected into a list (in input order by default)."""

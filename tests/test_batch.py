@@ -338,3 +338,33 @@ async def test_an_unexpected_failure_in_a_resolver_is_that_inputs_error(make_cli
         results = await asyncio.wait_for(client.get_videos(["1", "https://v.douyin.com/abc/", "2"]), 10)
     assert [r.ok for r in results] == [True, False, True]
     assert "unexpected ValueError" in str(results[1].error)
+
+
+async def test_leaving_async_with_stops_sending_at_once() -> None:
+    """A consumer that breaks out of ``async with client.iter_videos(...)`` pays for what was in
+    flight at the break, and nothing after it, though it still holds the iterator."""
+    ids = [str(1000000000000000 + n) for n in range(500)]
+    async with Emulator(fast=True, latency=0.05, jitter=0.0) as emu, client_for(emu, max_concurrency=4) as client:
+        async with client.iter_videos(ids) as results:
+            async for _ in results:
+                break
+        at_break = emu.stats.requests
+        await asyncio.sleep(0.5)  # ten latencies: a batch still running would send about 40 more
+        assert emu.stats.requests == at_break <= 8
+        with pytest.raises(StopAsyncIteration):
+            await results.__anext__()  # closed: it yields nothing more
+    assert isinstance(results, AsyncIterator)
+
+
+async def test_aclosing_stops_it_the_same_way() -> None:
+    from contextlib import aclosing
+
+    ids = [str(1000000000000000 + n) for n in range(500)]
+    async with Emulator(fast=True, latency=0.05, jitter=0.0) as emu, client_for(emu, max_concurrency=4) as client:
+        results = client.iter_videos(ids)
+        async with aclosing(results):
+            async for _ in results:
+                break
+        at_break = emu.stats.requests
+        await asyncio.sleep(0.5)
+        assert emu.stats.requests == at_break <= 8

@@ -260,3 +260,40 @@ def test_a_workbook_that_cannot_be_written_keeps_the_results_and_says_where(
     assert "-o videos.xlsx: cannot write it (No space left on device)" in err
     assert "safe in videos.xlsx.csv" in err and "Traceback" not in err
     assert SEED_ID in (tmp_path / "videos.xlsx.csv").read_text(encoding="utf-8")
+
+
+async def test_a_pretty_printed_answer_is_one_record_and_a_rerun_bills_nothing(tmp_path: Path) -> None:
+    """A gateway that indents its JSON: every record of OUT is still one line, so a rerun reads them all."""
+    from aiohttp import web
+
+    sent: list[str] = []
+
+    async def gateway(request: web.Request) -> web.Response:
+        item_id = request.query["item_id"]
+        sent.append(item_id)
+        body = {"error_code": "0000", "item": {"num_iid": item_id, "title": "标题\nline two",
+                                               "video": {"url_raw": "http://x/play"}}, "api_info": ""}
+        return web.Response(body=json.dumps(body, indent=2, ensure_ascii=False).encode(),
+                            content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/douyin/item_get_video/", gateway)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    wanted = ids(7092264344980868363, 5)
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join(wanted) + "\n")
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}/douyin"
+    try:
+        for out in (tmp_path / "out.jsonl", tmp_path / "out.csv"):
+            for _ in range(2):
+                done = await run("batch", str(source), "-o", str(out), "--base-url", base, "--no-progress")
+                assert done.returncode == 0, done.stderr
+            lines = out.read_text(encoding="utf-8").splitlines()
+            assert len(lines) == 5 + (out.suffix == ".csv")
+    finally:
+        await runner.cleanup()
+    assert sorted(sent) == sorted(wanted * 2)  # each id once per OUT: the reruns sent nothing
+    first = records(tmp_path / "out.jsonl")[0]
+    assert first["item"]["title"] == "标题\nline two"  # type: ignore[index]

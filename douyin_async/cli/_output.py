@@ -35,9 +35,10 @@ def excerpt(text: Any) -> Any:
 
 
 def readable_item(raw: bytes) -> bytes:
-    """The gateway's item as UTF-8, without ``\\u`` escapes: the same JSON values, readable as is."""
+    """The gateway's item as one line of UTF-8, without ``\\u`` escapes: the same JSON values,
+    readable as is. A pretty-printed item is folded onto one line: a record is one line."""
     if b"\\u" not in raw:
-        return raw
+        return msgspec.json.format(raw, indent=0) if b"\n" in raw or b"\r" in raw else raw
     try:
         text = json.dumps(json.loads(raw), ensure_ascii=False, separators=(",", ":"))
         return text.encode()

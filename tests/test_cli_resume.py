@@ -297,3 +297,33 @@ async def test_a_pretty_printed_answer_is_one_record_and_a_rerun_bills_nothing(t
     assert sorted(sent) == sorted(wanted * 2)  # each id once per OUT: the reruns sent nothing
     first = records(tmp_path / "out.jsonl")[0]
     assert first["item"]["title"] == "标题\nline two"  # type: ignore[index]
+
+
+async def test_six_shards_on_one_errors_file_lose_no_failure_and_rerun_free(tmp_path: Path) -> None:
+    """Six runs at once, each on its own OUT and part of one list, all writing one --errors file:
+    every billed not-found answer is kept, and running all six again bills nothing."""
+    wanted = ids(7092264344980868363, 180)
+    errors = tmp_path / "failed.jsonl"
+    shards = []
+    for n in range(6):
+        source = tmp_path / f"part{n}.txt"
+        source.write_text("\n".join(wanted[n::6]) + "\n")
+        shards.append((source, tmp_path / f"out{n}.jsonl"))
+    async with Emulator(fast=True, keys=KEYS, found_ratio=0.5, seed=3) as emu:
+        missing = {i for i in wanted if emu.expected_item(i) is None}
+        assert len(missing) > 40
+        for _ in range(2):
+            results = await asyncio.gather(*(
+                run("batch", str(source), "-o", str(out), "--errors", str(errors), "--base-url", emu.base_url,
+                    "--no-progress") for source, out in shards))
+            assert all(result.returncode in (0, 1) for result in results), [r.stderr for r in results]
+            assert {str(r["item_id"]) for r in records(errors)} == missing
+        assert emu.stats.charged == len(wanted)  # the second round billed nothing
+        # A rerun that names another errors file, or none, still skips what failed for good.
+        for n, (source, out) in enumerate(shards):
+            rerun = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url, "--no-progress",
+                              *(["--errors", str(tmp_path / "other.jsonl")] if n % 2 else []))
+            assert rerun.returncode in (0, 1), rerun.stderr
+            assert "earlier runs of -o" in rerun.stderr and str(errors) in rerun.stderr
+        assert emu.stats.charged == len(wanted)
+    assert len(records(errors)) == len(missing)  # one line per id once no run shares it

@@ -264,6 +264,11 @@ def _planner(args: argparse.Namespace, journal: Journal, hosts: Any) -> Planner:
 async def cmd_batch(args: argparse.Namespace) -> int:
     journal = Journal(args.output_path, args.errors_path, Output(args.format))
     journal.load()
+    if journal.earlier_errors:
+        print(f"note: earlier runs of -o {args.output} recorded failures in "
+              f"{', '.join(str(path) for path in journal.earlier_errors)}; this run writes {args.errors_path}, "
+              "and ids that failed for good in either are skipped (--retry-failed fetches them again)",
+              file=sys.stderr)
     plan: Plan | None = None
     hosts = args.short_link_hosts
     if args.input != "-":

@@ -6,11 +6,19 @@ given again. Lines are appended whole and flushed one at a time: a killed run lo
 requests in flight, and a torn last line (the process died inside a write) is cut off when the
 files are opened again. OUT is locked while a run writes it, so two runs never fetch, and pay
 for, the same ids side by side.
+
+The errors file may be shared by runs on other OUTs (shards of one list): each run holds a shared
+lock on it and appends whole lines; it is rewritten (one line per key) only under an exclusive
+lock, from what it holds then, so no run's record is lost. Beside OUT, ``.OUT.journal`` lists
+every errors file its runs used: a rerun with another ``--errors`` still skips what failed for
+good in the earlier ones.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -55,11 +63,22 @@ def failure_key(item_id: str | None, input_text: Any) -> str:
     return item_id if item_id else f"input:{excerpt(input_text)}"
 
 
+class _Used(msgspec.Struct):
+    errors: list[str] = msgspec.field(default_factory=list)
+
+
+_USED = msgspec.json.Decoder(_Used)
+
+
 class Journal:
     """What OUT and the errors file say is done or failed for good; appends this run's results."""
 
     def __init__(self, out: Path, errors: Path, output: Output) -> None:
         self.out_path, self.errors_path, self.output = out, errors, output
+        self.record_path = out.with_name(f".{out.name}.journal")
+        """Which errors files the runs of OUT used."""
+        self.earlier_errors: list[Path] = []
+        """Errors files of earlier runs of OUT other than this run's: their permanent failures count."""
         self.done: set[str] = set()
         self.failures: dict[str, bytes] = {}
         """The latest failure line of each key; a key whose failure is permanent is in ``permanent``."""
@@ -68,6 +87,8 @@ class Journal:
         self._out: IO[bytes] | None = None
         self._errors: IO[bytes] | None = None
         self._errors_dirty = False
+        self._cleared: set[str] = set()
+        """Keys whose failure this run resolved (a download that succeeded at last)."""
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -90,6 +111,24 @@ class Journal:
         self._errors_dirty |= len(kept) != lines
         self.failures = kept
         self.permanent &= kept.keys()
+        self.earlier_errors = [path for path in self._used_errors() if not _same(path, self.errors_path)]
+        for path in self.earlier_errors:
+            self.permanent |= _permanent_keys(path) - self.done
+
+    def _used_errors(self) -> list[Path]:
+        try:
+            names = _USED.decode(self.record_path.read_bytes()).errors
+        except (OSError, msgspec.DecodeError):
+            return []
+        return [self.out_path.parent / name for name in names]
+
+    def _note_errors_file(self) -> None:
+        """Add this run's errors file to OUT's record (OUT is locked: no other run writes it)."""
+        used = self._used_errors()
+        if any(_same(path, self.errors_path) for path in used):
+            return
+        names = [os.path.relpath(path, self.out_path.parent) for path in [*used, self.errors_path]]
+        replace_file(self.record_path, _ENCODE(_Used(names)) + b"\n")
 
     def _remember_failure(self, line: bytes) -> None:
         try:
@@ -128,19 +167,56 @@ class Journal:
         _repair(self._out, complete)
         if self._out.tell() == 0:
             _append(self._out, self.output.header())
+        self._note_errors_file()
         if self._errors_dirty:
             self._rewrite_errors()
         return changed
 
+    def _open_errors(self) -> None:
+        """Open the errors file to append, under a shared lock that another run's rewrite waits for."""
+        while True:
+            stream = open(self.errors_path, "ab")  # noqa: SIM115 - closed in close()
+            if fcntl is not None:
+                fcntl.flock(stream.fileno(), fcntl.LOCK_SH)
+            if _same_file(stream, self.errors_path):
+                self._errors = stream
+                return
+            stream.close()  # another run replaced it while we waited: append to the new one
+
     def _rewrite_errors(self) -> None:
-        """The errors file with one line per key (its latest), none for ids now done."""
-        temporary = self.errors_path.with_name(self.errors_path.name + ".tmp")
-        with open(temporary, "wb") as stream:
-            stream.writelines(line if line.endswith(b"\n") else line + b"\n" for line in self.failures.values())
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, self.errors_path)
+        """The errors file with one line per key (its latest), none for ids this OUT has done.
+
+        Only when no other run has it open (an exclusive lock at once, or not now); from what
+        the file holds then, other runs' records included.
+        """
+        if self._errors is None:
+            self._open_errors()
+            assert self._errors is not None
+        if fcntl is not None:
+            try:
+                fcntl.flock(self._errors.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fcntl.flock(self._errors.fileno(), fcntl.LOCK_SH)
+                return  # shared with a run on another OUT: duplicates stay until a run has it alone
+        self.failures.clear()
+        size = _complete_size(self.errors_path, is_failure)
+        for line in _complete_lines(self.errors_path, max(size, 0)):
+            self._remember_failure(line)
+        for key in (self.done | self._cleared) & self.failures.keys():
+            del self.failures[key]
+        self.permanent &= self.failures.keys() | self._earlier_permanent()
+        replace_file(self.errors_path, b"".join(
+            line if line.endswith(b"\n") else line + b"\n" for line in self.failures.values()))
         self._errors_dirty = False
+        self._errors.close()
+        self._errors = None
+        self._open_errors()
+
+    def _earlier_permanent(self) -> set[str]:
+        keys: set[str] = set()
+        for path in self.earlier_errors:
+            keys |= _permanent_keys(path)
+        return keys
 
     def write(self, result: BatchResult, input_text: Any) -> None:
         """Append one result: a success to OUT, a failure to the errors file (created when needed)."""
@@ -162,8 +238,10 @@ class Journal:
             "attempts": result.attempts, "billed": result.billed, "possibly_billed": result.possibly_billed,
         }) + b"\n"
         if self._errors is None:
-            self._errors = open(self.errors_path, "ab")  # noqa: SIM115 - closed in close()
+            self._open_errors()
+            assert self._errors is not None
         _append(self._errors, line)
+        self._cleared.discard(key)
         if self.failures.pop(key, None) is not None:
             self._errors_dirty = True  # an older line for this key goes when the file is rewritten
         self.failures[key] = line
@@ -178,14 +256,17 @@ class Journal:
         if error is None:
             if self.failures.pop(key, None) is not None:
                 self._errors_dirty = True
+                self._cleared.add(key)
             return
         line = _ENCODE({
             "input": item_id, "item_id": item_id, "download": True, "error": type(error).__name__,
             "message": str(error), "permanent": False,
         }) + b"\n"
         if self._errors is None:
-            self._errors = open(self.errors_path, "ab")  # noqa: SIM115 - closed in close()
+            self._open_errors()
+            assert self._errors is not None
         _append(self._errors, line)
+        self._cleared.discard(key)
         if self.failures.pop(key, None) is not None:
             self._errors_dirty = True
         self.failures[key] = line
@@ -195,18 +276,59 @@ class Journal:
         return [key.removeprefix("download:") for key in self.failures if key.startswith("download:")]
 
     def close(self) -> None:
-        """Close both files, leaving the errors file with one line per key."""
-        for stream in (self._out, self._errors):
-            if stream is not None:
-                stream.close()
+        """Leave the errors file with one line per key (while OUT is still locked), then close both."""
         if self._errors_dirty and self._out is not None:
             self._rewrite_errors()
+        for stream in (self._errors, self._out):
+            if stream is not None:
+                stream.close()
         self._out = self._errors = None
 
 
 def _append(stream: IO[bytes], line: bytes) -> None:
-    stream.write(line)
+    """One whole line, in one write: runs appending to one file never interleave their lines."""
     stream.flush()
+    os.write(stream.fileno(), line)
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """``path`` replaced at once by ``data``, through a temporary of an unguessable name created
+    beside it (never through a link planted there), flushed to disk first."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _same(first: Path, second: Path) -> bool:
+    try:
+        return first.samefile(second)
+    except OSError:
+        return first.absolute() == second.absolute()
+
+
+def _same_file(stream: IO[bytes], path: Path) -> bool:
+    """Whether ``stream`` is still the file at ``path`` (not one replaced or removed since)."""
+    try:
+        return os.path.samestat(os.fstat(stream.fileno()), os.stat(path))
+    except FileNotFoundError:
+        return False
+
+
+def _permanent_keys(path: Path) -> set[str]:
+    """The keys whose latest failure in errors file ``path`` is permanent."""
+    reader = Journal(path, path, Output("jsonl"))
+    size = _complete_size(path, is_failure)
+    for line in _complete_lines(path, max(size, 0)):
+        reader._remember_failure(line)
+    return reader.permanent
 
 
 def is_errors_file(path: Path) -> bool:

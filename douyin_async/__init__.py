@@ -4,9 +4,10 @@ from importlib import metadata as _metadata
 
 from ._adaptive import Ticket
 from ._batch import BatchIterator, BatchProgress, BatchResult
+from ._billing import Charge
 from ._client import DEFAULT_BASE_URL, DouyinClient
 from ._decode import decode_item_get_video
-from ._download import MEDIA_KINDS
+from ._download import MEDIA_KINDS, DownloadResult
 from ._ids import normalize_item_id
 from ._models import ItemGetVideoResponse, ItemImage, Music, Video, VideoStreams
 from ._options import MediaOptions, ResponseOptions, RetryOptions, ShortLinkOptions
@@ -70,12 +71,14 @@ __all__ = [
     "BatchResult",
     "BatchStoppedError",
     "BudgetExhaustedError",
+    "Charge",
     "ClientClosedError",
     "ConfigurationError",
     "DouyinClient",
     "DouyinError",
     "DownloadError",
     "DownloadInProgressError",
+    "DownloadResult",
     "EndpointNotFoundError",
     "HTTPStatusError",
     "InsufficientBalanceError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 from .errors import ApiError, DouyinError, TransportError
 
@@ -27,3 +28,12 @@ def charge_of(failure: BaseException) -> Charge:
     if isinstance(failure, DouyinError):
         return Charge.NOT_BILLED
     return Charge.POSSIBLY_BILLED  # cancelled, or a bug of ours, while the request was out
+
+
+def count_charges(charges: Iterable[Charge]) -> tuple[int, int]:
+    """``(billed, possibly billed)`` among the charges of these attempts."""
+    billed = possibly = 0
+    for charge in charges:
+        billed += charge is Charge.BILLED
+        possibly += charge is Charge.POSSIBLY_BILLED
+    return billed, possibly

@@ -14,8 +14,9 @@ import aiohttp
 from yarl import URL
 
 from ._batch import BatchIterator, BatchResult, BatchRun, Ids, ProgressCallback
+from ._billing import Charge, count_charges
 from ._credentials import Credentials
-from ._download import MEDIA_KINDS, ByteCallback, Downloader
+from ._download import MEDIA_KINDS, ByteCallback, Downloader, DownloadResult
 from ._gateway import LANG_ALLOWED, Gateway, is_lang
 from ._lifecycle import Lifecycle
 from ._models import ItemGetVideoResponse, Video
@@ -36,7 +37,7 @@ from ._resolve import ShortLinkResolver
 from ._retry import RetryPolicy
 from ._throttle import Throttle, ThrottleLimits, shared_throttle
 from ._transport import AiohttpTransport, Transport
-from .errors import InvalidParamError, InvalidSettingError
+from .errors import DouyinError, InvalidParamError, InvalidSettingError
 
 DEFAULT_BASE_URL = "https://api-gw-4.cn/douyin"
 """The gateway's documented address; requests go to ``{base_url}/item_get_video/``."""
@@ -232,36 +233,83 @@ class DouyinClient:
     ) -> list[Path]:
         """Download a video's media; returns the paths written (or found complete already).
 
-        ``target`` is an id, URL or share text (fetched first), a ``Video`` or a response. ``dest``
-        is a directory (``{id}.mp4``, ``{id}.cover.jpg``, ``{id}.mp3``) or, for one kind, a file.
-        ``kinds`` from ``video``, ``cover``, ``music``. The video comes without watermark
-        (``url_raw``) unless ``watermark=True``; when the host refuses both of its URLs,
-        ``refresh_urls`` fetches the item once more with ``cache=False`` for fresh ones (billed).
+        ``target`` is an id, URL or share text (fetched first, unless every file asked for is
+        complete on disk already: then nothing is sent), a ``Video`` or a response. ``dest`` is a
+        directory (``{id}.mp4``, ``{id}.cover.jpg``, ``{id}.mp3``), created if missing; for one
+        kind, a name with that kind's suffix (``clip.mp4``) names the file itself. ``kinds`` from
+        ``video``, ``cover``, ``music``. The video comes without watermark (``url_raw``) unless
+        ``watermark=True``; when the host refuses every URL (expired), ``refresh_urls`` fetches the
+        item once more with ``cache=False`` for fresh ones (billed). ``download_media`` does the
+        same and also says which gateway calls it made and what they cost.
 
         >>> await client.download("7092264344980868359", "videos/")   # doctest: +SKIP
         [PosixPath('videos/7092264344980868359.mp4')]
         """
-        with self._lifecycle:
-            self._on_running_loop()
-            kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
-            unknown = [kind for kind in kinds if kind not in MEDIA_KINDS]
-            if unknown or not kinds:  # before anything is fetched (and billed)
-                raise ValueError(f"unknown media kind {unknown or kinds!r}; kinds are {', '.join(MEDIA_KINDS)}")
-            if isinstance(target, ItemGetVideoResponse):
-                video = target.item
-            elif isinstance(target, Video):
-                video = target
-            else:
-                video = (await self.item_get_video(await self.resolve_item_id(target))).item
+        result = await self.download_media(target, dest, kinds=kinds, watermark=watermark, overwrite=overwrite,
+                                           refresh_urls=refresh_urls, on_bytes=on_bytes)
+        return list(result.paths)
 
-            async def refresh() -> Video:
-                return (await self.item_get_video(video.num_iid, cache=False)).item
+    async def download_media(
+        self,
+        target: str | int | Video | ItemGetVideoResponse,
+        dest: str | os.PathLike[str],
+        *,
+        kinds: Sequence[str] = ("video",),
+        watermark: bool = False,
+        overwrite: bool = False,
+        refresh_urls: bool = True,
+        on_bytes: ByteCallback | None = None,
+        on_charge: Callable[[Charge], None] | None = None,
+    ) -> DownloadResult:
+        """``download``, returning a ``DownloadResult``: the paths, those found complete, and the
+        billing (``charges``, ``billed``, ``possibly_billed``) of every gateway request it sent.
 
-            return await self._downloader.download(
-                video, Path(dest), kinds=kinds,
-                watermark=watermark, overwrite=overwrite, refresh=refresh if refresh_urls else None,
-                on_bytes=on_bytes,
-            )
+        ``on_charge`` is called with the charge of each gateway request as soon as it is known
+        (an interrupted request counts as possibly billed), for running totals. A ``DouyinError``
+        raised here carries in ``billed`` and ``possibly_billed`` every request this download sent.
+
+        >>> result = await client.download_media("7092264344980868359", "videos/")   # doctest: +SKIP
+        >>> result.paths, result.billed   # doctest: +SKIP
+        ((PosixPath('videos/7092264344980868359.mp4'),), 1)
+        """
+        charges: list[Charge] = []
+
+        def charged(charge: Charge) -> None:
+            charges.append(charge)
+            if on_charge is not None:
+                on_charge(charge)
+
+        try:
+            with self._lifecycle:
+                self._on_running_loop()
+                kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+                unknown = [kind for kind in kinds if kind not in MEDIA_KINDS]
+                if unknown or not kinds:  # before anything is fetched (and billed)
+                    raise ValueError(f"unknown media kind {unknown or kinds!r}; kinds are {', '.join(MEDIA_KINDS)}")
+                where = Path(dest)
+                if isinstance(target, ItemGetVideoResponse):
+                    video = target.item
+                elif isinstance(target, Video):
+                    video = target
+                else:
+                    item_id = await self.resolve_item_id(target)
+                    paths = tuple(self._downloader.paths(item_id, where, kinds, overwrite).values())
+                    if not overwrite and all(path.exists() for path in paths):
+                        return DownloadResult(paths, paths)  # complete on disk: nothing to fetch, nothing billed
+                    video = (await self._gateway.fetch(item_id, after_send=charged)).item
+
+                async def refresh() -> Video:
+                    return (await self._gateway.fetch(video.num_iid, cache=False, after_send=charged)).item
+
+                written, found = await self._downloader.download(
+                    video, where, kinds=kinds,
+                    watermark=watermark, overwrite=overwrite, refresh=refresh if refresh_urls else None,
+                    on_bytes=on_bytes,
+                )
+                return DownloadResult(tuple(written), tuple(found), tuple(charges))
+        except DouyinError as exc:
+            exc.billed, exc.possibly_billed = count_charges(charges)
+            raise
 
     def _parse_input(self, value: Any) -> str | Callable[[Any], Awaitable[str]]:
         """A batch input's id now, or the resolver to call for it (short links need a lookup)."""

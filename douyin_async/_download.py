@@ -4,26 +4,35 @@ The final path only ever receives a complete, verified file (by an atomic rename
 found there is complete and is skipped unless ``overwrite``. Media hosts are not the gateway:
 downloads have their own concurrency, take no rate token and carry no key or secret.
 
-A ``.part`` is only ever continued from the URL that wrote it and while the file is unchanged:
-``NAME.part.meta`` records a digest of that URL and the host's validator (ETag or
-Last-Modified), sent back as ``If-Range``; anything else starts the ``.part`` again from zero, so
-two streams are never spliced. One download per file at a time: callers in one process wait for
-the one in flight, another process meets a lock on the ``.part`` (``flock``, where there is one).
+A ``.part`` is only ever continued from the URL that wrote it and while the host proves the file
+is unchanged: ``NAME.part.meta`` records a digest of that URL, the host's strong validator (a
+strong ETag, or a Last-Modified old enough to be strong) and the file's size; the validator goes
+back as ``If-Range``, and a ``206`` is taken only when it names the same validator and the same
+total. Anything else starts the ``.part`` again from zero, so two streams are never spliced. One
+download per file at a time: callers in one process wait for the one in flight, another process
+meets a lock on the ``.part`` (``flock``, where there is one). No file is ever written through a
+symlink: the ``.part`` is opened with ``O_NOFOLLOW``, the meta is written to a new file of a
+random name and renamed into place, and the final file arrives by an atomic rename.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import re
+import stat
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any
 
+from ._billing import Charge, count_charges
 from ._deadline import time_limit
 from ._ids import normalize_item_id
 from ._models import Video
@@ -49,6 +58,18 @@ except ImportError:  # Windows: no flock; one process per download directory the
 MEDIA_KINDS = ("video", "cover", "music")
 """What ``DouyinClient.download`` can fetch: the video, its cover image, its soundtrack."""
 _SUFFIX = {"video": ".mp4", "cover": ".cover.jpg", "music": ".mp3"}
+# A ``dest`` names one file only with a suffix of its kind; any other name is a directory.
+_FILE_SUFFIXES = {
+    "video": (".mp4", ".m4v", ".mov"),
+    "cover": (".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif", ".heic", ".heif"),
+    "music": (".mp3", ".m4a", ".aac"),
+}
+# ISO base media brands (the ``ftyp`` box) of still images: AVIF and HEIC/HEIF.
+_IMAGE_BRANDS = frozenset({b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
+_STRONG_DATE_AGE = 60  # seconds a Last-Modified must precede the answer's Date to be a strong validator
+_META_LIMIT = 4096
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
 _GONE = frozenset({403, 404, 410})
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 _CHUNK = 256 * 1024
@@ -72,14 +93,20 @@ def media_urls(video: Video, kind: str, watermark: bool) -> list[str]:
 
 
 def looks_like(kind: str, head: bytes) -> bool:
-    """Whether the first bytes are the kind's format: an mp4 box, an mp3, a JPEG/PNG/WebP image."""
+    """Whether the first bytes are the kind's format.
+
+    A video is an ISO media file (an ``ftyp`` box: mp4, mov); music is an mp3 (``ID3`` or an MPEG
+    frame sync, which ADTS AAC shares) or an m4a (``ftyp``); a cover is a JPEG, PNG, WebP, GIF, or
+    an AVIF or HEIC image (``ftyp`` with an image brand).
+    """
+    iso_media = head[4:8] == b"ftyp"
     if kind == "video":
-        return head[4:8] == b"ftyp"
+        return iso_media
     if kind == "music":
-        return head[:3] == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
-    return head[:3] == b"\xff\xd8\xff" or head[:8] == b"\x89PNG\r\n\x1a\n" or (
-        head[:4] == b"RIFF" and head[8:12] == b"WEBP"
-    )
+        return iso_media or head[:3] == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+    return (head[:3] == b"\xff\xd8\xff" or head[:8] == b"\x89PNG\r\n\x1a\n"
+            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP") or head[:6] in (b"GIF87a", b"GIF89a")
+            or (iso_media and head[8:12] in _IMAGE_BRANDS))
 
 
 def _content_type(headers: Mapping[str, str]) -> str:
@@ -97,12 +124,47 @@ def _is_media_type(content_type: str) -> bool:
     )
 
 
+def _encoded(headers: Mapping[str, str]) -> bool:
+    """Whether the body came in a content encoding (gzip, br...): its lengths are not the file's."""
+    return headers.get("Content-Encoding", "").strip().lower() not in ("", "identity")
+
+
 def target_paths(item_id: str, dest: Path, kinds: Sequence[str]) -> dict[str, Path]:
-    """Where each kind goes: ``dest`` is a directory unless it names one file for one kind."""
-    as_file = len(kinds) == 1 and dest.suffix != "" and not dest.is_dir()
-    if as_file:
+    """Where each kind goes: ``dest`` is a directory (``{id}.mp4``...), created if missing.
+
+    Only for a single kind, and only when its name ends in a suffix of that kind (``clip.mp4``,
+    ``cover.png``, ``song.m4a``) and it is no directory, does ``dest`` name the file itself.
+    """
+    if len(kinds) == 1 and dest.suffix.lower() in _FILE_SUFFIXES[kinds[0]] and not dest.is_dir():
         return {kinds[0]: dest}
     return {kind: dest / f"{item_id}{_SUFFIX[kind]}" for kind in kinds}
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """What one download did: its files, and the gateway calls it made with their billing.
+
+    ``DouyinClient.download_media`` returns it. A download asks the gateway for a video's details
+    when given an id or URL and some file is missing, and once more with ``cache=False`` when every
+    media URL was refused (expired); ``charges`` holds the billing of each request it sent.
+    """
+
+    paths: tuple[Path, ...]
+    """Every file asked for, in the order of ``kinds``: downloaded now, or complete already."""
+    found: tuple[Path, ...] = ()
+    """The files that were complete on disk already: nothing was fetched for them."""
+    charges: tuple[Charge, ...] = ()
+    """The billing of every gateway request this download sent, in the order sent."""
+
+    @property
+    def billed(self) -> int:
+        """Gateway requests whose answer was billed."""
+        return count_charges(self.charges)[0]
+
+    @property
+    def possibly_billed(self) -> int:
+        """Gateway requests sent whose answer could not be read: the gateway may have billed them."""
+        return count_charges(self.charges)[1]
 
 
 def _url_digest(url: str) -> str:
@@ -111,11 +173,73 @@ def _url_digest(url: str) -> str:
 
 
 def _validator(headers: Mapping[str, str]) -> str:
-    """The host's validator for this version of the file: a strong ETag, else Last-Modified."""
-    etag = headers.get("ETag", "")
-    if etag and not etag.startswith("W/"):  # If-Range takes strong validators only
+    """The host's strong validator for this version of the file, or "" when it gave none.
+
+    If-Range takes strong validators only: a strong ETag, else a Last-Modified at least a minute
+    older than the answer's Date (a file changed within the same second keeps its date). A weak
+    ETag, a recent or unparsable date, and an encoded body (whose ranges are not the file's) give "".
+    """
+    if _encoded(headers):
+        return ""
+    etag = headers.get("ETag", "").strip()
+    if etag.startswith('"'):
         return etag
-    return headers.get("Last-Modified", "")
+    modified = headers.get("Last-Modified", "").strip()
+    try:
+        age = (parsedate_to_datetime(headers.get("Date", "")) - parsedate_to_datetime(modified)).total_seconds()
+    except (TypeError, ValueError, IndexError):  # absent or unparsable, or naive and aware mixed
+        return ""
+    return modified if age >= _STRONG_DATE_AGE else ""
+
+
+def _names_version(headers: Mapping[str, str], validator: str) -> bool:
+    """Whether an answer names the version ``validator`` recorded: the same strong ETag or date."""
+    etag = headers.get("ETag", "").strip()
+    return bool(validator) and validator in (etag if etag.startswith('"') else "",
+                                             headers.get("Last-Modified", "").strip())
+
+
+def _open_part(path: Path) -> IO[bytes]:
+    """``path`` opened to append, created if missing, never through a symlink.
+
+    A ``.part`` that is not a plain file of its own (a symlink, a hard link to another name, a
+    device) is not ours: it is removed and a new one created exclusively in its place.
+    """
+    flags = os.O_RDWR | os.O_APPEND | _NOFOLLOW | _BINARY
+    for _ in range(8):
+        try:
+            fd = os.open(path, flags | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:  # ELOOP: a symlink, refused by O_NOFOLLOW
+                raise
+        else:
+            info = os.fstat(fd)
+            if stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
+                return os.fdopen(fd, "a+b")
+            os.close(fd)
+        path.unlink()  # removes the link itself, never what it points to
+        try:
+            return os.fdopen(os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644), "a+b")
+        except FileExistsError:  # planted again in between: look again
+            continue
+    raise OSError(errno.EEXIST, "cannot create a file of its own", str(path))
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """``data`` into a new file of a random name beside ``path``, then renamed onto it atomically.
+
+    ``mkstemp`` creates exclusively (``O_EXCL``, ``O_NOFOLLOW``) and the rename replaces a symlink
+    at ``path`` rather than writing through it.
+    """
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 @dataclass
@@ -151,20 +275,24 @@ class _File:
     def started(self, url: str, validator: str, total: int | None) -> None:
         """The ``.part`` now holds the start of ``url``'s file as ``validator`` names it."""
         self.meta = {"url": _url_digest(url), "validator": validator, "total": total}
-        self.meta_path.write_text(json.dumps(self.meta))
+        if validator:  # without one the .part can never be continued: nothing worth recording
+            _write_new(self.meta_path, json.dumps(self.meta).encode())
+        else:
+            self.meta_path.unlink(missing_ok=True)
 
     def resumable_from(self, url: str) -> str | None:
         """The validator to send as If-Range when the ``.part`` may be continued from ``url``."""
-        if self.meta.get("url") != _url_digest(url) or not self.meta.get("validator"):
+        validator = self.meta.get("validator")
+        if self.meta.get("url") != _url_digest(url) or not isinstance(validator, str) or not validator:
             return None
-        return str(self.meta["validator"])
+        return validator
 
 
 @contextlib.contextmanager
 def _locked_part(file: _File, shown: str) -> Iterator[_File]:
     """Open and lock ``file``'s ``.part`` for this download; another process holding it is an error."""
     while True:
-        out = open(file.part, "a+b")  # noqa: SIM115 (closed below, after the lock is released)
+        out = _open_part(file.part)
         if fcntl is None:
             break
         try:
@@ -175,7 +303,7 @@ def _locked_part(file: _File, shown: str) -> Iterator[_File]:
                 f"another process is downloading {file.path.name}", url=shown, path=str(file.path),
             ) from None
         try:  # locked the .part that a finishing download had just renamed? open the new one
-            if os.stat(file.part).st_ino == os.fstat(out.fileno()).st_ino:
+            if os.lstat(file.part).st_ino == os.fstat(out.fileno()).st_ino:
                 break
         except FileNotFoundError:
             pass
@@ -190,8 +318,14 @@ def _locked_part(file: _File, shown: str) -> Iterator[_File]:
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
+    """The ``.part``'s record; a symlink, an odd file or an unreadable one reads as none."""
     try:
-        meta = json.loads(path.read_text())
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY)
+    except OSError:
+        return {}
+    try:
+        with os.fdopen(fd, "rb") as source:
+            meta = json.loads(source.read(_META_LIMIT + 1)) if stat.S_ISREG(os.fstat(fd).st_mode) else None
     except (OSError, ValueError):
         return {}
     return meta if isinstance(meta, dict) else {}
@@ -206,11 +340,32 @@ class Downloader:
         self._policy = policy
         self._slots = asyncio.Semaphore(options.concurrency)
         self._headers = dict(options.headers)
+        if not any(name.lower() == "accept-encoding" for name in self._headers):
+            # Media is compressed already; an encoded body's lengths and ranges are not the file's.
+            self._headers["Accept-Encoding"] = "identity"
         self._read_timeout = options.read_timeout
         self._stall_timeout = options.stall_timeout
         self._min_progress = options.min_progress
         self._max_size = options.max_size
         self._in_flight: dict[Path, asyncio.Event] = {}
+        self._file_dests: dict[Path, str] = {}
+
+    def paths(self, item_id: object, dest: Path, kinds: Sequence[str], overwrite: bool) -> dict[str, Path]:
+        """Where each kind of this video goes; file names come from valid ids only.
+
+        A ``dest`` that names one file takes one video: another video's file there would be taken
+        for this one's, so that is refused (a dest for several videos is a directory).
+        """
+        item_id = normalize_item_id(item_id, self._redact)
+        paths = target_paths(item_id, dest, kinds)
+        if dest in paths.values():
+            key = dest.absolute()
+            holder = self._file_dests.setdefault(key, item_id)
+            if holder != item_id and not overwrite:
+                raise ValueError(f"dest {dest} names one file, which holds the {kinds[0]} of {holder}: "
+                                 "give a directory to download several videos")
+            self._file_dests[key] = item_id
+        return paths
 
     async def download(
         self,
@@ -222,16 +377,18 @@ class Downloader:
         overwrite: bool,
         refresh: Callable[[], Awaitable[Video]] | None,
         on_bytes: ByteCallback | None = None,
-    ) -> list[Path]:
-        item_id = normalize_item_id(video.num_iid, self._redact)  # file names come from valid ids only
+    ) -> tuple[list[Path], list[Path]]:
+        """The files of ``kinds``, each downloaded unless complete already; and those found complete."""
         for kind in kinds:
             media_urls(video, kind, watermark)  # rejects an unknown kind before any I/O
-        paths = target_paths(item_id, dest, kinds)
-        written = []
+        paths = self.paths(video.num_iid, dest, kinds, overwrite)
+        written, found = [], []
         for kind, path in paths.items():
+            if not overwrite and path.exists():
+                found.append(path)
             written.append(await self._one_at_a_time(_File(kind, path), video, watermark, overwrite, refresh,
                                                      on_bytes))
-        return written
+        return written, found
 
     async def _one_at_a_time(
         self,
@@ -342,7 +499,7 @@ class Downloader:
     ) -> None:
         """Append the body to the ``.part``, within ``max_size``, and fail it when it stalls."""
         assert file.out is not None
-        out, limit = file.out, self._max_size if total is None else total
+        out, limit = file.out, self._max_size if total is None else total  # decoded bytes, whatever the encoding
         size = file.size
         out.seek(0, os.SEEK_END)
         async for chunk in self._progressing(resp.iter_chunks(_CHUNK), shown):
@@ -402,11 +559,14 @@ class Downloader:
         if not _is_media_type(content_type):
             raise MediaContentError(f"expected {file.kind} but got {content_type}: {shown}", url=shown)
         if status == 206:
+            # Continued only when the host proves it is the same file: the validator recorded, named
+            # again, and the range starting where the .part stops, of the same (known) total.
             match = _CONTENT_RANGE.fullmatch(resp.headers.get("Content-Range", ""))
             total = int(match[3]) if match is not None and match[3] != "*" else None
+            recorded = file.meta.get("total")
             fits = (match is not None and int(match[1]) == offset and validator is not None
-                    and _validator(resp.headers) in ("", validator)
-                    and total in (None, file.meta.get("total")))
+                    and _names_version(resp.headers, validator) and not _encoded(resp.headers)
+                    and total is not None and (recorded is None or total == recorded))
             if not fits:  # another range, or another version of the file: never splice
                 file.restart()
                 raise DownloadError(f"the host's file changed or sent another range, restarting: {shown}",
@@ -414,7 +574,9 @@ class Downloader:
         else:
             if offset:
                 file.restart()  # the host ignored Range, or If-Range said the file changed
-            total = _content_length(resp.headers)
+            # An encoded body (the host ignored "identity") is decoded on the way: its Content-Length
+            # is not the file's size, which max_size then bounds as it arrives.
+            total = None if _encoded(resp.headers) else _content_length(resp.headers)
         if total is not None and self._max_size is not None and total > self._max_size:
             raise MediaTooLargeError(f"{total} bytes, more than max_size {self._max_size}: {shown}",
                                      url=shown, path=str(file.path))
@@ -422,13 +584,21 @@ class Downloader:
 
     def _finish(self, file: _File, shown: str) -> None:
         """Verify the whole .part file, then move it into place atomically."""
-        assert file.out is not None
-        file.out.flush()
-        os.fsync(file.out.fileno())
-        with open(file.part, "rb") as part:
-            head = part.read(16)
+        out = file.out
+        assert out is not None
+        out.flush()
+        os.fsync(out.fileno())
+        out.seek(0)
+        head = out.read(16)  # from the file this download wrote, not whatever the name holds now
         if not looks_like(file.kind, head):
             file.restart()
             raise MediaContentError(f"not a {file.kind} file (first bytes {head[:8]!r}): {shown}", url=shown)
+        try:
+            ours = os.lstat(file.part).st_ino == os.fstat(out.fileno()).st_ino
+        except FileNotFoundError:
+            ours = False
+        if not ours:  # the name was replaced under us: never move another file into place
+            raise DownloadError(f"{file.part.name} was replaced while it was written: {shown}", url=shown,
+                                path=str(file.path), retryable=True)
         os.replace(file.part, file.path)
         file.meta_path.unlink(missing_ok=True)

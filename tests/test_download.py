@@ -147,7 +147,17 @@ async def test_unknown_kind_rejected_before_any_request(tmp_path: Path) -> None:
         ("cover", b"\xff\xd8\xff\xe0", True),
         ("cover", b"\x89PNG\r\n\x1a\n", True),
         ("cover", b"RIFF\x00\x00\x00\x00WEBP", True),
-        ("cover", b"GIF89a", False),
+        ("cover", b"GIF89a\x10\x00", True),
+        ("cover", b"GIF87a\x10\x00", True),
+        ("cover", b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00", True),
+        ("cover", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", True),
+        ("cover", b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00", True),
+        ("cover", b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00", False),  # a video is no cover
+        ("cover", b"GIF90a", False),
+        ("cover", b"<!DOCTYPE html>", False),
+        ("music", b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00", True),  # m4a
+        ("music", b"\xff\xf1\x50\x80", True),  # ADTS AAC
+        ("video", b"\x00\x00\x00\x14ftypqt  ", True),  # mov
     ],
 )
 def test_magic_bytes(kind: str, head: bytes, ok: bool) -> None:

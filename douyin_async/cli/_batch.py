@@ -216,9 +216,10 @@ class _Downloads:
         self.retried += isinstance(target, str)
         error: DouyinError | None = None
         try:
-            await self._client.download(target, self._directory, kinds=self._args.kinds,
-                                        watermark=self._args.watermark, overwrite=self._args.overwrite,
-                                        on_bytes=self._reporter.add_bytes)
+            await self._client.download_media(target, self._directory, kinds=self._args.kinds,
+                                              watermark=self._args.watermark, overwrite=self._args.overwrite,
+                                              on_bytes=self._reporter.add_bytes,
+                                              on_charge=self._reporter.money.charged)
         except DouyinError as exc:
             error = exc
             self.failed += 1
@@ -401,13 +402,14 @@ def _print_summary(
           + f", not attempted {progress.aborted}")
     print(f"skipped {plan.skipped}: {plan.done} already in {args.output}, {plan.failed_before} failed for good "
           f"before (--retry-failed fetches them again), {plan.repeats} repeats")
-    possibly = progress.possibly_billed + outcome.abandoned
-    line = (f"billed calls {progress.billed}, possibly billed {possibly} (sent, answer unreadable"
+    billed, possibly = money.totals(progress)  # the downloads' requests for details and fresh URLs included
+    possibly += outcome.abandoned
+    line = (f"billed calls {billed}, possibly billed {possibly} (sent, answer unreadable"
             + (f"; {outcome.abandoned} abandoned in flight" if outcome.abandoned else "") + ")")
     if args.price is not None:
-        line += f", cost {progress.billed * args.price:.2f}"
+        line += f", cost {billed * args.price:.2f}"
         if possibly:
-            line += f" (up to {(progress.billed + possibly) * args.price:.2f})"
+            line += f" (up to {(billed + possibly) * args.price:.2f})"
     quota = client.quota
     if quota is not None and quota.limit > 0:
         line += (f", quota left {quota.remaining} of {quota.limit}" if quota.remaining is not None

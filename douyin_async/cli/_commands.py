@@ -12,7 +12,16 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from .. import DouyinClient, DouyinError, InvalidParamError, ItemGetVideoResponse, Video, find_short_link, parse_item_id
+from .. import (
+    Charge,
+    DouyinClient,
+    DouyinError,
+    InvalidParamError,
+    ItemGetVideoResponse,
+    Video,
+    find_short_link,
+    parse_item_id,
+)
 from ..emulator import serve
 from ._checks import UsageError
 from ._output import readable_item
@@ -41,9 +50,16 @@ def distinct_targets(targets: list[str], hosts: tuple[str, ...]) -> list[str]:
 class Spending:
     """The calls billed (or maybe billed) by the single requests of ``get`` and ``download``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, from_errors: bool = True) -> None:
         self.billed = self.possibly_billed = self.in_flight = 0
         self.interrupted = False
+        self.from_errors = from_errors
+        """Whether a failure's own figures count; not when every request is counted as it is sent."""
+
+    def charged(self, charge: Charge) -> None:
+        """One gateway request a download sent, counted as soon as its charge is known."""
+        self.billed += charge is Charge.BILLED
+        self.possibly_billed += charge is Charge.POSSIBLY_BILLED
 
     def __str__(self) -> str:
         text = f"billed calls {self.billed}, possibly billed {self.possibly_billed}"
@@ -74,8 +90,9 @@ async def _for_each(
                 raise
             except DouyinError as exc:
                 spending.in_flight = 0
-                spending.billed += getattr(exc, "billed", 0)
-                spending.possibly_billed += getattr(exc, "possibly_billed", 0)
+                if spending.from_errors:
+                    spending.billed += getattr(exc, "billed", 0)
+                    spending.possibly_billed += getattr(exc, "possibly_billed", 0)
                 print(f"{target}: {exc}", file=sys.stderr)
                 if exc.fatal:
                     return EXIT_FATAL
@@ -119,15 +136,16 @@ def summary(item: Video) -> str:
 async def cmd_download(args: argparse.Namespace) -> int:
     targets = distinct_targets(args.targets, args.short_link_hosts)
     directory = made(Path(args.dir))
-    spending = Spending()
+    spending = Spending(from_errors=False)
     reporter = ProgressReporter()
     try:
         async with open_client(args) as client:
             async def fetch(target: str) -> None:
-                response = await spending.call(client, target)
-                paths = await client.download(response, directory, kinds=args.kinds, watermark=args.watermark,
-                                              overwrite=args.overwrite, on_bytes=reporter.add_bytes)
-                print("\n".join(map(str, paths)), flush=True)
+                # The item is asked for only when a file is missing; refreshed URLs are counted too.
+                result = await client.download_media(
+                    target, directory, kinds=args.kinds, watermark=args.watermark, overwrite=args.overwrite,
+                    on_bytes=reporter.add_bytes, on_charge=spending.charged)
+                print("\n".join(map(str, result.paths)), flush=True)
 
             return await _for_each(targets, fetch, spending)
     finally:

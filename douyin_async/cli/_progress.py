@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from .. import BatchProgress, Quota
+from .. import BatchProgress, Charge, Quota
 
 WINDOW = 30.0
 SETTLE = 3.0
@@ -26,6 +26,18 @@ class Money:
 
     price: float | None = None
     quota: Callable[[], Quota | None] = lambda: None
+    media_billed: int = 0
+    """Gateway requests sent by media downloads (details, fresh URLs) and billed."""
+    media_possibly_billed: int = 0
+
+    def charged(self, charge: Charge) -> None:
+        """A gateway request a download sent: it counts in every figure shown from now on."""
+        self.media_billed += charge is Charge.BILLED
+        self.media_possibly_billed += charge is Charge.POSSIBLY_BILLED
+
+    def totals(self, progress: BatchProgress) -> tuple[int, int]:
+        """Billed and possibly billed requests: the batch's and its downloads'."""
+        return progress.billed + self.media_billed, progress.possibly_billed + self.media_possibly_billed
 
     def describe(self, billed: int, possibly_billed: int) -> str:
         text = f"billed {billed}"
@@ -77,7 +89,8 @@ def describe(progress: BatchProgress, *, total: int | None = None, speed: float 
     if progress.aborted:
         parts.append(f"not attempted {progress.aborted}")
     parts.append(f"{speed:.1f}/s" if speed is not None else "-/s")
-    parts.append((money or Money()).describe(progress.billed, progress.possibly_billed))
+    money = money or Money()
+    parts.append(money.describe(*money.totals(progress)))
     parts.append(f"throttle {throttle}")
     if total and speed:
         parts.append(f"eta {_duration(max(total - progress.done, 0) / speed)}")

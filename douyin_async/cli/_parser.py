@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("-v", "--verbose", action="store_true",
                        help="log retries and throttle changes; show the traceback of an internal error")
 
+    parser.commands = commands.choices
     get = commands.add_parser("get", parents=[client], help="show one or more videos", epilog=EPILOG,
                               description="Show videos by id, URL, share text or short link.")
     get.add_argument("targets", nargs="+", metavar="ID_OR_URL")
@@ -63,10 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "(the columns of csv, rebuilt from OUT.xlsx.csv at the end of each run)")
     batch.add_argument("--errors", metavar="ERR.jsonl",
                        help="failures, one line per id (default: OUT's name with .failed.jsonl)")
-    batch.add_argument("--format", choices=["jsonl", "csv", "xlsx"],
+    batch.add_argument("--format", choices=["jsonl", "csv", "xlsx"], type=str.lower,
                        help="format of OUT (default: from its extension; .csv is csv, .xlsx is xlsx, "
                             "anything else jsonl)")
-    batch.add_argument("--input-format", choices=["text", "csv", "jsonl", "xlsx"],
+    batch.add_argument("--input-format", choices=["text", "csv", "jsonl", "xlsx"], type=str.lower,
                        help="format of INPUT (default: from its extension)")
     batch.add_argument("--column", help="CSV/xlsx column with the ids (default: detected)")
     batch.add_argument("--field", help="JSONL field with the ids (default: detected)")

@@ -1,8 +1,9 @@
 """The ``douyin-async`` command line: get, batch (resumable, journalled by id), download, emulator.
 
-Exit codes: 0 every id ok; 1 some ids failed; 2 a mistake in the command, its files or its
-credentials (found before anything is sent); 3 the run stopped on a fatal account error or its
-own budget; 70 a bug of ours; 130 interrupted (a rerun resumes).
+Exit codes: 0 every id ok; 1 some ids failed (in this run, or for good on an earlier one); 2 a
+mistake in the command, its files or its credentials (found before anything is sent); 3 the run
+stopped on a fatal account error or its own budget; 70 a bug of ours; 130 interrupted (a rerun
+resumes).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ from ..emulator import add_emulator_options
 from . import _checks as checks
 
 EPILOG = (
-    "Credentials come from DOUYIN_API_KEY and DOUYIN_API_SECRET. Exit codes: 0 all ok, 1 some ids failed, "
+    "Credentials come from DOUYIN_API_KEY and DOUYIN_API_SECRET. Exit codes: 0 every input's video is in OUT, "
+    "1 some ids failed (now, or for good on an earlier run), "
     "2 usage or input error, 3 stopped on a fatal account error or budget, 70 a bug of ours (-v shows it), "
     "130 interrupted (rerun the same command to resume)."
 )

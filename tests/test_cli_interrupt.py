@@ -58,11 +58,16 @@ async def test_first_signal_stops_sending_keeps_in_flight_answers_and_exits_130(
         answered = emu.stats.charged
     assert process.returncode == 130, err
     assert "interrupted: rerun the same command to resume" in err.decode()
-    assert b"billed calls" in out and b"not attempted" in out
+    assert b"billed calls" in out
     written = valid_ids(tmp_path / "out.jsonl")
     assert len(written) == answered  # every billed answer in flight was waited for and kept
     assert len(set(written)) == len(written)
-    assert f"({len(IDS) - len(written)} of {len(IDS)} inputs not yet tried)" in err.decode()  # unread ones too
+    left = len(IDS) - len(written)
+    assert f"({left} of {len(IDS)} inputs not yet tried)" in err.decode()  # unread ones too
+    # One number, in one word, wherever it is said; and the progress line counts only what was tried.
+    assert f"ok {len(written)}, failed 0, not yet tried {left}\n" in out.decode()
+    last = [line for line in err.decode().splitlines() if line.startswith("done ")][-1]
+    assert last.startswith(f"done {len(written)}/{len(IDS)}  ok {len(written)}  failed 0  not yet tried {left}  "), last
 
     async with Emulator(fast=True, keys={"k": "s"}, found_ratio=1.0) as emu:
         rerun = await start_batch(tmp_path, emu.base_url)

@@ -104,6 +104,9 @@ MISTAKES: list[tuple[str, list[str], str]] = [
      "not allowed with argument"),
     ("redis not a url", ["get", SEED_ID, *EMU, "--redis", "localhost:6379"], "--redis: localhost:6379: not a Redis URL"),
     ("unknown command", ["frobnicate"], "invalid choice: 'frobnicate'"),
+    ("unknown option of a command", ["get", SEED_ID, *EMU, "--bogus"],
+     "douyin-async get: unrecognized arguments: --bogus (see douyin-async get --help)"),
+    ("unknown option before the command", ["--bogus", "get", SEED_ID], "douyin-async: unrecognized arguments"),
     ("missing output", ["batch", "ids.txt", *EMU], "the following arguments are required: -o/--output"),
 ]
 

@@ -62,7 +62,7 @@ async def test_a_rerun_after_a_complete_run_sends_no_request(tmp_path: Path) -> 
         source.write_text("\n".join(f"https://www.douyin.com/video/{i}" for i in wanted) + "\nnot an id\n")
         second = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url)
         assert emu.stats.requests == 40, second.stdout
-        assert second.returncode == 0, second.stderr
+        assert second.returncode == 1, second.stderr  # the missing videos are still missing: not all ok
         assert "billed calls 0, possibly billed 0" in second.stdout
         assert f"skipped 41: {40 - len(missing)} already in" in second.stdout
         assert len(records(out)) == 40 - len(missing)
@@ -101,7 +101,7 @@ async def test_dry_run_counts_and_costs_without_sending_or_writing(tmp_path: Pat
     assert dry.returncode == 0, dry.stderr
     assert not out.exists()
     assert "would fetch 11: 11 distinct ids, 0 short links" in dry.stdout
-    assert "1 repeats" in dry.stdout and "1 inputs hold no id" in dry.stdout
+    assert "1 repeat;" in dry.stdout and "1 input holds no id" in dry.stdout
     assert "billed calls: 11 if every answer is read, at worst 33" in dry.stdout
     assert "cost 5.50, at worst 16.50" in dry.stdout
 
@@ -183,7 +183,7 @@ async def test_a_failed_download_is_recorded_and_tried_again_by_the_next_run(tmp
             emu.script_media(url, ["http404"] * 6)
         first = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url, "--download", str(media))
         assert first.returncode == 1, first.stderr
-        assert "1 downloads failed" in first.stdout
+        assert "1 download failed" in first.stdout
         assert [r.get("download") for r in records(tmp_path / "out.failed.jsonl")] == [True]
         for url in (video["url"], video["url_raw"]):
             emu.script_media(url, [])  # the media host is back

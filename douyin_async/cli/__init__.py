@@ -1,8 +1,9 @@
 """The ``douyin-async`` command line: get, batch (resumable, journalled by id), download, emulator.
 
-Exit codes: 0 every id ok; 1 some ids failed; 2 a mistake in the command, its files or its
-credentials (found before anything is sent); 3 the run stopped on a fatal account error or its
-own budget; 70 a bug of ours; 130 interrupted (a rerun resumes).
+Exit codes: 0 every id ok; 1 some ids failed (in this run, or for good on an earlier one); 2 a
+mistake in the command, its files or its credentials (found before anything is sent); 3 the run
+stopped on a fatal account error or its own budget; 70 a bug of ours; 130 interrupted (a rerun
+resumes).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ._journal import is_errors_file
 from ._output import ForeignFileError, format_of_existing, output_format_of
 from ._parser import build_parser
 from ._session import EXIT_BUG, EXIT_FAILED, EXIT_FATAL, EXIT_INTERRUPTED, EXIT_USAGE, check_client
+from ._streams import tolerant_streams
 from ._workbook import journal_of
 
 ENV_KEY, ENV_SECRET = "DOUYIN_API_KEY", "DOUYIN_API_SECRET"
@@ -43,9 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # a console that cannot show an emoji gets a "?", not a crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")
-    args = build_parser().parse_args(argv)
-    with _logging(getattr(args, "verbose", False)):
-        return _command(args)
+    with tolerant_streams():  # a reader that goes away (| head) ends nothing: what is left is dropped
+        args = build_parser().parse_args(argv)
+        with _logging(getattr(args, "verbose", False)):
+            return _command(args)
 
 
 def _command(args: argparse.Namespace) -> int:
@@ -66,9 +69,6 @@ def _command(args: argparse.Namespace) -> int:
     except OSError as exc:  # a file that went away or filled up mid-run: no user mistake, no bug either
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"douyin-async {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except BrokenPipeError:  # the reader of our output went away (| head): nothing left to say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
     except Exception as exc:  # a bug of ours: a short message, the traceback on request, never a secret
         redact = _redactor(args)

@@ -29,12 +29,13 @@ from .. import (
     find_short_link,
     parse_item_id,
 )
+from ..errors import CODES
 from ._checks import UsageError
 from ._commands import made
 from ._inputs import InputError, read_inputs
 from ._journal import Journal, RunLockedError, failure_key
 from ._output import Output
-from ._progress import Money, ProgressReporter
+from ._progress import Money, ProgressReporter, plural, untried
 from ._session import EXIT_FAILED, EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Interrupt, open_client
 from ._workbook import write_workbook
 
@@ -246,6 +247,15 @@ class Outcome:
     """Downloads that failed on an earlier run, tried again (each asks the gateway for fresh URLs: billed)."""
     abandoned: int = 0
     """Requests still in flight when an interrupted run stopped waiting for them: possibly billed."""
+    total: int | None = None
+    """Results the run expected (None when the input's size is not known: standard input)."""
+    stopped: bool = False
+
+    @property
+    def untried(self) -> int:
+        """Inputs not tried because the run stopped: the one number the summary and the last line say."""
+        progress = self.progress or BatchProgress()
+        return untried(progress, self.total if self.interrupted or self.stopped else None)
 
 
 def _inputs(args: argparse.Namespace, *, quiet: bool = False) -> Iterator[str]:
@@ -310,7 +320,7 @@ def _finish(args: argparse.Namespace, journal: Journal) -> bool:
             print(f"douyin-async batch: -o {args.output}: cannot write it ({exc.strerror or exc}); its results "
                   f"are safe in {args.output_path.name}, and a rerun writes it again", file=sys.stderr)
             return False
-        print(f"wrote {args.output}: {rows} results, from {args.output_path.name} (keep it: a rerun "
+        print(f"wrote {args.output}: {plural(rows, 'result')}, from {args.output_path.name} (keep it: a rerun "
               "resumes from it)", file=sys.stderr)
         return True
     finally:
@@ -329,25 +339,29 @@ async def _run(args: argparse.Namespace, journal: Journal, plan: Plan | None) ->
             with interrupt:
                 await _fetch(args, client, journal, planner, interrupt, origins, reporter, outcome)
         finally:
+            outcome.total = reporter.total
+            outcome.stopped = outcome.progress is not None and outcome.progress.stopped_by is not None
             reporter.close(outcome.progress)
             outcome.media_bytes = reporter.bytes
         _print_summary(args, planner.plan, outcome, money, client)
     progress = outcome.progress
     if outcome.interrupted:
-        print(f"interrupted: rerun the same command to resume{_left(plan, progress)}", file=sys.stderr)
+        print(f"interrupted: rerun the same command to resume{_left(outcome)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if progress is not None and progress.stopped_by is not None:
         cause = progress.stopped_by
         why = (f"--max-charged {args.max_charged} reached" if isinstance(cause, BudgetExhaustedError)
                and args.max_charged is not None and "max_charged_calls" in str(cause) else str(cause))
-        print(f"stopped: {why}. What was not attempted stays to do for the next run{_left(plan, progress)}.",
+        print(f"stopped: {why}. What was not yet tried stays to do for the next run{_left(outcome)}.",
               file=sys.stderr)
         return EXIT_FATAL
     if outcome.input_problems:
         print(f"douyin-async batch: INPUT {outcome.input_problems[0]}; stopped reading there (the inputs "
               "before it are done): fix the input and rerun", file=sys.stderr)
         return EXIT_USAGE
-    failed = sum(progress.failed.values()) if progress else 0
+    # The exit code speaks of the input against OUT, not of this run alone: an input that failed for
+    # good on an earlier run still has no video, so a rerun says 1 as the first run did.
+    failed = (sum(progress.failed.values()) if progress else 0) + planner.plan.failed_before
     return EXIT_FAILED if failed or outcome.downloads_failed else EXIT_OK
 
 
@@ -384,12 +398,17 @@ async def _fetch(
     outcome.interrupted = interrupt.stop.is_set()
 
 
-def _left(plan: Plan | None, progress: BatchProgress | None) -> str:
+def _left(outcome: Outcome) -> str:
     """`` (N of M inputs not yet tried)`` when the input's size is known: unread inputs count too."""
-    if plan is None or not plan.results:
+    if not outcome.total:
         return ""
-    finished = (progress.ok + sum(progress.failed.values())) if progress else 0
-    return f" ({max(plan.results - finished, 0)} of {plan.results} inputs not yet tried)"
+    return f" ({outcome.untried} of {plural(outcome.total, 'input')} not yet tried)"
+
+
+def _failures(failed: dict[str, int]) -> str:
+    """`` [2000 Search success but no result: 3]``: each code with its name from the code table."""
+    return "".join(f" [{code}{f' {CODES[code].message}' if code in CODES else ''}: {n}]"
+                   for code, n in sorted(failed.items()))
 
 
 def _print_summary(
@@ -397,11 +416,9 @@ def _print_summary(
 ) -> None:
     progress = outcome.progress or BatchProgress()
     failed = sum(progress.failed.values())
-    print(f"ok {progress.ok}, failed {failed}"
-          + "".join(f" [{code}: {n}]" for code, n in sorted(progress.failed.items()))
-          + f", not attempted {progress.aborted}")
+    print(f"ok {progress.ok}, failed {failed}{_failures(progress.failed)}, not yet tried {outcome.untried}")
     print(f"skipped {plan.skipped}: {plan.done} already in {args.output}, {plan.failed_before} failed for good "
-          f"before (--retry-failed fetches them again), {plan.repeats} repeats")
+          f"before (--retry-failed fetches them again), {plural(plan.repeats, 'repeat')}")
     billed, possibly = money.totals(progress)  # the downloads' requests for details and fresh URLs included
     possibly += outcome.abandoned
     line = (f"billed calls {billed}, possibly billed {possibly} (sent, answer unreadable"
@@ -421,19 +438,20 @@ def _print_summary(
         retried = (f", {outcome.downloads_retried} failed downloads of earlier runs tried again (one billed "
                    "call each for fresh media URLs)") if outcome.downloads_retried else ""
         print(f"media downloaded {outcome.media_bytes / 2**20:.1f} MiB into {args.download}, "
-              f"{outcome.downloads_failed} downloads failed{retried}")
+              f"{plural(outcome.downloads_failed, 'download')} failed{retried}")
 
 
 def _print_dry_run(args: argparse.Namespace, plan: Plan) -> None:
     sends = plan.ids + plan.links
     worst = sends * (args.retries + 1)
     column = getattr(args, "id_column", None)
-    print(f"dry run: {plan.inputs} inputs" + (f" from column {column!r}" if column else "")
+    print(f"dry run: {plural(plan.inputs, 'input')}" + (f" from column {column!r}" if column else "")
           + "; nothing sent, no file written")
-    print(f"would fetch {sends}: {plan.ids} distinct ids, {plan.links} short links (resolved for free first)")
+    print(f"would fetch {sends}: {plural(plan.ids, 'distinct id')}, {plural(plan.links, 'short link')} "
+          "(resolved for free first)")
     print(f"skipped {plan.skipped}: {plan.done} already in {args.output}, {plan.failed_before} failed for good "
-          f"before (--retry-failed fetches them again), {plan.repeats} repeats; "
-          f"{plan.invalid} inputs hold no id (recorded, never sent)")
+          f"before (--retry-failed fetches them again), {plural(plan.repeats, 'repeat')}; "
+          f"{plural(plan.invalid, 'input')} {'holds' if plan.invalid == 1 else 'hold'} no id (recorded, never sent)")
     cost = ""
     if args.price is not None:
         cost = f"; cost {sends * args.price:.2f}, at worst {worst * args.price:.2f}"

@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 from .. import InvalidSettingError, Redactor
@@ -42,8 +43,21 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     """An argparse parser whose errors are one line (and a pointer to ``--help``), not a usage block."""
 
+    commands: Mapping[str, argparse.ArgumentParser] = {}
+    """The subcommands' parsers, by name: an option one of them does not know is its mistake."""
+
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        """As argparse's, but an unknown option is reported by the command it was given to."""
+        words = list(sys.argv[1:] if args is None else args)
+        parsed, extras = self.parse_known_args(words, namespace)
+        if extras:
+            command = getattr(parsed, "command", None) or ""
+            given_to_it = command in words and extras[0] in words and words.index(command) < words.index(extras[0])
+            (self.commands[command] if given_to_it else self).error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
 
 
 def _number(text: str, what: str) -> float:

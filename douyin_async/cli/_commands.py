@@ -27,6 +27,7 @@ from ._checks import UsageError
 from ._output import readable_item
 from ._progress import ProgressReporter
 from ._session import EXIT_FAILED, EXIT_FATAL, EXIT_OK, open_client
+from ._streams import reader_gone
 
 
 def distinct_targets(targets: list[str], hosts: tuple[str, ...]) -> list[str]:
@@ -76,12 +77,18 @@ class Spending:
 
 
 async def _for_each(
-    targets: list[str], action: Callable[[str], Awaitable[None]], spending: Spending
+    targets: list[str], action: Callable[[str], Awaitable[None]], spending: Spending, *, for_stdout: bool = False
 ) -> int:
-    """``action`` for every target; failures go to stderr, and a fatal one stops at once."""
+    """``action`` for every target; failures go to stderr, and a fatal one stops at once.
+
+    ``for_stdout``: the output is the point, so once its reader has gone (``| head``) nothing more is
+    asked for (and billed).
+    """
     failed = False
     try:
         for target in targets:
+            if for_stdout and reader_gone():
+                break
             try:
                 await action(target)
             except asyncio.CancelledError:  # Ctrl-C: the request in flight may have been billed
@@ -114,7 +121,7 @@ async def cmd_get(args: argparse.Namespace) -> int:
             else:
                 print(summary(response.item), flush=True)
 
-        return await _for_each(targets, show, spending)
+        return await _for_each(targets, show, spending, for_stdout=True)
 
 
 def summary(item: Video) -> str:

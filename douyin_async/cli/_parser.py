@@ -9,7 +9,8 @@ from ..emulator import add_emulator_options
 from . import _checks as checks
 
 EPILOG = (
-    "Credentials come from DOUYIN_API_KEY and DOUYIN_API_SECRET. Exit codes: 0 all ok, 1 some ids failed, "
+    "Credentials come from DOUYIN_API_KEY and DOUYIN_API_SECRET. Exit codes: 0 every input's video is in OUT, "
+    "1 some ids failed (now, or for good on an earlier run), "
     "2 usage or input error, 3 stopped on a fatal account error or budget, 70 a bug of ours (-v shows it), "
     "130 interrupted (rerun the same command to resume)."
 )
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("-v", "--verbose", action="store_true",
                        help="log retries and throttle changes; show the traceback of an internal error")
 
+    parser.commands = commands.choices
     get = commands.add_parser("get", parents=[client], help="show one or more videos", epilog=EPILOG,
                               description="Show videos by id, URL, share text or short link.")
     get.add_argument("targets", nargs="+", metavar="ID_OR_URL")
@@ -63,10 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "(the columns of csv, rebuilt from OUT.xlsx.csv at the end of each run)")
     batch.add_argument("--errors", metavar="ERR.jsonl",
                        help="failures, one line per id (default: OUT's name with .failed.jsonl)")
-    batch.add_argument("--format", choices=["jsonl", "csv", "xlsx"],
+    batch.add_argument("--format", choices=["jsonl", "csv", "xlsx"], type=str.lower,
                        help="format of OUT (default: from its extension; .csv is csv, .xlsx is xlsx, "
                             "anything else jsonl)")
-    batch.add_argument("--input-format", choices=["text", "csv", "jsonl", "xlsx"],
+    batch.add_argument("--input-format", choices=["text", "csv", "jsonl", "xlsx"], type=str.lower,
                        help="format of INPUT (default: from its extension)")
     batch.add_argument("--column", help="CSV/xlsx column with the ids (default: detected)")
     batch.add_argument("--field", help="JSONL field with the ids (default: detected)")

@@ -76,24 +76,40 @@ class Speedometer:
         return (last - first) / span if span >= self._settle else None
 
 
+def plural(count: int, word: str) -> str:
+    """``1 input``, ``2 inputs``."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def finished(progress: BatchProgress) -> int:
+    """Results with an outcome (ok or failed): inputs a stopping run gave back untried are not done."""
+    return progress.done - progress.aborted
+
+
+def untried(progress: BatchProgress, total: int | None) -> int:
+    """Inputs a stopping run has not tried: all those left of ``total`` when it is known (unread
+    ones too), else those it had read and gave back."""
+    return max(total - finished(progress), 0) if total is not None else progress.aborted
+
+
 def describe(progress: BatchProgress, *, total: int | None = None, speed: float | None = None,
              money: Money | None = None) -> str:
     """One line: counts, failures by code, speed, cost, the throttle's current limits, ETA."""
     total = total if total is not None else progress.total
-    done = f"{progress.done}/{total}" if total else f"{progress.done}"
+    done = f"{finished(progress)}/{total}" if total else f"{finished(progress)}"
     failed = " ".join(f"{code}:{n}" for code, n in sorted(progress.failed.items())) or "0"
     throttle = f"{progress.rate:.1f}/s" if progress.rate else "off"
     if progress.concurrency:
         throttle += f" x{progress.concurrency}"
     parts = [f"done {done}", f"ok {progress.ok}", f"failed {failed}"]
     if progress.aborted:
-        parts.append(f"not attempted {progress.aborted}")
+        parts.append(f"not yet tried {untried(progress, total)}")
     parts.append(f"{speed:.1f}/s" if speed is not None else "-/s")
     money = money or Money()
     parts.append(money.describe(*money.totals(progress)))
     parts.append(f"throttle {throttle}")
     if total and speed:
-        parts.append(f"eta {_duration(max(total - progress.done, 0) / speed)}")
+        parts.append(f"eta {_duration(max(total - finished(progress), 0) / speed)}")
     return "  ".join(parts)
 
 
@@ -108,9 +124,10 @@ class ProgressReporter:
     """Called after every result; draws at most every ``interval`` seconds."""
 
     def __init__(
-        self, stream: TextIO = sys.stderr, *, interval: float = 2.0, bar: bool | None = None,
+        self, stream: TextIO | None = None, *, interval: float = 2.0, bar: bool | None = None,
         total: int | None = None, money: Money | None = None,
     ) -> None:
+        stream = sys.stderr if stream is None else stream  # the one the command runs with, not the one at import
         self._stream = stream
         self._interval = interval
         self.total = total
@@ -125,6 +142,8 @@ class ProgressReporter:
         self._task: Any = None
         self._bytes_task: Any = None
         self._bytes_last = time.monotonic()
+        self._shown: tuple[int, int] | None = None
+        """What the last plain line showed (results, bytes): the closing line is not printed twice."""
         if bar if bar is not None else stream.isatty():
             self._bar = _rich_bar(stream)
             if self._bar is not None:
@@ -157,7 +176,7 @@ class ProgressReporter:
 
     def __call__(self, progress: BatchProgress) -> None:
         self.last = progress
-        self._speed.add(progress.done)
+        self._speed.add(finished(progress))
         now = time.monotonic()
         if self._bar is not None:
             if now - self._last >= 0.1:
@@ -170,6 +189,7 @@ class ProgressReporter:
             print(self._plain(progress), file=self._stream, flush=True)
 
     def _plain(self, progress: BatchProgress) -> str:
+        self._shown = (progress.done, self.bytes)
         line = self.describe(progress)
         return f"{line}  {self.describe_bytes()}" if self.bytes else line
 
@@ -182,7 +202,8 @@ class ProgressReporter:
                 self._bar.update(self._bytes_task, completed=self.bytes, status=self.describe_bytes())
             self._bar.stop()
         elif progress is not None:
-            print(self._plain(progress), file=self._stream, flush=True)
+            if self._shown != (progress.done, self.bytes):
+                print(self._plain(progress), file=self._stream, flush=True)
         elif self.bytes:
             print(self.describe_bytes(), file=self._stream, flush=True)
 

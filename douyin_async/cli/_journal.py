@@ -18,6 +18,8 @@ from typing import IO, Any
 import msgspec
 
 from .. import BatchResult, InvalidParamError, NotFoundError, UnexpectedItemError
+from ._inputs import BadInputError
+from ._keys import KeySet
 from ._output import Output, excerpt
 
 try:
@@ -29,9 +31,9 @@ _ENCODE = msgspec.json.Encoder().encode
 MAX_RECORD = 16 << 20
 """A last line longer than this is not read to see whether it is whole: it is taken as torn."""
 
-PERMANENT_ERRORS = (NotFoundError, InvalidParamError, UnexpectedItemError)
+PERMANENT_ERRORS = (NotFoundError, InvalidParamError, UnexpectedItemError, BadInputError)
 """Failures that another request would only repeat, and pay for again: not retried on a rerun."""
-_PERMANENT_NAMES = {"NotFoundError", "InvalidParamError", "UnexpectedItemError", "MalformedItemError"}
+_PERMANENT_NAMES = {"NotFoundError", "InvalidParamError", "UnexpectedItemError", "MalformedItemError", "BadInputError"}
 
 
 class RunLockedError(Exception):
@@ -60,7 +62,8 @@ class Journal:
 
     def __init__(self, out: Path, errors: Path, output: Output) -> None:
         self.out_path, self.errors_path, self.output = out, errors, output
-        self.done: set[str] = set()
+        self.done = KeySet()
+        """The ids in OUT, a few bytes each (OUT may hold millions)."""
         self.failures: dict[str, bytes] = {}
         """The latest failure line of each key; a key whose failure is permanent is in ``permanent``."""
         self.permanent: set[str] = set()

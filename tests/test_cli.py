@@ -83,9 +83,11 @@ def test_batch_sample_file_and_rerun_skips_everything(tmp_path: Path) -> None:
     assert len(done) + len(failed) == 41
     seed = next(record for record in done if record["item_id"] == SEED_ID)
     assert seed["item"]["title"] == "修以美好,与君相遇#就算无人欣赏也要独自芬芳"  # type: ignore[index]
-    assert any(f["code"] == "4003" for f in failed)
+    bad = [f for f in failed if f["error"] == "BadInputError"]  # bad input, no gateway code
+    assert len(bad) == 1 and bad[0]["code"] is None and bad[0]["attempts"] == 0 and bad[0]["permanent"]
+    assert "bad input 1 (no video id" in first.stdout
     assert "\x1b[" not in first.stderr  # not a terminal: plain lines, no escape codes
-    assert "done 41/41" in first.stderr
+    assert "done 40/40" in first.stderr
     second = cli("batch", str(sample), "-o", str(out), "--errors", str(err), "--emulator", *FAST)
     assert len(lines(out)) == len(done)
     assert f"skipped 41: {len(done)} already in {out}, {len(failed)} failed for good before" in second.stdout

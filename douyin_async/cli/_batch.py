@@ -2,8 +2,10 @@
 
 The plan reads the input once before anything is created or sent (a file's mistakes end the
 command there, and ``--dry-run`` stops there); the run reads it again and feeds the client only
-ids that OUT does not have and that never failed for good. Short links are resolved (a free
+ids that OUT does not have and that never failed for good. Neither pass keeps the inputs: what
+they remember is a ``KeySet`` of the keys seen, a few bytes each. Short links are resolved (a free
 lookup) a few at a time ahead of the client, so a link to a video already fetched costs nothing.
+An input that holds no id is recorded as bad input by the batch itself, never handed to the client.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import argparse
 import asyncio
 import sys
 from collections import deque
-from collections.abc import AsyncGenerator, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 from .. import (
     BatchAbortedError,
     BatchProgress,
+    BatchResult,
     BudgetExhaustedError,
     DouyinClient,
     DouyinError,
@@ -32,8 +35,9 @@ from .. import (
 from ..errors import CODES
 from ._checks import UsageError
 from ._commands import made
-from ._inputs import InputError, read_inputs
+from ._inputs import BadInputError, InputError, read_inputs, values_in_thread
 from ._journal import Journal, RunLockedError, failure_key
+from ._keys import KeySet
 from ._output import Output
 from ._progress import Money, ProgressReporter, plural, untried
 from ._session import EXIT_FAILED, EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Interrupt, open_client
@@ -53,7 +57,7 @@ class Plan:
     links: int = 0
     """Short links to resolve (free) and then fetch, unless their video turns out to be done."""
     invalid: int = 0
-    """Inputs that hold no id: recorded as failed, never sent."""
+    """Inputs that hold no id: recorded as bad input, never sent."""
     done: int = 0
     """Inputs whose video OUT already has."""
     failed_before: int = 0
@@ -63,8 +67,8 @@ class Plan:
 
     @property
     def results(self) -> int:
-        """Results the client will yield: every id, short link and input without an id."""
-        return self.ids + self.links + self.invalid
+        """Results the client will yield: every id and short link (bad input is recorded without it)."""
+        return self.ids + self.links
 
     @property
     def skipped(self) -> int:
@@ -76,7 +80,7 @@ class Planner:
 
     def __init__(self, journal: Journal, *, retry_failed: bool, short_link_hosts: Any) -> None:
         self._journal, self._retry_failed, self._hosts = journal, retry_failed, short_link_hosts
-        self._seen: set[str] = set()
+        self._seen = KeySet()
         self.plan = Plan()
 
     def sort(self, text: str) -> tuple[str, str]:
@@ -87,7 +91,8 @@ class Planner:
         except InvalidParamError:
             link = find_short_link(text, self._hosts)
             if link is not None:
-                if self._skip(f"link:{link}"):
+                # a failed link is recorded under its input (the client's result has no id)
+                if self._skip(f"link:{link}", failure_key(None, text)):
                     return "skip", link
                 self.plan.links += 1
                 return "link", link
@@ -108,13 +113,15 @@ class Planner:
         self.plan.ids += 1
         return True
 
-    def _skip(self, key: str) -> bool:
+    def _skip(self, key: str, recorded: str | None = None) -> bool:
+        """Whether to skip ``key``; ``recorded`` is what the journal knows it by, if not by ``key``."""
         plan, journal = self.plan, self._journal
+        recorded = recorded or key
         if key in self._seen:
             plan.repeats += 1
-        elif key in journal.done:
+        elif recorded in journal.done:
             plan.done += 1
-        elif key in journal.permanent and not self._retry_failed:
+        elif recorded in journal.permanent and not self._retry_failed:
             plan.failed_before += 1
         else:
             self._seen.add(key)
@@ -129,17 +136,22 @@ def plan_of(texts: Iterable[str], planner: Planner) -> Plan:
 
 
 async def feed(
-    texts: Iterator[str], planner: Planner, client: DouyinClient, stop: asyncio.Event,
+    texts: AsyncIterator[str], planner: Planner, client: DouyinClient, stop: asyncio.Event,
     origins: dict[str, str], reporter: ProgressReporter, problems: list[InputError],
+    bad_input: Callable[[str], None],
 ) -> AsyncGenerator[str, None]:
-    """The inputs left to fetch, in order: ids and invalid inputs as given, short links resolved."""
+    """The inputs left to fetch, in order: ids as given, short links resolved; ``bad_input`` is
+    told of each input that holds no id (it is not the client's to fetch)."""
     pending: deque[tuple[str, str, asyncio.Future[str] | None]] = deque()
     try:
-        for text in _until_bad_input(texts, problems):
+        async for text in _until_bad_input(texts, problems):
             if stop.is_set():
                 return
             kind, value = planner.sort(text)
             if kind == "skip":
+                continue
+            if kind == "invalid":
+                bad_input(text)
                 continue
             task: asyncio.Future[str] | None = None
             if kind == "link":
@@ -159,14 +171,20 @@ async def feed(
                 task.cancel()
 
 
-def _until_bad_input(texts: Iterator[str], problems: list[InputError]) -> Iterator[str]:
+async def _until_bad_input(texts: AsyncIterator[str], problems: list[InputError]) -> AsyncIterator[str]:
     """The inputs up to one that cannot be read (only standard input can have one mid-run: a file
     is read through once before anything is sent): the inputs before it are fetched, and the
     problem is reported after the summary."""
     try:
-        yield from texts
+        async for text in texts:
+            yield text
     except InputError as exc:
         problems.append(exc)
+
+
+async def _each(texts: Iterator[str]) -> AsyncIterator[str]:
+    for text in texts:
+        yield text
 
 
 async def _settle(
@@ -284,6 +302,8 @@ async def cmd_batch(args: argparse.Namespace) -> int:
     hosts = args.short_link_hosts
     if args.input != "-":
         plan = plan_of(_inputs(args, quiet=True), _planner(args, journal, hosts))
+        if not plan.inputs:
+            raise InputError(f"INPUT {args.input} {_EMPTY}")
         if args.dry_run:
             _print_dry_run(args, plan)
             return EXIT_OK
@@ -304,6 +324,9 @@ async def cmd_batch(args: argparse.Namespace) -> int:
         raise
     written = _finish(args, journal)
     return EXIT_FAILED if code == EXIT_OK and not written else code
+
+
+_EMPTY = "holds no input (no id, URL or share text; a CSV or sheet may have only its header): nothing to do"
 
 
 def _finish(args: argparse.Namespace, journal: Journal) -> bool:
@@ -345,6 +368,9 @@ async def _run(args: argparse.Namespace, journal: Journal, plan: Plan | None) ->
             outcome.media_bytes = reporter.bytes
         _print_summary(args, planner.plan, outcome, money, client)
     progress = outcome.progress
+    if not planner.plan.inputs and not outcome.interrupted and not outcome.input_problems:
+        print(f"douyin-async batch: INPUT {args.input} {_EMPTY}", file=sys.stderr)
+        return EXIT_USAGE
     if outcome.interrupted:
         print(f"interrupted: rerun the same command to resume{_left(outcome)}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -362,7 +388,7 @@ async def _run(args: argparse.Namespace, journal: Journal, plan: Plan | None) ->
     # The exit code speaks of the input against OUT, not of this run alone: an input that failed for
     # good on an earlier run still has no video, so a rerun says 1 as the first run did.
     failed = (sum(progress.failed.values()) if progress else 0) + planner.plan.failed_before
-    return EXIT_FAILED if failed or outcome.downloads_failed else EXIT_OK
+    return EXIT_FAILED if failed or planner.plan.invalid or outcome.downloads_failed else EXIT_OK
 
 
 async def _fetch(
@@ -372,7 +398,12 @@ async def _fetch(
     downloads = None
     if args.download:
         downloads = _Downloads(client, args, reporter, made(Path(args.download)), journal)
-    inputs = feed(_inputs(args), planner, client, interrupt.stop, origins, reporter, outcome.input_problems)
+    def bad_input(text: str) -> None:
+        journal.write(BatchResult(text, None, None, BadInputError(text), 0, -1), text)
+
+    texts = _inputs(args)
+    values = values_in_thread(texts, interrupt.stop) if args.input == "-" else _each(texts)
+    inputs = feed(values, planner, client, interrupt.stop, origins, reporter, outcome.input_problems, bad_input)
     results = client.iter_videos(inputs, max_charged_calls=args.max_charged, progress=reporter, stop=interrupt.stop)
     try:
         async with aclosing(inputs), aclosing(results):
@@ -416,7 +447,9 @@ def _print_summary(
 ) -> None:
     progress = outcome.progress or BatchProgress()
     failed = sum(progress.failed.values())
-    print(f"ok {progress.ok}, failed {failed}{_failures(progress.failed)}, not yet tried {outcome.untried}")
+    print(f"ok {progress.ok}, failed {failed}{_failures(progress.failed)}"
+          + (f", bad input {plan.invalid} (no video id: recorded, never sent)" if plan.invalid else "")
+          + f", not yet tried {outcome.untried}")
     print(f"skipped {plan.skipped}: {plan.done} already in {args.output}, {plan.failed_before} failed for good "
           f"before (--retry-failed fetches them again), {plural(plan.repeats, 'repeat')}")
     billed, possibly = money.totals(progress)  # the downloads' requests for details and fresh URLs included
@@ -432,7 +465,7 @@ def _print_summary(
         line += (f", quota left {quota.remaining} of {quota.limit}" if quota.remaining is not None
                  else f", daily quota {quota.limit}")
     print(line + f", elapsed {progress.elapsed:.1f}s")
-    if failed:
+    if failed or plan.invalid:
         print(f"failures: {args.errors_path} (one line per id; a rerun retries the transient ones)")
     if args.download:
         retried = (f", {outcome.downloads_retried} failed downloads of earlier runs tried again (one billed "

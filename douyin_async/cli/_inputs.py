@@ -7,18 +7,22 @@ lists of videos, and reading them whole would cost memory for nothing.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import itertools
 import json
+import os
 import sys
+import threading
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .. import find_short_link, parse_item_id
-from ..errors import InvalidParamError
+from ..errors import DouyinError, InvalidParamError
+from ._output import excerpt
 
 ID_COLUMNS = (
     "item_id", "aweme_id", "video_id", "id", "url", "link", "share_url", "share", "video_url",
@@ -39,6 +43,16 @@ class InputError(Exception):
     """The input file cannot be read as asked (exit code 2)."""
 
 
+class BadInputError(DouyinError):
+    """An input that holds no video id, video URL or short link: recorded as bad input, never sent.
+
+    It has no gateway code: the gateway never saw it.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"{excerpt(text)!r} holds no video id, video URL or short link")
+
+
 def read_inputs(
     path: str, *, fmt: str | None = None, column: str | None = None, field: str | None = None,
     on_column: Callable[[str], None] | None = None,
@@ -51,11 +65,74 @@ def read_inputs(
     if fmt == "xlsx":
         yield from _checked(_xlsx(path, column, on_column))
     elif path == "-":
-        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="replace", newline="")
+        stdin = io.TextIOWrapper(_stdin(), encoding="utf-8-sig", errors="replace", newline="")
         yield from _checked(_values(_bounded_lines(stdin), fmt, column, field, on_column))
     else:
         with _open(path) as stream:
             yield from _checked(_values(_bounded_lines(stream), fmt, column, field, on_column))
+
+
+def _stdin() -> io.BufferedReader:
+    """Standard input on a descriptor of its own: a thread blocked reading it holds no lock that
+    the interpreter needs when it exits."""
+    try:
+        return open(os.dup(sys.stdin.fileno()), "rb")
+    except (OSError, ValueError, io.UnsupportedOperation):  # no descriptor (an embedding program)
+        return sys.stdin.buffer  # type: ignore[return-value]
+
+
+async def values_in_thread(values: Iterator[str], stop: asyncio.Event, *, ahead: int = 256) -> AsyncIterator[str]:
+    """``values`` read by a thread, at most ``ahead`` in advance: reading standard input blocks,
+    and the event loop must go on (results, Ctrl-C) while it waits for the next line.
+
+    Ends when the values end or ``stop`` is set; an error reading them is raised here.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[str | None, BaseException | None]] = asyncio.Queue()
+    room = threading.Semaphore(ahead)
+    closed = threading.Event()
+
+    def hand(item: tuple[str | None, BaseException | None]) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            closed.set()
+
+    def read() -> None:
+        try:
+            for value in values:
+                room.acquire()
+                if closed.is_set():
+                    return
+                hand((value, None))
+        except BaseException as exc:  # handed to the reader, raised there
+            hand((None, exc))
+            return
+        hand((None, None))
+
+    threading.Thread(target=read, name="douyin-async stdin", daemon=True).start()
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        while True:
+            if queue.empty():
+                getter = asyncio.ensure_future(queue.get())
+                await asyncio.wait((getter, stopped), return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    return
+                value, error = getter.result()
+            else:
+                value, error = queue.get_nowait()
+            room.release()
+            if error is not None:
+                raise error
+            if value is None:
+                return
+            yield value
+    finally:
+        stopped.cancel()
+        closed.set()
+        room.release()
 
 
 def _values(

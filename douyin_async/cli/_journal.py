@@ -16,9 +16,7 @@ good in the earlier ones.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -26,6 +24,9 @@ from typing import IO, Any
 import msgspec
 
 from .. import BatchResult, InvalidParamError, NotFoundError, UnexpectedItemError
+from ._files import replacing
+from ._inputs import BadInputError
+from ._keys import KeySet
 from ._output import Output, excerpt
 
 try:
@@ -37,9 +38,9 @@ _ENCODE = msgspec.json.Encoder().encode
 MAX_RECORD = 16 << 20
 """A last line longer than this is not read to see whether it is whole: it is taken as torn."""
 
-PERMANENT_ERRORS = (NotFoundError, InvalidParamError, UnexpectedItemError)
+PERMANENT_ERRORS = (NotFoundError, InvalidParamError, UnexpectedItemError, BadInputError)
 """Failures that another request would only repeat, and pay for again: not retried on a rerun."""
-_PERMANENT_NAMES = {"NotFoundError", "InvalidParamError", "UnexpectedItemError", "MalformedItemError"}
+_PERMANENT_NAMES = {"NotFoundError", "InvalidParamError", "UnexpectedItemError", "MalformedItemError", "BadInputError"}
 
 
 class RunLockedError(Exception):
@@ -79,7 +80,8 @@ class Journal:
         """Which errors files the runs of OUT used."""
         self.earlier_errors: list[Path] = []
         """Errors files of earlier runs of OUT other than this run's: their permanent failures count."""
-        self.done: set[str] = set()
+        self.done = KeySet()
+        """The ids in OUT, a few bytes each (OUT may hold millions)."""
         self.failures: dict[str, bytes] = {}
         """The latest failure line of each key; a key whose failure is permanent is in ``permanent``."""
         self.permanent: set[str] = set()
@@ -113,7 +115,7 @@ class Journal:
         self.permanent &= kept.keys()
         self.earlier_errors = [path for path in self._used_errors() if not _same(path, self.errors_path)]
         for path in self.earlier_errors:
-            self.permanent |= _permanent_keys(path) - self.done
+            self.permanent |= {key for key in _permanent_keys(path) if key not in self.done}
 
     def _used_errors(self) -> list[Path]:
         try:
@@ -128,7 +130,8 @@ class Journal:
         if any(_same(path, self.errors_path) for path in used):
             return
         names = [os.path.relpath(path, self.out_path.parent) for path in [*used, self.errors_path]]
-        replace_file(self.record_path, _ENCODE(_Used(names)) + b"\n")
+        with replacing(self.record_path) as stream:
+            stream.write(_ENCODE(_Used(names)) + b"\n")
 
     def _remember_failure(self, line: bytes) -> None:
         try:
@@ -202,11 +205,11 @@ class Journal:
         size = _complete_size(self.errors_path, is_failure)
         for line in _complete_lines(self.errors_path, max(size, 0)):
             self._remember_failure(line)
-        for key in (self.done | self._cleared) & self.failures.keys():
+        for key in [key for key in self.failures if key in self.done or key in self._cleared]:
             del self.failures[key]
         self.permanent &= self.failures.keys() | self._earlier_permanent()
-        replace_file(self.errors_path, b"".join(
-            line if line.endswith(b"\n") else line + b"\n" for line in self.failures.values()))
+        with replacing(self.errors_path) as stream:
+            stream.writelines(line if line.endswith(b"\n") else line + b"\n" for line in self.failures.values())
         self._errors_dirty = False
         self._errors.close()
         self._errors = None
@@ -289,22 +292,6 @@ def _append(stream: IO[bytes], line: bytes) -> None:
     """One whole line, in one write: runs appending to one file never interleave their lines."""
     stream.flush()
     os.write(stream.fileno(), line)
-
-
-def replace_file(path: Path, data: bytes) -> None:
-    """``path`` replaced at once by ``data``, through a temporary of an unguessable name created
-    beside it (never through a link planted there), flushed to disk first."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def _same(first: Path, second: Path) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -131,9 +132,27 @@ def format_of_existing(path: Path) -> str | None:
 def _csv_line(fields: tuple[str, ...]) -> bytes:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow(
-        [" ".join(field.splitlines()) if "\n" in field or "\r" in field else field for field in fields]
+        [guarded(" ".join(field.splitlines()) if "\n" in field or "\r" in field else field) for field in fields]
     )
     return buffer.getvalue().encode()
+
+
+_FORMULA = re.compile("'*[=+\\-@\t\r]")
+"""What a spreadsheet may run as a formula at the start of a cell, behind any apostrophes."""
+
+
+def guarded(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text: one that starts like a formula gets a ``'`` first.
+
+    Values that already start with apostrophes before such a character get one more, so
+    ``unguarded`` gives every value back exactly; ids are digits and are never changed.
+    """
+    return "'" + value if _FORMULA.match(value) else value
+
+
+def unguarded(value: str) -> str:
+    """The value ``guarded`` was given."""
+    return value[1:] if value.startswith("'") and _FORMULA.match(value, 1) else value
 
 
 def output_format_of(path: str) -> str:

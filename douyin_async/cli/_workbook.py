@@ -8,12 +8,12 @@ writes its resumable CSV journal (``OUT.csv``: ``results.xlsx`` has ``results.xl
 from __future__ import annotations
 
 import csv
-import os
 import re
 from pathlib import Path
 from typing import Any
 
-from ._output import CSV_COLUMNS
+from ._files import replacing
+from ._output import CSV_COLUMNS, unguarded
 
 SHEET_ROWS = 1_048_576
 """Rows in one worksheet, its header included (Excel's limit); more results go to more sheets."""
@@ -32,7 +32,8 @@ def write_workbook(journal: Path, workbook: Path) -> int:
     """Replace ``workbook`` with the results in ``journal``; returns how many there are.
 
     Every cell is text, a formula never: ids keep all their digits, and a title that starts
-    with ``=`` stays a title. Characters XML cannot hold are dropped.
+    with ``=`` stays a title (without the ``'`` the journal guards it with). Characters XML cannot
+    hold are dropped. The workbook is replaced through ``replacing``: no link is followed.
     """
     import openpyxl
     from openpyxl.cell import WriteOnlyCell
@@ -51,17 +52,13 @@ def write_workbook(journal: Path, workbook: Path) -> int:
                 sheet.append(header)
             cells = []
             for value in row:
-                cell = WriteOnlyCell(sheet, value=_NOT_IN_XML.sub("", value)[:CELL_CHARACTERS])
+                cell = WriteOnlyCell(sheet, value=_NOT_IN_XML.sub("", unguarded(value))[:CELL_CHARACTERS])
                 cell.data_type = "s"
                 cells.append(cell)
             sheet.append(cells)
             rows, in_sheet = rows + 1, in_sheet + 1
     if sheet is None:
         book.create_sheet("results").append(header)
-    partial = workbook.with_name(f".{workbook.name}.{os.getpid()}.part")
-    try:
-        book.save(partial)
-        os.replace(partial, workbook)
-    finally:
-        partial.unlink(missing_ok=True)
+    with replacing(workbook) as stream:
+        book.save(stream)
     return rows

@@ -214,3 +214,18 @@ async def test_cli_download_killed_mid_file_resumes_on_the_rerun(tmp_path: Path)
         assert billed_said(rerun.stderr) == (1, 0) and emu.stats.charged == 2  # a missing file: the item again
         assert emu.stats.media_requests == 2
     assert not part.exists()
+
+
+async def test_get_says_what_the_emulator_billed_under_faults() -> None:
+    """``get``'s summary against the emulator's own counter: a cut answer retried is billed once
+    for sure and possibly once more; the emulator's count lies within what the summary says."""
+    async with Emulator(fast=True, keys=KEYS, found_ratio=1.0) as emu:
+        targets = [str(7092264344980868363 + n) for n in range(4)]
+        emu.script(targets[0], ["truncated"])
+        emu.script(targets[1], ["reset"])
+        emu.script(targets[2], ["2000"])
+        done = await run("get", *targets, "--base-url", emu.base_url)
+        billed, possibly = billed_said(done.stderr + done.stdout)
+        assert done.returncode == 1, done.stderr  # the 2000 is a failure
+        assert (billed, possibly) == (4, 2)
+        assert billed <= emu.stats.charged <= billed + possibly

@@ -57,7 +57,8 @@ class DouyinClient:
     second, ``max_concurrency`` in flight) and its retry policy. Less common settings come in
     groups: ``retry=RetryOptions(...)``, ``media=MediaOptions(...)``,
     ``short_links=ShortLinkOptions(...)``, ``response=ResponseOptions(...)``; ``throttle=`` and
-    ``transport=`` replace those parts.
+    ``transport=`` replace those parts. ``base_url`` (one URL, or several: mirrors) defaults to
+    the ``DOUYIN_API_BASE_URL`` environment variable, else ``DEFAULT_BASE_URL``; one given wins.
 
     >>> async with DouyinClient(key="...", secret="...") as client:   # doctest: +SKIP
     ...     resp = await client.item_get_video("7092264344980868359")
@@ -69,7 +70,7 @@ class DouyinClient:
         key: str | None = None,
         secret: str | None = None,
         *,
-        base_url: str | Sequence[str] = DEFAULT_BASE_URL,
+        base_url: str | Sequence[str] | None = None,
         rate_limit: float | None = _DEFAULT_RATE_LIMIT,
         max_concurrency: int | None = _DEFAULT_MAX_CONCURRENCY,
         max_retries: int = 3,
@@ -90,7 +91,7 @@ class DouyinClient:
             credentials = _credentials(key, secret)
         finally:
             del key, secret  # no frame of an error raised from here on holds them
-        if base_url is DEFAULT_BASE_URL:  # not given: the environment may point elsewhere
+        if base_url is None:  # not given: the environment may point elsewhere
             base_url = os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
         base_urls = (base_url,) if isinstance(base_url, str) else tuple(base_url)
         shown = [CREDENTIAL_PARAMS(url) if isinstance(url, str) else url for url in base_urls]

@@ -125,6 +125,7 @@ class DouyinClient:
         self._throttle = throttle if throttle is not None else shared_throttle(
             credentials.key, base_urls, rate_limit, max_concurrency
         )
+        self._owns_transport = transport is None
         self._transport = transport if transport is not None else AiohttpTransport(
             session, connection_limit=max(max_concurrency or 0, 100), redact=self._redact
         )
@@ -209,7 +210,8 @@ class DouyinClient:
         raise it, until the client is opened again (``async with`` or ``open``).
         """
         await self._lifecycle.close()
-        await self._transport.aclose()
+        if self._owns_transport:  # ours closes only the session it made, not one given
+            await self._transport.aclose()
 
     async def resolve_item_id(self, text: str | int) -> str:
         """The video id in an id, a video URL, a share text or a short link (one redirect lookup).

@@ -7,9 +7,10 @@ import threading
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 
-from douyin_async import BatchAbortedError, ClientClosedError, DouyinClient, TransportError
+from douyin_async import AiohttpTransport, BatchAbortedError, ClientClosedError, DouyinClient, TransportError
 from douyin_async.emulator import Emulator
 
 from .conftest import KEY, SECRET, SEED_ID
@@ -104,3 +105,32 @@ async def test_use_from_another_threads_loop_is_refused_at_once() -> None:
         [error] = outcome
         assert isinstance(error, TransportError) and "another event loop" in str(error)
         assert (await client.item_get_video(SEED_ID)).item.num_iid == SEED_ID  # untouched here
+
+
+class CountingTransport(AiohttpTransport):
+    """The default transport, counting the times it is closed."""
+
+    closes = 0
+
+    async def aclose(self) -> None:
+        self.closes += 1
+        await super().aclose()
+
+
+async def test_close_leaves_a_given_transport_or_session_open() -> None:
+    async with Emulator(fast=True) as emu:
+        transport = CountingTransport()
+        async with client_for(emu, transport=transport) as client:
+            await client.item_get_video(SEED_ID)
+        assert transport.closes == 0
+        async with client_for(emu, transport=transport) as client:  # still usable: it was left open
+            await client.item_get_video(SEED_ID)
+        await transport.aclose()
+        async with aiohttp.ClientSession() as session:
+            async with client_for(emu, session=session) as client:
+                await client.item_get_video(SEED_ID)
+            assert not session.closed
+        async with client_for(emu) as client:  # a session the client made is closed with it
+            await client.item_get_video(SEED_ID)
+            ours = client._transport
+        assert isinstance(ours, AiohttpTransport) and ours._session is not None and ours._session.closed

@@ -3,7 +3,10 @@
 Closing a client ends the calls in flight with ``ClientClosedError`` (their tasks are
 cancelled, and the cancellation is turned into that error where the call began), and a closed
 client refuses new calls until it is opened again explicitly: it never opens a session behind
-its caller's back. A call from another thread's event loop, while the client's own loop runs,
+its caller's back. A task cancelled by its owner as well (``asyncio.timeout``, a ``TaskGroup``)
+gets its ``CancelledError``, so those keep their meaning. Python 3.10 cannot count a task's
+cancellations: there the first one delivered decides, so an owner's that lands in the very step
+after the close is taken for the close. A call from another thread's event loop, while the client's own loop runs,
 is refused at once.
 """
 
@@ -14,6 +17,9 @@ from types import TracebackType
 
 from ._deadline import time_limit
 from .errors import ClientClosedError, TransportError
+
+_CLOSING = "the client was closed"
+"""The message of the client's own cancellations, which tells them apart on Python 3.10."""
 
 
 class Lifecycle:
@@ -52,7 +58,7 @@ class Lifecycle:
         for task in self._running:
             if task is not current and not task.done():
                 self._ended.add(task)
-                task.cancel()
+                task.cancel(_CLOSING)
         if not self._ended:
             return
         drained = self._drained = asyncio.Event()  # made here: an Event belongs to one loop
@@ -82,10 +88,9 @@ class Lifecycle:
             self._running[task] = depth
         if exc_type is asyncio.CancelledError and task in self._ended:
             self._leave_ended(task)
-            uncancel = getattr(task, "uncancel", None)  # 3.11+: this cancellation is handled here
-            if uncancel is not None:
-                uncancel()
-            raise ClientClosedError("the client was closed while this call was in flight") from None
+            if _only_ours(task, exc):
+                raise ClientClosedError("the client was closed while this call was in flight") from None
+            return  # its owner cancelled it too: a cancellation it goes on as
         if not depth and task in self._ended:
             self._leave_ended(task)
 
@@ -93,3 +98,11 @@ class Lifecycle:
         self._ended.discard(task)
         if not self._ended and self._drained is not None:
             self._drained.set()
+
+
+def _only_ours(task: asyncio.Task[object], exc: BaseException | None) -> bool:
+    """Whether the close alone cancelled ``task``; ours is taken back (3.11+) either way."""
+    uncancel = getattr(task, "uncancel", None)
+    if uncancel is not None:
+        return bool(uncancel() == 0)
+    return exc is not None and exc.args == (_CLOSING,)  # 3.10: the message of the one delivered

@@ -13,6 +13,8 @@ is refused at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 from ._deadline import time_limit
@@ -44,11 +46,7 @@ class Lifecycle:
         self._bind(asyncio.get_running_loop())
 
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._loop is not None and loop is not self._loop and self._loop.is_running():
-            raise TransportError(
-                "the client's connections belong to another event loop (another thread's, running): "
-                "make one client per loop", retryable=False, sent=False,
-            )
+        loop_moved(self._loop, "the client's connections", holds_connections=False)
         self._loop = loop
 
     async def close(self, grace: float = 1.0) -> None:
@@ -106,3 +104,35 @@ def _only_ours(task: asyncio.Task[object], exc: BaseException | None) -> bool:
     if uncancel is not None:
         return bool(uncancel() == 0)
     return exc is not None and exc.args == (_CLOSING,)  # 3.10: the message of the one delivered
+
+
+def loop_moved(bound: asyncio.AbstractEventLoop | None, what: str, *, holds_connections: bool = True) -> bool:
+    """Whether parts bound to the ``bound`` loop must be replaced on the running one.
+
+    The one rule for every part bound to an event loop: it is kept on its own loop; on another it is
+    replaced (the caller closes what it replaces with ``close_from_here``) once its loop is closed,
+    as after ``asyncio.run``; while its loop runs in another thread it is refused, and open
+    connections of a loop that stopped but is not closed are refused too: they can be closed only
+    there. ``what`` names the parts in the ``TransportError``.
+    """
+    if bound is None or bound is asyncio.get_running_loop():
+        return False
+    if bound.is_running():
+        raise TransportError(f"{what} belong to another event loop (another thread's, running): make one per loop",
+                             retryable=False, sent=False)
+    if holds_connections and not bound.is_closed():
+        raise TransportError(
+            f"{what} belong to another event loop, stopped but not closed: close them there first "
+            "(loop.run_until_complete(x.aclose())), or close that loop", retryable=False, sent=False,
+        )
+    return True
+
+
+async def close_from_here(close: Callable[[], Awaitable[object]]) -> None:
+    """Close a part of a closed event loop from the running one, as far as that can be done.
+
+    Its sockets cannot be closed without their loop ("Event loop is closed"): the garbage
+    collector releases them.
+    """
+    with contextlib.suppress(RuntimeError):
+        await close()

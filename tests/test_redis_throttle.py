@@ -550,3 +550,22 @@ async def test_processes_with_other_limits_on_one_key_are_warned_once(
     for text in warnings:
         assert "rate_limit=10, max_concurrency=4" in text and "rate_limit=5, max_concurrency=2" in text
         assert secret_key not in text and hashlib.sha256(secret_key.encode()).hexdigest()[:16] not in text
+
+
+async def test_a_given_client_refused_subscribe_is_left_open_and_usable(
+    redis_server: RedisServer, redis_client: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="douyin_async")
+    await make_user(redis_client, "nosub", "subscribe")
+    given = Redis.from_url(user_url(redis_server, "nosub"))
+    try:
+        async with RedisThrottle(given, key=KEY, rate_limit=None, max_concurrency=1, adaptive=False) as throttle:
+            held = await throttle.acquire()
+            waiting = asyncio.ensure_future(throttle.acquire())
+            await asyncio.sleep(0.2)
+            await throttle.release(held, Outcome.ANSWERED)
+            await throttle.release(await asyncio.wait_for(waiting, 5), Outcome.ANSWERED)
+        assert await given.ping()  # the caller's client: not closed
+    finally:
+        await given.aclose()
+    assert ["SUBSCRIBE" in r.getMessage() for r in caplog.records] == [True]

@@ -27,7 +27,7 @@ from typing import Literal
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoPermissionError, RedisError
+from redis.exceptions import RedisError
 
 from ._adaptive import AdaptivePolicy, Ticket
 from ._client import ENV_KEY
@@ -269,7 +269,9 @@ class RedisThrottle:
         """Whether this Redis user may PUBLISH releases (an ACL may refuse it): waiters poll if not."""
         try:
             await client.publish(self._keys.channel, 0)  # wakes nobody: a release of no slot
-        except NoPermissionError as exc:
+        except UNREACHABLE:
+            raise
+        except RedisError as exc:  # NoPermissionError from an ACL, or a server without PUBLISH
             self._publish_refused = True
             if self._listener is not None:
                 self._listener.refused("PUBLISH", exc)

@@ -6,8 +6,8 @@ client refuses new calls until it is opened again explicitly: it never opens a s
 its caller's back. A task cancelled by its owner as well (``asyncio.timeout``, a ``TaskGroup``)
 gets its ``CancelledError``, so those keep their meaning. Python 3.10 cannot count a task's
 cancellations: there the first one delivered decides, so an owner's that lands in the very step
-after the close is taken for the close. A call from another thread's event loop, while the client's own loop runs,
-is refused at once.
+after the close is taken for the close. A call from another thread's event loop, while the
+client's own loop runs, is refused at once.
 """
 
 from __future__ import annotations
@@ -106,24 +106,26 @@ def _only_ours(task: asyncio.Task[object], exc: BaseException | None) -> bool:
     return exc is not None and exc.args == (_CLOSING,)  # 3.10: the message of the one delivered
 
 
-def loop_moved(bound: asyncio.AbstractEventLoop | None, what: str, *, holds_connections: bool = True) -> bool:
+def loop_moved(
+    bound: asyncio.AbstractEventLoop | None, what: str, *, owner: str = "client", holds_connections: bool = True
+) -> bool:
     """Whether parts bound to the ``bound`` loop must be replaced on the running one.
 
     The one rule for every part bound to an event loop: it is kept on its own loop; on another it is
     replaced (the caller closes what it replaces with ``close_from_here``) once its loop is closed,
     as after ``asyncio.run``; while its loop runs in another thread it is refused, and open
     connections of a loop that stopped but is not closed are refused too: they can be closed only
-    there. ``what`` names the parts in the ``TransportError``.
+    there. ``what`` names the parts in the ``TransportError``, ``owner`` what to close.
     """
     if bound is None or bound is asyncio.get_running_loop():
         return False
     if bound.is_running():
-        raise TransportError(f"{what} belong to another event loop (another thread's, running): make one per loop",
-                             retryable=False, sent=False)
+        raise TransportError(f"{what} belong to another event loop (another thread's, running): "
+                             f"make one {owner} per loop", retryable=False, sent=False)
     if holds_connections and not bound.is_closed():
         raise TransportError(
-            f"{what} belong to another event loop, stopped but not closed: close them there first "
-            "(loop.run_until_complete(x.aclose())), or close that loop", retryable=False, sent=False,
+            f"{what} belong to another event loop, stopped but not closed: close the {owner} there first "
+            f"(loop.run_until_complete({owner}.aclose())), or close that loop", retryable=False, sent=False,
         )
     return True
 

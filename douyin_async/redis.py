@@ -191,7 +191,7 @@ class RedisThrottle:
     async def aclose(self) -> None:
         """Let the leases being given back reach Redis (for up to a second), stop the background
         tasks, and close the Redis client the throttle made (not one given)."""
-        loop_moved(self._loop, "the shared throttle's Redis connections")
+        loop_moved(self._loop, "the shared throttle's Redis connections", owner="throttle")
         await self._unbind()
 
     async def _bind(self) -> Redis:
@@ -199,7 +199,7 @@ class RedisThrottle:
         loop = asyncio.get_running_loop()
         if self._client is not None and loop is self._loop:
             return self._client
-        if loop_moved(self._loop, "the shared throttle's Redis connections"):
+        if loop_moved(self._loop, "the shared throttle's Redis connections", owner="throttle"):
             await self._unbind()
             if self._client is not None and loop is self._loop:  # bound meanwhile, by another call
                 return self._client

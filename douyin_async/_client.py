@@ -58,7 +58,8 @@ class DouyinClient:
     second, ``max_concurrency`` in flight) and its retry policy. Less common settings come in
     groups: ``retry=RetryOptions(...)``, ``media=MediaOptions(...)``,
     ``short_links=ShortLinkOptions(...)``, ``response=ResponseOptions(...)``; ``throttle=`` and
-    ``transport=`` replace those parts.
+    ``transport=`` replace those parts. ``base_url`` (one URL, or several: mirrors) defaults to
+    the ``DOUYIN_API_BASE_URL`` environment variable, else ``DEFAULT_BASE_URL``; one given wins.
 
     >>> async with DouyinClient(key="...", secret="...") as client:   # doctest: +SKIP
     ...     resp = await client.item_get_video("7092264344980868359")
@@ -70,7 +71,7 @@ class DouyinClient:
         key: str | None = None,
         secret: str | None = None,
         *,
-        base_url: str | Sequence[str] = DEFAULT_BASE_URL,
+        base_url: str | Sequence[str] | None = None,
         rate_limit: float | None = _DEFAULT_RATE_LIMIT,
         max_concurrency: int | None = _DEFAULT_MAX_CONCURRENCY,
         max_retries: int = 3,
@@ -91,7 +92,7 @@ class DouyinClient:
             credentials = _credentials(key, secret)
         finally:
             del key, secret  # no frame of an error raised from here on holds them
-        if base_url is DEFAULT_BASE_URL:  # not given: the environment may point elsewhere
+        if base_url is None:  # not given: the environment may point elsewhere
             base_url = os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
         base_urls = (base_url,) if isinstance(base_url, str) else tuple(base_url)
         shown = [CREDENTIAL_PARAMS(url) if isinstance(url, str) else url for url in base_urls]
@@ -125,6 +126,7 @@ class DouyinClient:
         self._throttle = throttle if throttle is not None else shared_throttle(
             credentials.key, base_urls, rate_limit, max_concurrency
         )
+        self._owns_transport = transport is None
         self._transport = transport if transport is not None else AiohttpTransport(
             session, connection_limit=max(max_concurrency or 0, 100), redact=self._redact
         )
@@ -209,7 +211,8 @@ class DouyinClient:
         raise it, until the client is opened again (``async with`` or ``open``).
         """
         await self._lifecycle.close()
-        await self._transport.aclose()
+        if self._owns_transport:  # ours closes only the session it made, not one given
+            await self._transport.aclose()
 
     async def resolve_item_id(self, text: str | int) -> str:
         """The video id in an id, a video URL, a share text or a short link (one redirect lookup).

@@ -3,17 +3,25 @@
 Closing a client ends the calls in flight with ``ClientClosedError`` (their tasks are
 cancelled, and the cancellation is turned into that error where the call began), and a closed
 client refuses new calls until it is opened again explicitly: it never opens a session behind
-its caller's back. A call from another thread's event loop, while the client's own loop runs,
-is refused at once.
+its caller's back. A task cancelled by its owner as well (``asyncio.timeout``, a ``TaskGroup``)
+gets its ``CancelledError``, so those keep their meaning. Python 3.10 cannot count a task's
+cancellations: there the first one delivered decides, so an owner's that lands in the very step
+after the close is taken for the close. A call from another thread's event loop, while the
+client's own loop runs, is refused at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 from ._deadline import time_limit
 from .errors import ClientClosedError, TransportError
+
+_CLOSING = "the client was closed"
+"""The message of the client's own cancellations, which tells them apart on Python 3.10."""
 
 
 class Lifecycle:
@@ -38,11 +46,7 @@ class Lifecycle:
         self._bind(asyncio.get_running_loop())
 
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._loop is not None and loop is not self._loop and self._loop.is_running():
-            raise TransportError(
-                "the client's connections belong to another event loop (another thread's, running): "
-                "make one client per loop", retryable=False, sent=False,
-            )
+        loop_moved(self._loop, "the client's connections", holds_connections=False)
         self._loop = loop
 
     async def close(self, grace: float = 1.0) -> None:
@@ -52,7 +56,7 @@ class Lifecycle:
         for task in self._running:
             if task is not current and not task.done():
                 self._ended.add(task)
-                task.cancel()
+                task.cancel(_CLOSING)
         if not self._ended:
             return
         drained = self._drained = asyncio.Event()  # made here: an Event belongs to one loop
@@ -82,10 +86,9 @@ class Lifecycle:
             self._running[task] = depth
         if exc_type is asyncio.CancelledError and task in self._ended:
             self._leave_ended(task)
-            uncancel = getattr(task, "uncancel", None)  # 3.11+: this cancellation is handled here
-            if uncancel is not None:
-                uncancel()
-            raise ClientClosedError("the client was closed while this call was in flight") from None
+            if _only_ours(task, exc):
+                raise ClientClosedError("the client was closed while this call was in flight") from None
+            return  # its owner cancelled it too: a cancellation it goes on as
         if not depth and task in self._ended:
             self._leave_ended(task)
 
@@ -93,3 +96,45 @@ class Lifecycle:
         self._ended.discard(task)
         if not self._ended and self._drained is not None:
             self._drained.set()
+
+
+def _only_ours(task: asyncio.Task[object], exc: BaseException | None) -> bool:
+    """Whether the close alone cancelled ``task``; ours is taken back (3.11+) either way."""
+    uncancel = getattr(task, "uncancel", None)
+    if uncancel is not None:
+        return bool(uncancel() == 0)
+    return exc is not None and exc.args == (_CLOSING,)  # 3.10: the message of the one delivered
+
+
+def loop_moved(
+    bound: asyncio.AbstractEventLoop | None, what: str, *, owner: str = "client", holds_connections: bool = True
+) -> bool:
+    """Whether parts bound to the ``bound`` loop must be replaced on the running one.
+
+    The one rule for every part bound to an event loop: it is kept on its own loop; on another it is
+    replaced (the caller closes what it replaces with ``close_from_here``) once its loop is closed,
+    as after ``asyncio.run``; while its loop runs in another thread it is refused, and open
+    connections of a loop that stopped but is not closed are refused too: they can be closed only
+    there. ``what`` names the parts in the ``TransportError``, ``owner`` what to close.
+    """
+    if bound is None or bound is asyncio.get_running_loop():
+        return False
+    if bound.is_running():
+        raise TransportError(f"{what} belong to another event loop (another thread's, running): "
+                             f"make one {owner} per loop", retryable=False, sent=False)
+    if holds_connections and not bound.is_closed():
+        raise TransportError(
+            f"{what} belong to another event loop, stopped but not closed: close the {owner} there first "
+            f"(loop.run_until_complete({owner}.aclose())), or close that loop", retryable=False, sent=False,
+        )
+    return True
+
+
+async def close_from_here(close: Callable[[], Awaitable[object]]) -> None:
+    """Close a part of a closed event loop from the running one, as far as that can be done.
+
+    Its sockets cannot be closed without their loop ("Event loop is closed"): the garbage
+    collector releases them.
+    """
+    with contextlib.suppress(RuntimeError):
+        await close()

@@ -25,6 +25,7 @@ import msgspec
 from yarl import URL
 
 from ._body import ACCEPT_ENCODING, read_limited
+from ._lifecycle import close_from_here, loop_moved
 from ._redact import CREDENTIAL_PARAMS
 from .errors import RequestTimeoutError, ResponseTooLargeError, TransportError
 
@@ -189,15 +190,23 @@ class AiohttpTransport:
         self._redact = redact
         self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
 
-    def _current_session(self) -> aiohttp.ClientSession:
+    def _current_session(self) -> aiohttp.ClientSession | None:
+        """The session for the running loop, or None when one must be opened first."""
         session = self._session
-        if session is not None and not session.closed:
-            if self._loop is not None and asyncio.get_running_loop() is not self._loop:
-                raise TransportError(
-                    "the client's connections belong to another event loop: close the client there "
-                    "(await client.aclose()) before using it here, or make one client per loop",
-                    retryable=False, sent=False,
-                )
+        if session is None or session.closed:
+            return None
+        if self._loop is None or self._loop is asyncio.get_running_loop():  # (None: the caller's session)
+            return session
+        return None
+
+    async def _open_session(self) -> aiohttp.ClientSession:
+        """A session on the running loop: ours, made again if the loop it was made on is closed."""
+        old = self._session
+        if old is not None and not old.closed and loop_moved(self._loop, "the client's connections"):
+            self._session = None
+            await close_from_here(old.close)
+        session = self._current_session()
+        if session is not None:  # another call opened it meanwhile
             return session
         if not self._owns_session:
             raise TransportError("the aiohttp session given to the client is closed", retryable=False, sent=False)
@@ -221,7 +230,7 @@ class AiohttpTransport:
         The exchange returns its failure instead of raising it: this frame, which raises it, never
         handled aiohttp's exception and holds no aiohttp response, whose repr shows the URL.
         """
-        answer = await self._exchange(self._current_session(), request)
+        answer = await self._exchange(self._current_session() or await self._open_session(), request)
         if isinstance(answer, Response):
             return answer
         raise answer
@@ -249,7 +258,7 @@ class AiohttpTransport:
     @asynccontextmanager
     async def stream(self, request: Request) -> AsyncIterator[Stream]:
         """One exchange whose body is read in chunks while the context is open."""
-        session = self._current_session()
+        session = self._current_session() or await self._open_session()
         failure: TransportError
         try:
             resp = await session.request(

@@ -286,7 +286,8 @@ class MalformedResponseError(TransportError):
 
 
 class ThrottleUnavailableError(TransportError):
-    """A throttle shared between processes cannot reach its store (Redis) when first needed.
+    """A throttle shared between processes cannot reach its store (Redis) when first needed,
+    or has not reached it for its ``outage_timeout`` mid-run.
 
     Nothing was sent, and nothing can be until the store is back, so it is fatal: a batch stops.
     ``RedisThrottle(fallback="local")`` uses an in-process throttle instead.

@@ -20,6 +20,7 @@ import itertools
 import logging
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
@@ -30,8 +31,9 @@ from redis.exceptions import RedisError
 
 from ._adaptive import AdaptivePolicy, Ticket
 from ._client import ENV_KEY
+from ._lifecycle import close_from_here, loop_moved
 from ._options import check, check_count, check_positive, is_number
-from ._redis_scripts import ACQUIRE, RELEASE, RENEW, SETTLE_SECONDS, Keys, policy_args
+from ._redis_scripts import ACQUIRE, RELEASE, RENEW, SETTLE_SECONDS, STATE_TTL_MS, Keys, policy_args
 from ._redis_wakeup import UNREACHABLE, ReleaseListener, backoff
 from ._throttle import DEFAULT_MARGIN, LocalThrottle, Outcome, ThrottleLimits
 from .errors import InvalidSettingError, ThrottleUnavailableError
@@ -41,6 +43,12 @@ __all__ = ["RedisThrottle"]
 log = logging.getLogger("douyin_async")
 
 DEFAULT_LEASE_SECONDS = 15.0
+DEFAULT_OUTAGE_SECONDS = 30.0
+"""How long Redis may stay unreachable mid-run before the throttle gives up on it."""
+_GIVE_BACK_SECONDS = 1.0
+"""How long closing waits for the leases still being given back to reach Redis."""
+_PEERS_SEEN_SECONDS = 600.0
+"""Limits another process used on the key this recently are compared with ours."""
 _GRANTED, _FULL, _SETTLING = 1, 0, 2
 _OUTCOMES = {Outcome.ANSWERED: "answered", Outcome.LIMITED: "limited", Outcome.NO_ANSWER: "none"}
 
@@ -67,9 +75,11 @@ class RedisThrottle:
     A request's slot in flight is a lease that expires ``lease_seconds`` after it was last
     renewed; a background task renews the leases this process holds every third of that, so a
     process that dies loses its slots within ``lease_seconds``. With ``fallback="local"``, a Redis
-    that cannot be reached when the throttle first needs it is replaced, for the life of the
-    throttle, by a ``LocalThrottle`` with the limits divided by ``processes``;
-    by default that raises ``ThrottleUnavailableError``.
+    that cannot be reached when the throttle first needs it, or stays unreachable mid-run for
+    ``outage_timeout`` seconds, is replaced, for the life of the throttle, by a ``LocalThrottle``
+    with the limits divided by ``processes``; by default that raises ``ThrottleUnavailableError``
+    (and so does every request until Redis answers again). Processes that share the key with
+    other limits are warned about, once.
 
     >>> async with RedisThrottle("redis://127.0.0.1:6379", key="...", max_concurrency=4) as throttle:  # doctest: +SKIP
     ...     async with DouyinClient("...", "...", throttle=throttle) as client:
@@ -89,6 +99,7 @@ class RedisThrottle:
         processes: int = 1,
         adaptive: bool = True,
         margin: float = DEFAULT_MARGIN,
+        outage_timeout: float = DEFAULT_OUTAGE_SECONDS,
     ) -> None:
         url_ok = isinstance(redis, str) and redis.startswith(("redis://", "rediss://", "unix://"))
         check("redis", _shown(redis), url_ok or isinstance(redis, Redis),
@@ -106,12 +117,16 @@ class RedisThrottle:
         check_count("processes", processes, minimum=1)
         check("adaptive", adaptive, isinstance(adaptive, bool), "True or False")
         check("margin", margin, is_number(margin) and 0 <= margin < 1, "a number from 0 up to (not including) 1")
+        check_positive("outage_timeout", outage_timeout)
         self._url = redis if isinstance(redis, str) else None
         self._given = redis if isinstance(redis, Redis) else None
         self._keys = Keys.named(prefix, hashlib.sha256(key.encode()).hexdigest()[:16])
         self._rate_ceiling, self._concurrency_ceiling = rate_limit, max_concurrency
         self._lease_seconds = float(lease_seconds)
         self._lease_text = repr(self._lease_seconds)
+        self._outage_timeout = float(outage_timeout)
+        self._limits_key = f"{self._keys.policy.rpartition(':')[0]}:limits"
+        self._limits_text = f"rate_limit={_number(rate_limit)}, max_concurrency={max_concurrency}"
         self._key_names = self._keys.all()
         self._fallback, self._processes = fallback, processes
         self._adaptive, self._margin = adaptive, margin
@@ -127,6 +142,9 @@ class RedisThrottle:
         self._unlimited_in_flight = 0
         self._reached = False
         self._lost = False
+        self._lost_since: float | None = None
+        self._publish_refused = False
+        self._warned: set[str] = set()
         self._local: LocalThrottle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Redis | None = None
@@ -158,35 +176,33 @@ class RedisThrottle:
         """
         if self._unlimited or self._local is not None:
             return
-        client = self._bind()
+        client = await self._bind()
         if self._reached:
             return
         try:
             await client.ping()
+            await self._check_publish(client)
+            await self._compare_limits(client)
         except UNREACHABLE as exc:
             self._unreachable(exc)
             return
         self._reached = True
 
     async def aclose(self) -> None:
-        """Stop the background tasks and close the Redis client the throttle made (not one given)."""
-        renewer, self._renewer = self._renewer, None
-        if renewer is not None:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            await listener.aclose()
-        client, self._client, self._loop = self._client, None, None
-        if client is not None and client is not self._given:
-            await client.aclose()
+        """Let the leases being given back reach Redis (for up to a second), stop the background
+        tasks, and close the Redis client the throttle made (not one given)."""
+        loop_moved(self._loop, "the shared throttle's Redis connections", owner="throttle")
+        await self._unbind()
 
-    def _bind(self) -> Redis:
+    async def _bind(self) -> Redis:
         """The client and scripts for the running event loop (made again if the loop changed)."""
         loop = asyncio.get_running_loop()
         if self._client is not None and loop is self._loop:
             return self._client
+        if loop_moved(self._loop, "the shared throttle's Redis connections", owner="throttle"):
+            await self._unbind()
+            if self._client is not None and loop is self._loop:  # bound meanwhile, by another call
+                return self._client
         self._loop = loop
         if self._given is not None:
             client = self._given
@@ -197,16 +213,42 @@ class RedisThrottle:
         self._acquire_script = client.register_script(ACQUIRE)
         self._release_script = client.register_script(RELEASE)
         self._renew_script = client.register_script(RENEW)
-        self._listener = ReleaseListener(client, self._keys.channel)
+        self._listener = ReleaseListener(client, self._keys.channel, deaf=self._publish_refused)
         self._renewer = None
         return client
 
-    def _unreachable(self, exc: BaseException) -> None:
-        """Redis cannot be reached on first contact: fail, or fall back to a local throttle."""
+    async def _unbind(self) -> None:
+        """Close what is bound to a loop. On its own loop, the give-backs finish (or are cancelled
+        after ``_GIVE_BACK_SECONDS``) and the tasks stop; those of a closed loop ended with it."""
+        own_loop = self._loop is asyncio.get_running_loop()
+        undoing, self._undoing = self._undoing, set()
+        renewer, self._renewer = self._renewer, None
+        listener, self._listener = self._listener, None
+        client, self._client, self._loop = self._client, None, None
+        try:
+            if own_loop:
+                if undoing:
+                    _, late = await asyncio.wait(undoing, timeout=_GIVE_BACK_SECONDS)
+                    await _stopped(*late)
+                await _stopped(renewer)
+                if listener is not None:
+                    await listener.aclose()
+        finally:
+            if client is not None and client is not self._given:
+                if own_loop:
+                    await client.aclose()
+                else:
+                    await close_from_here(client.aclose)
+
+    def _unreachable(self, exc: BaseException, *, mid_run: bool = False) -> None:
+        """Redis cannot be reached on first contact, or for ``outage_timeout`` mid-run: fail, or
+        fall back to a local throttle."""
         where = _shown(self._url) if self._url is not None else "the given Redis client"
+        what = (f"has not answered for {self._outage_timeout:g} s (outage_timeout)" if mid_run
+                else "cannot be reached")
         if self._fallback is None:
             raise ThrottleUnavailableError(
-                f"the shared throttle's Redis ({where}) cannot be reached: {type(exc).__name__}"
+                f"the shared throttle's Redis ({where}) {what}: {type(exc).__name__}"
             ) from None
         divided = self._processes
         self._local = LocalThrottle(
@@ -214,8 +256,48 @@ class RedisThrottle:
             None if self._concurrency_ceiling is None else max(1, self._concurrency_ceiling // divided),
             margin=self._margin, adaptive=self._adaptive,
         )
-        log.warning("the shared throttle's Redis (%s) cannot be reached (%s); using a local throttle "
-                    "with the limits divided by %d processes", where, type(exc).__name__, divided)
+        log.warning("the shared throttle's Redis (%s) %s (%s); using a local throttle "
+                    "with the limits divided by %d processes", where, what, type(exc).__name__, divided)
+
+    def _warn_once(self, kind: str, message: str, *args: object) -> None:
+        """A warning the first time, a debug line after: a lasting fault is told once, not per request."""
+        level = logging.DEBUG if kind in self._warned else logging.WARNING
+        self._warned.add(kind)
+        log.log(level, message, *args)
+
+    async def _check_publish(self, client: Redis) -> None:
+        """Whether this Redis user may PUBLISH releases (an ACL may refuse it): waiters poll if not."""
+        try:
+            await client.publish(self._keys.channel, 0)  # wakes nobody: a release of no slot
+        except UNREACHABLE:
+            raise
+        except RedisError as exc:  # NoPermissionError from an ACL, or a server without PUBLISH
+            self._publish_refused = True
+            if self._listener is not None:
+                self._listener.refused("PUBLISH", exc)
+
+    async def _compare_limits(self, client: Redis) -> None:
+        """Warn once if another process shares the key with other limits (naming both, never the key)."""
+        if "limits" in self._warned:
+            return
+        now = time.time()
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.zadd(self._limits_key, {self._limits_text: now})
+                pipe.zremrangebyscore(self._limits_key, "-inf", now - _PEERS_SEEN_SECONDS)
+                pipe.pexpire(self._limits_key, STATE_TTL_MS)
+                pipe.zrange(self._limits_key, 0, -1)
+                *_, members = await pipe.execute()
+        except UNREACHABLE:
+            raise
+        except RedisError as exc:  # an ACL that keeps this key out: the comparison is advice only
+            log.debug("the shared throttle cannot compare limits with other processes (%s)", type(exc).__name__)
+            return
+        others = sorted({m.decode() if isinstance(m, bytes) else str(m) for m in members} - {self._limits_text})
+        if others:
+            self._warn_once("limits", "another process shares this gateway key through Redis with other limits "
+                            "(%s) than this one (%s): the key's shared state follows whichever last asked; "
+                            "give every process the same limits", "; ".join(others), self._limits_text)
 
     # -- the Throttle protocol ----------------------------------------------------------------
 
@@ -231,7 +313,10 @@ class RedisThrottle:
         lease = f"{self._token}:{next(self._counter)}"
         failures = 0
         while True:
-            self._bind()
+            if self._client is None or self._loop is not asyncio.get_running_loop():
+                await self._bind()
+            if self._local is not None:  # another waiter gave up on Redis meanwhile
+                return await self._local.acquire()
             assert self._acquire_script is not None
             assert self._listener is not None
             try:
@@ -241,13 +326,17 @@ class RedisThrottle:
             except UNREACHABLE as exc:
                 failures += 1
                 self._lost_redis(exc, failures)
+                assert self._lost_since is not None
+                if time.monotonic() - self._lost_since >= self._outage_timeout:
+                    self._unreachable(exc, mid_run=True)  # raises, or falls back to a local throttle
+                    continue
                 await asyncio.sleep(backoff(failures))
                 continue
             except RedisError as exc:  # Redis answered, with an error no wait will cure
                 raise ThrottleUnavailableError(
                     f"the shared throttle's Redis refused its script: {type(exc).__name__}: {str(exc)[:200]}"
                 ) from None
-            failures, self._lost = 0, False
+            failures, self._lost, self._lost_since = 0, False, None
             status, seconds, in_flight = int(reply[0]), float(reply[1]), int(reply[2])
             self._note_limits(reply[3], reply[4])
             if status == _FULL:
@@ -276,14 +365,18 @@ class RedisThrottle:
         try:
             reply: list[bytes | str | int] = await asyncio.shield(call)
         except asyncio.CancelledError:
-            undo = asyncio.ensure_future(self._give_back(call, lease))
-            self._undoing.add(undo)
-            undo.add_done_callback(self._undoing.discard)
+            self._track(asyncio.ensure_future(self._give_back(call, lease)))
             raise
         return reply
 
+    def _track(self, give_back: asyncio.Future[None]) -> asyncio.Future[None]:
+        """A lease on its way back to Redis: closing waits for it."""
+        self._undoing.add(give_back)
+        give_back.add_done_callback(self._undoing.discard)
+        return give_back
+
     async def _give_back(self, call: asyncio.Future[list[bytes | str | int]], lease: str) -> None:
-        with contextlib.suppress(*UNREACHABLE):
+        with contextlib.suppress(RedisError, OSError):  # an error here was the caller's, who is gone
             if int((await call)[0]) == _GRANTED:
                 await self._release(lease, 0, Outcome.NO_ANSWER)
 
@@ -302,7 +395,7 @@ class RedisThrottle:
         if outcome is Outcome.LIMITED:
             self._rate_limited += 1
         lease = ticket.lease if isinstance(ticket, _Lease) else ""
-        await asyncio.shield(self._release(lease, ticket.in_flight, outcome))
+        await asyncio.shield(self._track(asyncio.ensure_future(self._release(lease, ticket.in_flight, outcome))))
         if outcome is Outcome.LIMITED:
             log.info("rate limited (4008) with %d in flight on the key; shared throttle now %s",
                      ticket.in_flight, self.limits)
@@ -321,9 +414,19 @@ class RedisThrottle:
             self._lost_redis(exc, 1)
             return
         except RedisError as exc:
-            log.warning("the shared throttle could not release a lease (%s); it will expire", type(exc).__name__)
+            if self._publish_refused:  # the script gave the lease back and learned, then could not PUBLISH
+                self._wake_after_release()
+                return
+            self._warn_once("release", "the shared throttle could not release a lease (%s: %s); it will expire",
+                            type(exc).__name__, str(exc)[:200])
             return
+        self._lost_since = None
         self._note_limits(reply[0], reply[1])
+        self._wake_after_release()
+
+    def _wake_after_release(self) -> None:
+        if self._listener is not None:
+            self._listener.released()
 
     @property
     def limits(self) -> ThrottleLimits:
@@ -350,9 +453,11 @@ class RedisThrottle:
 
     def _lost_redis(self, exc: BaseException, failures: int) -> None:
         """Redis went away mid-run: fail closed (callers wait) and re-seed when it is back."""
+        if self._lost_since is None:
+            self._lost_since = time.monotonic()
         if not self._lost:
-            log.warning("the shared throttle lost Redis (%s); requests wait until it answers again",
-                        type(exc).__name__)
+            log.warning("the shared throttle lost Redis (%s); requests wait until it answers again, for up "
+                        "to %g s (outage_timeout)", type(exc).__name__, self._outage_timeout)
         elif failures > 1:
             log.debug("Redis still unreachable (%s), %d attempts", type(exc).__name__, failures)
         self._lost = True
@@ -379,8 +484,28 @@ class RedisThrottle:
                 self._lost_redis(exc, failures)
                 continue
             except RedisError as exc:
-                log.warning("the shared throttle could not renew its leases (%s)", type(exc).__name__)
+                self._warn_once("renew", "the shared throttle could not renew its leases (%s)", type(exc).__name__)
+            else:
+                self._lost_since = None
+                if self._client is not None:
+                    with contextlib.suppress(*UNREACHABLE):
+                        await self._compare_limits(self._client)
             failures = 0
+
+
+async def _stopped(*tasks: asyncio.Future[None] | None) -> None:
+    """Cancel ``tasks`` and wait until they have ended."""
+    for task in tasks:
+        if task is not None:
+            task.cancel()
+    for task in tasks:
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _number(value: float | None) -> str:
+    return "None" if value is None else f"{float(value):g}"
 
 
 def _shown(redis: object) -> str:

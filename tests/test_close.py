@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 
-from douyin_async import BatchAbortedError, ClientClosedError, DouyinClient, TransportError
+from douyin_async import AiohttpTransport, BatchAbortedError, ClientClosedError, DouyinClient, TransportError
 from douyin_async.emulator import Emulator
 
 from .conftest import KEY, SECRET, SEED_ID
@@ -104,3 +106,74 @@ async def test_use_from_another_threads_loop_is_refused_at_once() -> None:
         [error] = outcome
         assert isinstance(error, TransportError) and "another event loop" in str(error)
         assert (await client.item_get_video(SEED_ID)).item.num_iid == SEED_ID  # untouched here
+
+
+class CountingTransport(AiohttpTransport):
+    """The default transport, counting the times it is closed."""
+
+    closes = 0
+
+    async def aclose(self) -> None:
+        self.closes += 1
+        await super().aclose()
+
+
+async def test_close_leaves_a_given_transport_or_session_open() -> None:
+    async with Emulator(fast=True) as emu:
+        transport = CountingTransport()
+        async with client_for(emu, transport=transport) as client:
+            await client.item_get_video(SEED_ID)
+        assert transport.closes == 0
+        async with client_for(emu, transport=transport) as client:  # still usable: it was left open
+            await client.item_get_video(SEED_ID)
+        await transport.aclose()
+        async with aiohttp.ClientSession() as session:
+            async with client_for(emu, session=session) as client:
+                await client.item_get_video(SEED_ID)
+            assert not session.closed
+        async with client_for(emu) as client:  # a session the client made is closed with it
+            await client.item_get_video(SEED_ID)
+            ours = client._transport
+        assert isinstance(ours, AiohttpTransport) and ours._session is not None and ours._session.closed
+
+
+async def test_an_owners_cancellation_in_the_same_step_as_close_stays_a_cancellation() -> None:
+    async with Emulator(fast=True, latency=5.0) as emu:
+        client = client_for(emu)
+        await client.open()
+        call = asyncio.create_task(client.item_get_video(SEED_ID))
+        await asyncio.sleep(0.2)
+        closing = asyncio.ensure_future(client.aclose())  # cancels the call in its first step...
+        call.cancel()  # ...and the owner does too, before the call runs again
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await closing
+        async with client:  # the neighbour: the close alone
+            other = asyncio.create_task(client.item_get_video(SEED_ID))
+            await asyncio.sleep(0.2)
+        with pytest.raises(ClientClosedError):
+            await other
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout and Task.cancelling() are 3.11+")
+async def test_a_time_limit_that_expires_as_the_client_closes_is_still_a_timeout() -> None:
+    async with Emulator(fast=True, latency=5.0) as emu:
+        client = client_for(emu)
+        await client.open()
+        limits: list[asyncio.Timeout] = []
+
+        async def owner() -> tuple[str, int]:
+            try:
+                async with asyncio.timeout(30) as limit:
+                    limits.append(limit)
+                    await client.item_get_video(SEED_ID)
+            except TimeoutError:
+                return "timeout", asyncio.current_task().cancelling()  # type: ignore[union-attr]
+            return "no timeout", -1
+
+        call = asyncio.create_task(owner())
+        await asyncio.sleep(0.2)
+        closing = asyncio.ensure_future(client.aclose())
+        limits[0].reschedule(asyncio.get_running_loop().time())  # expires right after the close's step
+        assert await call == ("timeout", 0)
+        await closing

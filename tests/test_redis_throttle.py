@@ -388,3 +388,184 @@ async def test_a_script_error_is_a_typed_error(redis_server: RedisServer, redis_
         with pytest.raises(ThrottleUnavailableError, match=r"WRONGTYPE|ResponseError"):
             await throttle.acquire()
         assert throttle.limits.in_flight == 0
+
+
+# -- ACLs, outages, closing, loops -------------------------------------------------------------
+
+
+def user_url(server: RedisServer, user: str | None) -> str:
+    return server.url if user is None else f"redis://{user}:pw@127.0.0.1:{server.port}/0"
+
+
+async def make_user(admin: Redis, user: str, *refused: str) -> None:
+    await admin.acl_setuser(user, enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
+                            commands=["+@all", *(f"-{command}" for command in refused)])
+
+
+async def connections_of(admin: Redis, user: str) -> int:
+    return sum(1 for client in await admin.client_list() if client.get("user") == user)
+
+
+@pytest.mark.parametrize(("user", "refused"), [
+    ("nosub", ("subscribe", "psubscribe", "ssubscribe")),
+    ("nopub", ("publish",)),
+    (None, ()),
+])
+async def test_a_user_refused_subscribe_or_publish_polls_and_warns_once(
+    redis_server: RedisServer, redis_client: Redis, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch, user: str | None, refused: tuple[str, ...],
+) -> None:
+    import douyin_async._redis_wakeup as wakeup
+
+    monkeypatch.setattr(wakeup, "MAX_WAIT", 30.0)  # a waiter ends its wait in time only if woken (or polling)
+    caplog.set_level(logging.DEBUG, logger="douyin_async")
+    if user is not None:
+        await make_user(redis_client, user, *refused)
+    url = user_url(redis_server, user)
+    options: dict[str, Any] = {"key": KEY, "rate_limit": None, "max_concurrency": 1, "adaptive": False}
+    async with RedisThrottle(url, **options) as here, RedisThrottle(url, **options) as there:
+        for _ in range(3):
+            held = await here.acquire()
+            waiting = asyncio.ensure_future(here.acquire())
+            await asyncio.sleep(0.2)
+            await here.release(held, Outcome.ANSWERED)  # this process's release wakes its waiter
+            held = await asyncio.wait_for(waiting, 5)
+            waiting = asyncio.ensure_future(there.acquire())
+            await asyncio.sleep(0.2)
+            await here.release(held, Outcome.ANSWERED)  # another process's waiter hears it, or polls
+            await there.release(await asyncio.wait_for(waiting, 5), Outcome.ANSWERED)
+        leases = [k for k in await redis_client.keys("*") if k.endswith(b":leases")]
+        assert not leases or await redis_client.zcard(leases[0]) == 0  # every lease was given back
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    if user is None:
+        assert warnings == []
+    else:  # one per throttle, naming the command; nothing per request
+        command = refused[0].upper()
+        assert len(warnings) == 2 and all(f"may not {command}" in w for w in warnings), warnings
+        assert await connections_of(redis_client, user) == 0  # both clients closed, without raising
+
+
+async def test_redis_lost_mid_run_fails_typed_after_outage_timeout(redis_server: RedisServer) -> None:
+    async with RedisThrottle(redis_server.url, key=KEY, rate_limit=None, max_concurrency=2,
+                             outage_timeout=0.5) as throttle:
+        await throttle.release(await throttle.acquire(), Outcome.ANSWERED)
+        held = await throttle.acquire()
+        redis_server.kill()
+        started = time.monotonic()
+        with pytest.raises(ThrottleUnavailableError, match="outage_timeout") as caught:
+            await asyncio.wait_for(throttle.acquire(), 10)
+        assert caught.value.fatal and time.monotonic() - started < 5
+        started = time.monotonic()
+        with pytest.raises(ThrottleUnavailableError):  # still gone: the next one fails at once
+            await asyncio.wait_for(throttle.acquire(), 10)
+        assert time.monotonic() - started < 0.5
+        await throttle.release(held, Outcome.NO_ANSWER)  # dropped: it expires with the lost state
+        await asyncio.get_running_loop().run_in_executor(None, redis_server.start)
+        ticket = await asyncio.wait_for(throttle.acquire(), 10)  # back: waits out the settling, then goes
+        await throttle.release(ticket, Outcome.ANSWERED)
+
+
+async def test_redis_lost_mid_run_falls_back_to_local_after_outage_timeout(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="douyin_async")
+    async with RedisThrottle(redis_server.url, key=KEY, rate_limit=10, max_concurrency=4, fallback="local",
+                             processes=2, outage_timeout=0.5) as throttle:
+        held = await throttle.acquire()
+        redis_server.kill()
+        tickets = await asyncio.wait_for(asyncio.gather(*(throttle.acquire() for _ in range(2))), 10)
+        assert throttle.limits.concurrency_ceiling == 2 and throttle.limits.rate_ceiling == 5
+        for ticket in [held, *tickets]:
+            await throttle.release(ticket, Outcome.ANSWERED)
+        assert throttle.limits.in_flight == 0
+    fallbacks = [r.getMessage() for r in caplog.records if "local throttle" in r.getMessage()]
+    assert len(fallbacks) == 1 and "outage_timeout" in fallbacks[0]
+
+
+async def test_close_waits_for_the_leases_being_given_back(redis_server: RedisServer, redis_client: Redis) -> None:
+    throttle = RedisThrottle(redis_server.url, key=KEY, rate_limit=None, max_concurrency=50, adaptive=False)
+    for _ in range(10):
+        async with throttle:
+            calls = [asyncio.ensure_future(throttle.acquire()) for _ in range(5)]
+            await asyncio.sleep(0)  # the scripts are on their way
+            for call in calls:
+                call.cancel()
+            await asyncio.gather(*calls, return_exceptions=True)
+        assert not throttle._undoing
+    leases = [k for k in await redis_client.keys("*") if k.endswith(b":leases")]
+    assert not leases or await redis_client.zcard(leases[0]) == 0
+
+
+def test_a_throttle_moves_to_a_new_loop_only_once_its_old_loop_is_closed(redis_server: RedisServer) -> None:
+    import gc
+    import warnings
+
+    from douyin_async import TransportError
+
+    throttle = RedisThrottle(redis_server.url, key=KEY, rate_limit=None, max_concurrency=1)
+
+    async def use(close: bool) -> None:
+        held = await throttle.acquire()
+        waiting = asyncio.ensure_future(throttle.acquire())  # the release listener runs
+        await asyncio.sleep(0.1)
+        await throttle.release(held, Outcome.ANSWERED)
+        await throttle.release(await asyncio.wait_for(waiting, 5), Outcome.ANSWERED)
+        if close:
+            await throttle.aclose()
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(use(close=False))
+        with pytest.raises(TransportError, match=r"stopped but not closed.*run_until_complete"):
+            asyncio.run(use(close=True))  # its connections are open on a loop that can still close them
+        loop.run_until_complete(throttle.aclose())
+    finally:
+        loop.close()
+    asyncio.run(use(close=False))  # left open, and that loop is then closed by asyncio.run
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        asyncio.run(use(close=True))  # replaced: what could be closed was, the rest is collected here
+        gc.collect()
+
+
+async def test_processes_with_other_limits_on_one_key_are_warned_once(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="douyin_async")
+    secret_key = "a-gateway-key-of-ours"
+    first = RedisThrottle(redis_server.url, key=secret_key, rate_limit=10, max_concurrency=4, lease_seconds=0.3)
+    same = RedisThrottle(redis_server.url, key=secret_key, rate_limit=10.0, max_concurrency=4)
+    other = RedisThrottle(redis_server.url, key=secret_key, rate_limit=5, max_concurrency=2)
+    async with first, same:
+        held = await first.acquire()  # renews its lease, and looks at its peers, every 0.1 s
+        await asyncio.sleep(0.3)
+        assert caplog.records == []  # the same limits, however written: nothing to say
+        async with other:
+            await asyncio.sleep(0.5)
+            await other.release(await other.acquire(), Outcome.ANSWERED)
+        await asyncio.sleep(0.3)
+        await first.release(held, Outcome.ANSWERED)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2, warnings  # the newcomer at once, the one running at its next renewal
+    for text in warnings:
+        assert "rate_limit=10, max_concurrency=4" in text and "rate_limit=5, max_concurrency=2" in text
+        assert secret_key not in text and hashlib.sha256(secret_key.encode()).hexdigest()[:16] not in text
+
+
+async def test_a_given_client_refused_subscribe_is_left_open_and_usable(
+    redis_server: RedisServer, redis_client: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="douyin_async")
+    await make_user(redis_client, "nosub", "subscribe")
+    given = Redis.from_url(user_url(redis_server, "nosub"))
+    try:
+        async with RedisThrottle(given, key=KEY, rate_limit=None, max_concurrency=1, adaptive=False) as throttle:
+            held = await throttle.acquire()
+            waiting = asyncio.ensure_future(throttle.acquire())
+            await asyncio.sleep(0.2)
+            await throttle.release(held, Outcome.ANSWERED)
+            await throttle.release(await asyncio.wait_for(waiting, 5), Outcome.ANSWERED)
+        assert await given.ping()  # the caller's client: not closed
+    finally:
+        await given.aclose()
+    assert ["SUBSCRIBE" in r.getMessage() for r in caplog.records] == [True]

@@ -109,3 +109,21 @@ def test_the_environment_names_the_gateway_when_the_code_does_not(monkeypatch: p
     monkeypatch.setenv("DOUYIN_API_BASE_URL", "not a url")
     with pytest.raises(ValueError, match="base_url"):
         DouyinClient("k", "s")
+
+
+def test_the_default_base_url_given_explicitly_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from douyin_async import DEFAULT_BASE_URL, DouyinClient
+    from douyin_async.cli._parser import build_parser
+    from douyin_async.cli._session import client_options
+
+    monkeypatch.setenv("DOUYIN_API_BASE_URL", "http://127.0.0.1:8765/douyin")
+    assert DouyinClient("k", "s", base_url=DEFAULT_BASE_URL).base_url == DEFAULT_BASE_URL
+    assert DouyinClient("k", "s", base_url=[DEFAULT_BASE_URL]).base_url == DEFAULT_BASE_URL
+    assert DouyinClient("k", "s", base_url=None).base_url == "http://127.0.0.1:8765/douyin"
+    # The command line: no --base-url leaves the choice to the environment; one given wins.
+    for argv, expected in ((["get", "1"], "http://127.0.0.1:8765/douyin"),
+                           (["get", "1", "--base-url", DEFAULT_BASE_URL], DEFAULT_BASE_URL)):
+        options = client_options(build_parser().parse_args(argv))
+        assert DouyinClient("k", "s", **options).base_url == expected
+    monkeypatch.delenv("DOUYIN_API_BASE_URL")
+    assert DouyinClient("k", "s").base_url == DEFAULT_BASE_URL

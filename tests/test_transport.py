@@ -202,8 +202,8 @@ def test_a_client_open_on_one_loop_is_refused_on_another_with_a_typed_error() ->
         with pytest.raises(TransportError):  # connection refused, but the session is now open here
             await client.item_get_video(SEED_ID)
 
-    async def second() -> None:
-        with pytest.raises(TransportError, match="another event loop") as caught:
+    async def second() -> None:  # the first loop could still close its connections: it says how
+        with pytest.raises(TransportError, match=r"another event loop, stopped .*run_until_complete") as caught:
             await client.item_get_video(SEED_ID)
         assert not caught.value.retryable
 
@@ -214,6 +214,27 @@ def test_a_client_open_on_one_loop_is_refused_on_another_with_a_typed_error() ->
     finally:
         loop.run_until_complete(client.aclose())
         loop.close()
+
+
+def test_a_client_left_open_by_an_ended_asyncio_run_reopens_on_the_next() -> None:
+    import asyncio as aio
+
+    client = DouyinClient(KEY, SECRET, base_url="http://127.0.0.1:9/douyin", max_retries=0)
+    transport = client._transport
+    assert isinstance(transport, AiohttpTransport)
+    sessions = []
+
+    async def call() -> None:
+        with pytest.raises(TransportError, match="Connect"):  # refused: it reached the network
+            await client.item_get_video(SEED_ID)
+        sessions.append(transport._session)
+
+    aio.run(call())  # the client is not closed, and the loop it opened its session on is gone
+    aio.run(call())
+    aio.run(client.aclose())
+    first, second = sessions
+    assert first is not second and first is not None and first.closed
+    assert second is not None and second.closed
 
 
 @pytest.mark.parametrize(

@@ -28,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     group = client.add_argument_group("client")
     group.add_argument("--emulator", action="store_true",
                        help="start a local emulator and use it (offline; fake data)")
-    group.add_argument("--base-url", default=DEFAULT_BASE_URL,
-                       help="gateway base URL (default: DOUYIN_API_BASE_URL if set, else %(default)s)")
+    group.add_argument("--base-url",
+                       help=f"gateway base URL (default: DOUYIN_API_BASE_URL if set, else {DEFAULT_BASE_URL})")
     group.add_argument("--key", help="API key (visible in shell history and ps: prefer DOUYIN_API_KEY)")
     group.add_argument("--secret", help="API secret (visible in shell history and ps: prefer DOUYIN_API_SECRET)")
     group.add_argument("--rate", type=checks.rate, default=5.0,

@@ -32,7 +32,7 @@ from ._options import (
 )
 from ._parse import parse_item_id
 from ._quota import Quota
-from ._redact import CREDENTIAL_PARAMS, Redactor
+from ._redact import CREDENTIAL_PARAMS, Redactor, seal
 from ._resolve import ShortLinkResolver
 from ._retry import RetryPolicy
 from ._throttle import Throttle, ThrottleLimits, shared_throttle
@@ -312,7 +312,8 @@ class DouyinClient:
                 return DownloadResult(tuple(written), tuple(found), tuple(charges))
         except DouyinError as exc:
             exc.billed, exc.possibly_billed = count_charges(charges)
-            raise
+            failure = seal(exc, self._redact)
+        raise failure
 
     def _parse_input(self, value: Any) -> str | Callable[[Any], Awaitable[str]]:
         """A batch input's id now, or the resolver to call for it (short links need a lookup)."""

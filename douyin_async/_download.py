@@ -39,8 +39,9 @@ from ._models import Video
 from ._options import MediaOptions
 from ._redact import Redactor
 from ._retry import RetryPolicy
-from ._transport import Request, Stream, Transport
+from ._transport import Request, Stream, Transport, foreign_error
 from .errors import (
+    DouyinError,
     DownloadError,
     DownloadInProgressError,
     MediaContentError,
@@ -467,7 +468,14 @@ class Downloader:
             async with self._slots:
                 await self._stream(file, url, shown, on_bytes)
         except TransportError as exc:
-            failure = DownloadError(f"media download failed ({exc}): {shown}", url=shown, retryable=exc.retryable)
+            failure = DownloadError(f"media download failed ({self._redact(exc.message)}): {shown}", url=shown,
+                                    retryable=exc.retryable)
+        except DouyinError:
+            raise
+        except Exception as exc:  # a transport of the caller's: typed here, raised outside this block
+            error = foreign_error(exc, Request("GET", url), self._redact)
+            failure = DownloadError(f"media download failed ({error.message}): {shown}", url=shown,
+                                    retryable=error.retryable)
         else:
             self._finish(file, shown)
             return

@@ -261,10 +261,10 @@ class Gateway:
         The body is read with the credentials masked in it: a gateway that echoes its query
         hands back nothing a response, an error or a frame could show.
         """
+        body, charset = self.redact.answer(answer.body, _charset(answer.headers.get("Content-Type")))
         try:
             response = decode_item_get_video(
-                self.redact.body(answer.body), item_id, redact=self.redact, retry_unknown=self._retry_unknown,
-                charset=_charset(answer.headers.get("Content-Type")),
+                body, item_id, redact=self.redact, retry_unknown=self._retry_unknown, charset=charset,
             )
         except ApiError as exc:
             if exc.quota is not None:

@@ -7,31 +7,39 @@ and its traceback (whose frames may hold a URL or a body) is dropped.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import quote, quote_plus
+
+import msgspec
 
 from .errors import DouyinError
 
 MASK = "***"
-_SECRET_PARAMS = re.compile(r"(?i)\b(key|secret|api_key|apikey|token)=([^&\s#'\"<>]*)")
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]*@")
-"""The ``user:password@`` of a URL (a Redis or proxy address)."""
+_SECRET_PARAMS = re.compile(r"(?i)\b(key|secret|api_key|apikey|token|password|passwd)=([^&\s#'\"<>]*)")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)\S*@")
+"""The ``user:password@`` of a URL (a Redis or proxy address), up to its last ``@``: a password
+may hold ``@``, ``/`` or ``?`` that its owner did not escape."""
 
 
 class Redactor:
     """Masks credential query parameters, the user and password of URLs, and every literal
     occurrence of the given secrets."""
 
-    __slots__ = ("_raw", "_secrets")
+    __slots__ = ("_literals", "_probes", "_secrets")
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        given = {s for s in secrets if s}
-        # A secret also travels URL-encoded: a server that echoes the query echoes that form.
-        forms = given | {quote_plus(s) for s in given} | {quote(s, safe="") for s in given}
+        given = sorted({s for s in secrets if s}, key=len, reverse=True)
         # Longest first, so a secret containing another is masked whole.
-        self._secrets = sorted(forms, key=len, reverse=True)
-        self._raw = [s.encode() for s in self._secrets]
+        self._literals = given
+        # A secret also travels URL-encoded (a server that echoes the query echoes that form),
+        # and JSON-escaped in a body (PHP writes / as \/).
+        self._secrets = sorted({form for s in given for form in _forms(s)}, key=len, reverse=True)
+        # One search a secret in every body: its longest run of characters that no encoding
+        # rewrites; only when it is there are its forms looked for.
+        self._probes = [(_probe(s), sorted({f.encode() for f in _forms(s)}, key=len, reverse=True)) for s in given]
 
     def __call__(self, text: str) -> str:
         text = _SECRET_PARAMS.sub(lambda m: f"{m.group(1)}={MASK}", text)
@@ -41,12 +49,35 @@ class Redactor:
             text = text.replace(secret, MASK)
         return text
 
+    def answer(self, body: bytes, charset: str | None = None) -> tuple[bytes, str | None]:
+        """A response body with every form of the secrets masked, and the charset it is now in.
+
+        A body with ``\\u`` escapes, or in a charset other than UTF-8, may spell a secret in a way
+        no byte search finds: it is read as JSON and, when a text in it holds a secret, written
+        again as UTF-8 with the secret masked. Anything that is not JSON is shown only through
+        excerpts, which are masked as text.
+        """
+        for probe, forms in self._probes:
+            if probe in body:
+                for form in forms:
+                    body = body.replace(form, _MASK_BYTES)
+        if not self._literals or (b"\\u" not in body and (charset is None or charset.lower() in _UTF8)):
+            return body, charset
+        try:
+            value = _JSON.decode(body.decode(charset or "utf-8"))
+        except (ValueError, LookupError, RecursionError, msgspec.DecodeError):
+            return body, charset
+        masked = _masked(value, self._mask_literals)
+        return (body, charset) if masked == value else (msgspec.json.encode(masked), None)
+
     def body(self, body: bytes) -> bytes:
-        """``body`` with every literal secret masked: a server that echoes them echoes nothing."""
-        for secret in self._raw:
-            if secret in body:
-                body = body.replace(secret, MASK.encode())
-        return body
+        """``body`` (UTF-8) with every form of the secrets masked: a server that echoes them echoes nothing."""
+        return self.answer(body)[0]
+
+    def _mask_literals(self, text: str) -> str:
+        for secret in self._literals:
+            text = text.replace(secret, MASK)
+        return text
 
     def excerpt(self, body: bytes, limit: int = 200) -> str:
         """A redacted, printable, truncated start of a response body."""
@@ -85,10 +116,43 @@ def seal(error: DouyinError, redact: Callable[[str], str]) -> DouyinError:
 
 
 def _mask_texts(error: DouyinError, redact: Callable[[str], str]) -> None:
-    error.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in error.args)
-    for name, value in vars(error).items():
-        if isinstance(value, str):
-            setattr(error, name, redact(value))
+    error.args = _masked(error.args, redact)
+    for name, value in vars(error).items():  # __notes__ (add_note) included
+        masked = _masked(value, redact)
+        if masked is not value:
+            setattr(error, name, masked)
+
+
+def _masked(value: Any, redact: Callable[[str], str], depth: int = 0) -> Any:
+    """``value`` with every text in it masked: a str, or one inside lists, tuples, sets and dicts."""
+    if isinstance(value, str):
+        return redact(value)
+    if depth > 8:
+        return value
+    kind = type(value)
+    if kind in (list, tuple, set, frozenset):
+        return kind(_masked(item, redact, depth + 1) for item in value)
+    if kind is dict:
+        return {_masked(key, redact, depth + 1): _masked(item, redact, depth + 1) for key, item in value.items()}
+    return value
+
+
+def _forms(secret: str) -> set[str]:
+    """How a secret may appear: as is, URL-encoded, JSON-escaped (with ``/`` as ``\\/`` too)."""
+    escaped = json.dumps(secret)[1:-1]
+    return {secret, quote_plus(secret), quote(secret, safe=""), escaped, escaped.replace("/", "\\/")}
+
+
+def _probe(secret: str) -> bytes:
+    """The longest run of ``secret`` that URL-encoding and JSON-escaping leave as it is."""
+    runs = re.findall(r"[A-Za-z0-9._~-]+", secret)
+    longest = max(runs, key=len, default="")
+    return longest.encode() if len(longest) >= 4 else b""  # b"" is in every body: every form is looked for
+
+
+_MASK_BYTES = MASK.encode()
+_UTF8 = frozenset({"utf-8", "utf8"})
+_JSON = msgspec.json.Decoder()
 
 
 CREDENTIAL_PARAMS = Redactor()

@@ -153,7 +153,7 @@ def transport_error(exc: BaseException, request: Request, redact: Redact) -> Tra
         return TransportError(f"invalid URL: {redact(str(exc))}", retryable=False, sent=False)
     # No connection, no request: nothing can have been billed.
     sent = not isinstance(exc, aiohttp.ClientConnectorError)
-    return TransportError(f"{type(exc).__name__}: {redact(str(exc))}", sent=sent)
+    return TransportError(f"{type(exc).__name__}: {redact(text_of(exc))}", sent=sent)
 
 
 def foreign_error(exc: Exception, request: Request, redact: Redact) -> TransportError:
@@ -165,9 +165,17 @@ def foreign_error(exc: Exception, request: Request, redact: Redact) -> Transport
     if isinstance(exc, _FAILURES):
         return transport_error(exc, request, redact)
     if isinstance(exc, OSError):
-        return TransportError(f"{type(exc).__name__}: {redact(str(exc))}",
+        return TransportError(f"{type(exc).__name__}: {redact(text_of(exc))}",
                               sent=not isinstance(exc, ConnectionRefusedError))
-    return TransportError(f"the transport raised {type(exc).__name__}: {redact(str(exc))}", retryable=False)
+    return TransportError(f"the transport raised {type(exc).__name__}: {redact(text_of(exc))}", retryable=False)
+
+
+def text_of(exc: BaseException) -> str:
+    """``str(exc)``, or a word on why there is none: an exception of someone else's may fail even that."""
+    try:
+        return str(exc)
+    except Exception:
+        return "(its text cannot be read)"
 
 
 class AiohttpTransport:

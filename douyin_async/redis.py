@@ -33,6 +33,7 @@ from ._adaptive import AdaptivePolicy, Ticket
 from ._client import ENV_KEY
 from ._lifecycle import close_from_here, loop_moved
 from ._options import check, check_count, check_positive, is_number
+from ._redact import CREDENTIAL_PARAMS
 from ._redis_scripts import ACQUIRE, RELEASE, RENEW, SETTLE_SECONDS, STATE_TTL_MS, Keys, policy_args
 from ._redis_wakeup import UNREACHABLE, ReleaseListener, backoff
 from ._throttle import DEFAULT_MARGIN, LocalThrottle, Outcome, ThrottleLimits
@@ -514,4 +515,4 @@ def _shown(redis: object) -> str:
         return type(redis).__name__
     scheme, sep, rest = redis.partition("://")
     _, at, host = rest.rpartition("@")
-    return f"{scheme}{sep}{'***@' if at else ''}{host}" if sep else "***"
+    return CREDENTIAL_PARAMS(f"{scheme}{sep}{'***@' if at else ''}{host}") if sep else "***"

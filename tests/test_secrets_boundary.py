@@ -169,3 +169,74 @@ async def test_our_own_errors_keep_their_type_and_code() -> None:
         with pytest.raises(InvalidParamError):
             await client.item_get_video("not an id")
     assert caught.value.billed == 1 and caught.value.request_id == "***.***"
+
+
+def escaped_echo(spell: str, charset: str = "utf-8") -> MockTransport:
+    """A gateway that echoes the key and secret inside a success, spelled as ``spell`` says."""
+
+    def encode(text: str) -> str:
+        if spell == "unicode-escapes":
+            return "".join(f"\\u{ord(char):04x}" for char in text)
+        return text.replace("/", "\\/") if spell == "slashes" else text
+
+    def answer(request: Request) -> Response:
+        body = (f'{{"error_code":"0000","request_id":"{encode(KEY)}","api_info":"today:1 max:9 {encode(SECRET)}",'
+                f'"item":{{"num_iid":"{ITEM}","title":"{encode(SECRET)}","extra":"{encode(KEY)}"}}}}')
+        return Response(200, {"Content-Type": f"application/json; charset={charset}"}, body.encode(charset))
+
+    return MockTransport(answer)
+
+
+@pytest.mark.parametrize(("spell", "charset"), [("unicode-escapes", "utf-8"), ("slashes", "utf-8"),
+                                                ("plain", "utf-16"), ("plain", "gb18030")])
+async def test_an_escaped_echo_reaches_no_field(spell: str, charset: str) -> None:
+    async with DouyinClient(KEY, SECRET, transport=escaped_echo(spell, charset)) as client:
+        response = await client.item_get_video(ITEM)
+    texts = [repr(response), response.request_id, response.api_info, response.raw.decode("utf-8", "replace"),
+             response.raw_item.decode(), repr(msgspec.structs.asdict(response.item)),
+             msgspec.json.decode(response.raw_item).__repr__()]
+    assert response.item.num_iid == ITEM
+    assert not leaks(texts), leaks(texts)
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+class OwnError(TransportError):
+    """A caller's own error type, holding the URL in containers and a note."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"failed: {url}")
+        self.urls = [url, {"where": url}]
+        self.add_note(f"while fetching {url}")
+
+
+@pytest.mark.parametrize("make", [lambda url: Unprintable(url), lambda url: OwnError(url)],
+                         ids=["unprintable", "own-error-with-containers-and-a-note"])
+async def test_odd_errors_of_a_callers_transport_are_typed_and_masked(make: Any) -> None:
+    async with DouyinClient(KEY, SECRET, transport=LeakyTransport(make), max_retries=0) as client:
+        with pytest.raises(TransportError) as caught:
+            await client.item_get_video(ITEM)
+    assert_clean(caught.value)
+    assert not leaks([repr(caught.value.__dict__), repr(getattr(caught.value, "__notes__", None))])
+
+
+def answer_with_media_urls() -> Any:
+    from douyin_async import ItemGetVideoResponse, Video, VideoStreams
+
+    video = Video(num_iid=ITEM, video=VideoStreams(url="http://m/v.mp4", url_raw="http://m/r.mp4"))
+    return ItemGetVideoResponse(video, "0000", "", 0.0, "", 0)
+
+
+async def test_a_download_through_a_callers_leaky_transport_is_typed_and_masked(tmp_path: Any) -> None:
+    """A caller's transport that names the key and secret in what it raises for a media file."""
+    from douyin_async import DownloadError
+
+    transport = LeakyTransport(lambda url: ValueError(f"cannot fetch {url} (key={KEY} secret {SECRET})"))
+    async with DouyinClient(KEY, SECRET, transport=transport, max_retries=0) as client:
+        with pytest.raises(DownloadError) as caught:
+            await client.download(answer_with_media_urls(), tmp_path, kinds="video")
+    assert "ValueError" in str(caught.value)
+    assert_clean(caught.value)

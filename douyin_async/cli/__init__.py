@@ -19,7 +19,6 @@ import traceback
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from .. import DEFAULT_SHORT_LINK_HOSTS, DouyinError, Redactor
 from ..emulator import config_from_args
@@ -82,9 +81,9 @@ def _command(args: argparse.Namespace) -> int:
 def _redactor(args: argparse.Namespace) -> Redactor:
     """Masks every secret the command knows: the key and secret, and the password of ``--redis``."""
     redis = getattr(args, "redis", None)
-    password = urlsplit(redis).password if redis else None
+    userinfo = redis.partition("://")[2].rpartition("@")[0] if redis else ""
     return Redactor([getattr(args, "key", None), getattr(args, "secret", None), os.environ.get(ENV_KEY),
-                     os.environ.get(ENV_SECRET), password])
+                     os.environ.get(ENV_SECRET), userinfo, userinfo.partition(":")[2]])
 
 
 def prepare(args: argparse.Namespace) -> None:

@@ -101,8 +101,16 @@ price = _ranged(_number, f"give the price of one billed call, from 0 to {MAX_PRI
 port = _ranged(_whole, "give a TCP port from 1 to 65535, or 0 for any free port", lambda value: 0 <= value <= 65535)
 
 
-shown = Redactor()
-"""A value as the command line may echo it: a URL's password and credential parameters masked."""
+_MASK_PARAMS = Redactor()
+
+
+def shown(url: str) -> str:
+    """A URL as the command line may echo it: all before its last ``@`` masked (a password may
+    hold a space, ``/`` or ``@``), and credential parameters (``?password=``) masked."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        url = f"{scheme}://***@{rest.rpartition('@')[2]}"
+    return _MASK_PARAMS(url)
 
 
 def redis_url(text: str) -> str:

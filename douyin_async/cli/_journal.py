@@ -313,7 +313,9 @@ def _permanent_keys(path: Path) -> set[str]:
     """The keys whose latest failure in errors file ``path`` is permanent."""
     reader = Journal(path, path, Output("jsonl"))
     size = _complete_size(path, is_failure)
-    for line in _complete_lines(path, max(size, 0)):
+    if size <= 0:
+        return set()  # recorded, but that run had no failure (or the file was removed)
+    for line in _complete_lines(path, size):
         reader._remember_failure(line)
     return reader.permanent
 

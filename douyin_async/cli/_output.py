@@ -137,8 +137,9 @@ def _csv_line(fields: tuple[str, ...]) -> bytes:
     return buffer.getvalue().encode()
 
 
-_FORMULA = re.compile("'*[=+\\-@\t\r]")
-"""What a spreadsheet may run as a formula at the start of a cell, behind any apostrophes."""
+_FORMULA = re.compile("'*[=+\\-@\t\r＝＋－＠]")
+"""What a spreadsheet may run as a formula at the start of a cell, behind any apostrophes (the
+full-width forms too: some locales' spreadsheets take them for the ASCII ones)."""
 
 
 def guarded(value: str) -> str:

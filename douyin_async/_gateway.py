@@ -43,6 +43,8 @@ log = logging.getLogger("douyin_async")
 _LANG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z]{2,4})?")
 LANG_ALLOWED = "a language code such as cn, en, ru, ko or zh-CN"
 
+_STRANGERS = 3
+"""Calls answered without an envelope by a host never seen to send one, after which it is not the gateway."""
 _NO_API = frozenset({404, 405})
 """Statuses that, without an envelope, say the request never reached the API: a wrong base URL."""
 
@@ -57,7 +59,9 @@ class _Call:
     cell for every variable it closes over.
     """
 
-    __slots__ = ("after_send", "before_send", "billed", "cache", "item_id", "lang", "possibly_billed", "sent")
+    __slots__ = (
+        "after_send", "before_send", "billed", "cache", "item_id", "lang", "possibly_billed", "sent", "unvouched",
+    )
 
     def __init__(
         self, item_id: str, cache: bool | None, lang: str | None,
@@ -66,6 +70,8 @@ class _Call:
         self.item_id, self.cache, self.lang = item_id, cache, lang
         self.before_send, self.after_send = before_send, after_send
         self.sent = self.billed = self.possibly_billed = 0
+        self.unvouched = False
+        """Whether an answer to this call came without an envelope from a host never seen to send one."""
 
     def charged(self, charge: Charge) -> None:
         """An attempt was sent: count what it cost, and tell the batch."""
@@ -111,6 +117,10 @@ class Gateway:
         self.throttle = throttle
         self.redact = redact
         self._quota = QuotaTracker()
+        self._vouched = [False] * len(base_urls)
+        """Per host: whether it has answered with the gateway's envelope at least once."""
+        self._unvouched = [0] * len(base_urls)
+        """Per host, before it vouched: the calls it answered without an envelope."""
         self.base_urls = tuple(base_urls)
         self.host = 0
         """Index in ``base_urls`` of the host in use: the first, or the last one that answered."""
@@ -230,7 +240,7 @@ class Gateway:
             answer = await self.transport.send(request)
             if self._max_body is not None and len(answer.body) > self._max_body:
                 raise too_large(self._max_body)  # a transport of the caller's that read it all anyway
-            response = self._read(answer, call.item_id, host)
+            response = self._read(answer, call, host)
             outcome, charge = Outcome.ANSWERED, Charge.BILLED
             return response
         except RateLimitError:
@@ -255,7 +265,7 @@ class Gateway:
                 call.charged(charge)
         raise failure
 
-    def _read(self, answer: Response, item_id: str, host: int) -> ItemGetVideoResponse:
+    def _read(self, answer: Response, call: _Call, host: int) -> ItemGetVideoResponse:
         """The decoded answer; a gateway error envelope raises its typed error.
 
         The body is read with the credentials masked in it: a gateway that echoes its query
@@ -264,20 +274,15 @@ class Gateway:
         body, charset = self.redact.answer(answer.body, _charset(answer.headers.get("Content-Type")))
         try:
             response = decode_item_get_video(
-                body, item_id, redact=self.redact, retry_unknown=self._retry_unknown, charset=charset,
+                body, call.item_id, redact=self.redact, retry_unknown=self._retry_unknown, charset=charset,
             )
         except ApiError as exc:
+            self._vouched[host] = True
             if exc.quota is not None:
                 self._quota.reported(exc.quota, billed=exc.charged)
             raise
         except MalformedResponseError as exc:
-            if answer.status in _NO_API:
-                raise EndpointNotFoundError(
-                    f"HTTP {answer.status} without a gateway envelope from {self.base_urls[host]}: no "
-                    "item_get_video API there. Check the client's base URL: the gateway's ends with the "
-                    "API family, /douyin",
-                    status=answer.status,
-                ) from None
+            self._not_the_gateway(answer, exc, call, host)
             if answer.status != 200:
                 raise HTTPStatusError(
                     f"HTTP {answer.status} without a gateway envelope: {exc.excerpt!r}",
@@ -285,10 +290,38 @@ class Gateway:
                     retry_after=retry_after_seconds(answer.headers.get("Retry-After")),
                 ) from None
             raise
+        self._vouched[host] = True
         if answer.status != 200:
-            log.info("item %s: HTTP %d carried a success envelope", item_id, answer.status)
+            log.info("item %s: HTTP %d carried a success envelope", call.item_id, answer.status)
         self._quota.answered(response.api_info)
         return response
+
+    def _not_the_gateway(self, answer: Response, failure: MalformedResponseError, call: _Call, host: int) -> None:
+        """Raise ``EndpointNotFoundError`` when an answer without an envelope says the base URL is wrong.
+
+        A 404 or 405 page says so at once (not billed: no API ran). Other answers without an
+        envelope (an HTML 200, a redirect, a 403) say so once ``_STRANGERS`` calls got one from a
+        host never seen to send an envelope: the first wave of a batch, not every id. 429 and 5xx
+        are an outage, not an address, and are retried.
+        """
+        status = answer.status
+        where = self.base_urls[host]
+        advice = "Check the client's base URL: the gateway's ends with the API family, /douyin"
+        if status in _NO_API:
+            raise EndpointNotFoundError(
+                f"HTTP {status} without a gateway envelope from {where}: no item_get_video API there. {advice}",
+                status=status,
+            ) from None
+        if self._vouched[host] or call.unvouched or status == 429 or status >= 500:
+            return
+        call.unvouched = True
+        self._unvouched[host] += 1
+        if self._unvouched[host] >= _STRANGERS:
+            raise EndpointNotFoundError(
+                f"{self._unvouched[host]} calls got answers without the gateway's envelope from {where}, and none "
+                f"an envelope (the last: HTTP {status}, {failure.excerpt[:80]!r}). {advice}",
+                status=status, reached=True,
+            ) from None
 
     @property
     def quota(self) -> Quota | None:

@@ -17,7 +17,7 @@
     ├── TransportError                no usable envelope: connection, timeout, HTTP status, body
     │   ├── RequestTimeoutError
     │   ├── HTTPStatusError
-    │   │   └── EndpointNotFoundError 404/405 without an envelope: wrong base URL (not billed, fatal)
+    │   │   └── EndpointNotFoundError no gateway at the base URL: a 404/405 page (not billed), fatal
     │   ├── MalformedResponseError    body is not the JSON envelope, in any charset
     │   ├── ThrottleUnavailableError  a shared throttle's store (Redis) cannot be reached (fatal)
     │   └── ResponseTooLargeError     body above ResponseOptions.max_body_size (possibly billed)
@@ -266,15 +266,20 @@ class HTTPStatusError(TransportError):
 
 
 class EndpointNotFoundError(HTTPStatusError):
-    """404 or 405 with no gateway envelope: the request never reached the API (the gateway answers
-    an unknown API with its own 4010 envelope), so the base URL is wrong. Not billed; fatal, so a
-    batch stops before it sends the same mistake for every id."""
+    """No gateway at the base URL: fatal, so a batch stops before it sends the same mistake for every id.
+
+    A 404 or 405 page with no envelope never reached the API (the gateway answers an unknown API
+    with its own 4010 envelope): not billed. Other answers without an envelope (an HTML 200, a
+    redirect, a 403) from a host that never sent one say the same after the first few calls;
+    those were sent to something, so they count as possibly billed (``sent`` is True).
+    """
 
     fatal = True
 
-    def __init__(self, message: str, *, status: int, attempts: int = 0) -> None:
+    def __init__(self, message: str, *, status: int, reached: bool = False, attempts: int = 0) -> None:
         super().__init__(message, status=status, attempts=attempts)
-        self.sent = False
+        self.retryable = False
+        self.sent = reached
 
 
 class MalformedResponseError(TransportError):

@@ -74,7 +74,10 @@ async def test_no_command_echoes_the_redis_password(tmp_path: Path) -> None:
     source = tmp_path / "ids.txt"
     source.write_text("7092264344980868363\n")
     urls = [f"redis://user:{PASSWORD}@127.0.0.1:9/0", f"redis://:{PASSWORD}@127.0.0.1:99999/0",
-            f"http://user:{PASSWORD}@127.0.0.1:9/0", f"redis://user:{PASSWORD}@[::1/0"]
+            f"http://user:{PASSWORD}@127.0.0.1:9/0", f"redis://user:{PASSWORD}@[::1/0",
+            f"redis://user:{PASSWORD}@x@127.0.0.1:9/0", f"redis://:{PASSWORD}/x@127.0.0.1:9/0",
+            f"redis://:{PASSWORD}?x@127.0.0.1:9/0", f"redis://:{PASSWORD} x@127.0.0.1:9/0",
+            f"redis://127.0.0.1:9/0?password={PASSWORD}"]
     commands = [["get", "7092264344980868363"], ["download", "7092264344980868363", "-d", str(tmp_path / "media")],
                 ["batch", str(source), "-o", str(tmp_path / "out.jsonl"), "--no-progress"]]
     for url in urls:
@@ -83,4 +86,4 @@ async def test_no_command_echoes_the_redis_password(tmp_path: Path) -> None:
             assert code == 2, (command, url, err)
             assert PASSWORD not in out + err, (command, url, err)
             assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-            assert "***@" in err or "not a Redis URL" in err or "Port" in err, err
+            assert "***" in err or "not a Redis URL" in err or "Port" in err, err

@@ -327,3 +327,34 @@ async def test_six_shards_on_one_errors_file_lose_no_failure_and_rerun_free(tmp_
             assert "earlier runs of -o" in rerun.stderr and str(errors) in rerun.stderr
         assert emu.stats.charged == len(wanted)
     assert len(records(errors)) == len(missing)  # one line per id once no run shares it
+
+
+async def test_pasted_credentials_in_the_input_reach_no_file(tmp_path: Path) -> None:
+    """An input line holding a gateway URL with the key and secret: masked in OUT and the errors file."""
+    key, secret = next(iter(KEYS.items()))
+    source = tmp_path / "ids.txt"
+    source.write_text(f"https://www.douyin.com/video/7092264344980868363?key={key}&secret={secret}\n"
+                      f"https://api-gw-4.cn/douyin/item_get_video/?key={key}&secret={secret}&item_id=1\n"
+                      f"not an id but the secret {secret}\n")
+    out = tmp_path / "out.jsonl"
+    async with Emulator(fast=True, keys=KEYS, found_ratio=1.0) as emu:
+        done = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url)
+    assert done.returncode == 1, done.stderr
+    written = out.read_text() + (tmp_path / "out.failed.jsonl").read_text() + done.stdout + done.stderr
+    assert "7092264344980868363" in out.read_text()
+    assert key not in written and secret not in written
+
+
+async def test_an_errors_file_recorded_but_never_created_stops_no_rerun(tmp_path: Path) -> None:
+    source = tmp_path / "ids.txt"
+    source.write_text("7092264344980868363\n")
+    out = tmp_path / "out.jsonl"
+    async with Emulator(fast=True, keys=KEYS, found_ratio=1.0) as emu:
+        first = await run("batch", str(source), "-o", str(out), "--errors", str(tmp_path / "e2.jsonl"),
+                          "--base-url", emu.base_url)
+        assert first.returncode == 0, first.stderr
+        assert not (tmp_path / "e2.jsonl").exists()
+        for extra in ([], ["--retry-failed"]):
+            again = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url, *extra)
+            assert again.returncode == 0, again.stderr
+        assert emu.stats.requests == 1

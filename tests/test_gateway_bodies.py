@@ -174,3 +174,46 @@ def test_a_gbk_body_is_still_read_as_gbk() -> None:
     with pytest.raises(Exception, match="没找到") as caught:
         decode_item_get_video(body, IDS[0])
     assert caught.value.code == "2000"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type"),
+    [(200, "<html>welcome to nginx</html>", "text/html"), (200, '{"ok": true}', "application/json"),
+     (301, "<html>moved</html>", "text/html"), (403, "<html>forbidden</html>", "text/html"),
+     (410, "gone", "text/plain")],
+    ids=["html-200", "json-200", "redirect", "forbidden", "gone"],
+)
+async def test_a_host_that_never_sends_an_envelope_stops_the_batch_after_its_first_wave(
+        status: int, body: str, content_type: str) -> None:
+    sent: list[str] = []
+
+    async def anything(request: web.Request) -> web.Response:
+        sent.append(request.path)
+        headers = {"Location": "https://elsewhere.example/"} if status == 301 else None
+        return web.Response(status=status, text=body, content_type=content_type, headers=headers)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", anything)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with client_for(base) as client:
+            results = await client.get_videos(IDS)
+    finally:
+        await runner.cleanup()
+    stopped = [r.error for r in results if isinstance(r.error, EndpointNotFoundError)]
+    assert 1 <= len(stopped) <= 4 and base in str(stopped[0]) and "base URL" in str(stopped[0])
+    assert len(sent) <= 4 + 2 * 2  # the first wave, and the retries of its first two calls at most
+    assert sum(isinstance(r.error, BatchAbortedError) for r in results) >= len(IDS) - 4
+    assert sum(r.billed for r in results) == 0
+
+
+async def test_one_odd_answer_from_a_real_gateway_is_retried_not_fatal() -> None:
+    """A proxy's page on the very first call of a client is retried: only several calls say the address is wrong."""
+    async with Emulator(fast=True, keys={KEY: SECRET}, found_ratio=1.0) as emu, client_for(emu.base_url) as client:
+        emu.script(IDS[0], ["wrong_type"])
+        emu.script(IDS[1], ["empty"])
+        results = await client.get_videos(IDS[:6])
+    assert all(r.ok for r in results), [r.error for r in results]

@@ -13,14 +13,13 @@ import asyncio
 import contextlib
 import importlib.util
 import logging
-import os
 import sys
 import traceback
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
-from .. import DEFAULT_SHORT_LINK_HOSTS, DouyinError, Redactor
+from .. import DEFAULT_SHORT_LINK_HOSTS, DouyinError
 from ..emulator import config_from_args
 from . import _checks as checks
 from ._batch import cmd_batch
@@ -29,11 +28,19 @@ from ._inputs import InputError, input_format_of
 from ._journal import is_errors_file
 from ._output import ForeignFileError, format_of_existing, output_format_of
 from ._parser import build_parser
-from ._session import EXIT_BUG, EXIT_FAILED, EXIT_FATAL, EXIT_INTERRUPTED, EXIT_USAGE, check_client
+from ._session import (
+    ENV_KEY,
+    ENV_SECRET,
+    EXIT_BUG,
+    EXIT_FAILED,
+    EXIT_FATAL,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    check_client,
+    redactor_for,
+)
 from ._streams import tolerant_streams
 from ._workbook import journal_of
-
-ENV_KEY, ENV_SECRET = "DOUYIN_API_KEY", "DOUYIN_API_SECRET"
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "get": cmd_get, "batch": cmd_batch, "download": cmd_download, "emulator": cmd_emulator,
@@ -70,20 +77,12 @@ def _command(args: argparse.Namespace) -> int:
         print(f"douyin-async {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:  # a bug of ours: a short message, the traceback on request, never a secret
-        redact = _redactor(args)
+        redact = redactor_for(args)
         if verbose:
             print(redact("".join(traceback.format_exception(exc))), file=sys.stderr, end="")
         print(f"douyin-async: internal error ({type(exc).__name__}: {redact(str(exc))[:300]}); "
               "please report it" + ("" if verbose else ", with the traceback -v shows"), file=sys.stderr)
         return EXIT_BUG
-
-
-def _redactor(args: argparse.Namespace) -> Redactor:
-    """Masks every secret the command knows: the key and secret, and the password of ``--redis``."""
-    redis = getattr(args, "redis", None)
-    userinfo = redis.partition("://")[2].rpartition("@")[0] if redis else ""
-    return Redactor([getattr(args, "key", None), getattr(args, "secret", None), os.environ.get(ENV_KEY),
-                     os.environ.get(ENV_SECRET), userinfo, userinfo.partition(":")[2]])
 
 
 def prepare(args: argparse.Namespace) -> None:

@@ -40,7 +40,16 @@ from ._journal import Journal, RunLockedError, failure_key
 from ._keys import KeySet
 from ._output import Output
 from ._progress import Money, ProgressReporter, plural, untried
-from ._session import EXIT_FAILED, EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Interrupt, open_client
+from ._session import (
+    EXIT_FAILED,
+    EXIT_FATAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Interrupt,
+    open_client,
+    redactor_for,
+)
 from ._workbook import write_workbook
 
 LOOKAHEAD = 16
@@ -283,7 +292,11 @@ def _inputs(args: argparse.Namespace, *, quiet: bool = False) -> Iterator[str]:
             print(f"reading ids from column {column!r} of {args.input} (--column to choose another)",
                   file=sys.stderr)
 
-    return read_inputs(args.input, fmt=args.input_format, column=args.column, field=args.field, on_column=tell)
+    # Masked where they are read: a pasted gateway URL holds the key and secret, and inputs are
+    # quoted in OUT, the errors file and messages.
+    redact = redactor_for(args)
+    texts = read_inputs(args.input, fmt=args.input_format, column=args.column, field=args.field, on_column=tell)
+    return (redact(text) for text in texts)
 
 
 def _planner(args: argparse.Namespace, journal: Journal, hosts: Any) -> Planner:

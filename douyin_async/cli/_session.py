@@ -13,10 +13,19 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from types import TracebackType
 from typing import Any
 
-from .. import DEFAULT_SHORT_LINK_HOSTS, DouyinClient, InvalidSettingError, ShortLinkOptions, ThrottleUnavailableError
+from .. import (
+    DEFAULT_SHORT_LINK_HOSTS,
+    DouyinClient,
+    InvalidSettingError,
+    Redactor,
+    ShortLinkOptions,
+    ThrottleUnavailableError,
+)
 from ..emulator import EMULATOR_KEY, EMULATOR_SECRET, Emulator
 from ._checks import UsageError, setting_message, shown
 
+ENV_KEY, ENV_SECRET = "DOUYIN_API_KEY", "DOUYIN_API_SECRET"
+"""Where the command line finds the credentials, as the client does."""
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -81,7 +90,7 @@ async def open_client(args: argparse.Namespace) -> AsyncIterator[DouyinClient]:
             args.short_link_hosts = (*DEFAULT_SHORT_LINK_HOSTS, emulator.short_link_host)
             options["short_links"] = ShortLinkOptions(hosts=args.short_link_hosts)
         if args.redis:
-            throttle = redis_throttle(args, key if key is not None else os.environ.get("DOUYIN_API_KEY"))
+            throttle = redis_throttle(args, key if key is not None else os.environ.get(ENV_KEY))
             try:
                 options["throttle"] = await stack.enter_async_context(throttle)
             except ThrottleUnavailableError as exc:
@@ -138,3 +147,11 @@ class Interrupt:
         self.gave_up = True
         if self._task is not None:
             self._task.cancel()
+
+
+def redactor_for(args: argparse.Namespace) -> Redactor:
+    """Masks every secret the command knows: the key and secret, and the password of ``--redis``."""
+    redis = getattr(args, "redis", None)
+    userinfo = redis.partition("://")[2].rpartition("@")[0] if redis else ""
+    return Redactor([getattr(args, "key", None), getattr(args, "secret", None), os.environ.get(ENV_KEY),
+                     os.environ.get(ENV_SECRET), userinfo, userinfo.partition(":")[2]])

@@ -118,8 +118,9 @@ def redis_url(text: str) -> str:
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 (it raises for a port out of range)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{shown(text)}: {exc}; give redis://[:PASSWORD@]HOST:PORT/DB") from None
+    except ValueError:  # its words may quote the password: say what is wrong without them
+        raise argparse.ArgumentTypeError(
+            f"{shown(text)}: its host or port cannot be read; give redis://[:PASSWORD@]HOST:PORT/DB") from None
     if parts.scheme not in ("redis", "rediss", "unix") or (parts.scheme != "unix" and not parts.hostname):
         raise argparse.ArgumentTypeError(
             f"{shown(text)}: not a Redis URL; give redis://[:PASSWORD@]HOST:PORT/DB, rediss://… or unix://PATH")

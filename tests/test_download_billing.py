@@ -229,3 +229,21 @@ async def test_get_says_what_the_emulator_billed_under_faults() -> None:
         assert done.returncode == 1, done.stderr  # the 2000 is a failure
         assert (billed, possibly) == (4, 2)
         assert billed <= emu.stats.charged <= billed + possibly
+
+
+async def test_download_reruns_do_not_pay_again_for_videos_not_found(tmp_path: Path) -> None:
+    async with Emulator(fast=True, keys=KEYS, found_ratio=0.5, seed=5) as emu:
+        targets = [str(7092264344980868363 + n) for n in range(8)]
+        missing = [t for t in targets if emu.expected_item(t) is None]
+        assert 0 < len(missing) < len(targets)
+        args = ("download", *targets, "-d", str(tmp_path), "--kinds", "cover", "--base-url", emu.base_url)
+        first = await run(*args)
+        assert first.returncode == 1 and billed_said(first.stderr + first.stdout) == (len(targets), 0)
+        assert emu.stats.charged == len(targets)
+        again = await run(*args)
+        assert again.returncode == 1, again.stderr
+        assert billed_said(again.stderr + again.stdout) == (0, 0) and emu.stats.charged == len(targets)
+        assert "--retry-failed" in again.stderr
+        retried = await run(*args, "--retry-failed")
+        assert billed_said(retried.stderr + retried.stdout) == (len(missing), 0)
+        assert emu.stats.charged == len(targets) + len(missing)

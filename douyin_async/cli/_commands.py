@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -24,6 +26,7 @@ from .. import (
 )
 from ..emulator import serve
 from ._checks import UsageError
+from ._journal import PERMANENT_ERRORS
 from ._output import readable_item
 from ._progress import ProgressReporter
 from ._session import EXIT_FAILED, EXIT_FATAL, EXIT_OK, open_client
@@ -145,18 +148,80 @@ async def cmd_download(args: argparse.Namespace) -> int:
     directory = made(Path(args.dir))
     spending = Spending(from_errors=False)
     reporter = ProgressReporter()
+    failed_before = FailedBefore(directory / FAILED_RECORD)
     try:
         async with open_client(args) as client:
             async def fetch(target: str) -> None:
+                item_id = await client.resolve_item_id(target)  # free: a short link's lookup is no gateway call
+                earlier = None if args.retry_failed else failed_before.get(item_id)
+                if earlier is not None:
+                    raise AlreadyFailedError(f"failed for good on an earlier run ({earlier}); --retry-failed "
+                                             "asks the gateway again")
                 # The item is asked for only when a file is missing; refreshed URLs are counted too.
-                result = await client.download_media(
-                    target, directory, kinds=args.kinds, watermark=args.watermark, overwrite=args.overwrite,
-                    on_bytes=reporter.add_bytes, on_charge=spending.charged)
+                try:
+                    result = await client.download_media(
+                        item_id, directory, kinds=args.kinds, watermark=args.watermark, overwrite=args.overwrite,
+                        on_bytes=reporter.add_bytes, on_charge=spending.charged)
+                except PERMANENT_ERRORS as exc:
+                    failed_before.add(item_id, exc)
+                    raise
+                failed_before.forget(item_id)
                 print("\n".join(map(str, result.paths)), flush=True)
 
             return await _for_each(targets, fetch, spending)
     finally:
         reporter.close(None)
+
+
+FAILED_RECORD = ".douyin-async.failed.jsonl"
+"""In a download directory: the ids whose details the gateway refused for good (billed, as a 2000 is)."""
+
+
+class AlreadyFailedError(DouyinError):
+    """A download not asked for: the gateway refused the video for good on an earlier run."""
+
+
+class FailedBefore:
+    """The download directory's memory of ids that failed for good, so a rerun does not pay again.
+
+    One JSON line per outcome, appended whole; the latest line of an id wins.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._failed: dict[str, str] = {}
+        try:
+            lines = path.read_bytes().splitlines()
+        except FileNotFoundError:
+            lines = []
+        for line in lines:
+            try:
+                record = json.loads(line)
+                item_id, failure = str(record["item_id"]), record.get("failed")
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn or foreign line: not a failure to skip
+            if failure:
+                self._failed[item_id] = str(failure)
+            else:
+                self._failed.pop(item_id, None)
+
+    def get(self, item_id: str) -> str | None:
+        return self._failed.get(item_id)
+
+    def add(self, item_id: str, error: DouyinError) -> None:
+        self._failed[item_id] = f"{error.code or type(error).__name__}: {type(error).__name__}"
+        self._append({"item_id": item_id, "failed": self._failed[item_id]})
+
+    def forget(self, item_id: str) -> None:
+        if self._failed.pop(item_id, None) is not None:
+            self._append({"item_id": item_id, "failed": None})
+
+    def _append(self, record: dict[str, str | None]) -> None:
+        descriptor = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        try:
+            os.write(descriptor, json.dumps(record).encode() + b"\n")
+        finally:
+            os.close(descriptor)
 
 
 def made(directory: Path) -> Path:

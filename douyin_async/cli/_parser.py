@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_media_options(download)
     download.add_argument("-d", "--dir", required=True, metavar="DIR",
                           help="directory the files go into (created if missing)")
+    download.add_argument("--retry-failed", action="store_true",
+                          help="ask again for videos the gateway refused for good on an earlier run into DIR "
+                               "(not found: each answer is billed)")
 
     emulator = commands.add_parser("emulator", help="run the local gateway emulator",
                                    description="Run the gateway emulator until Ctrl-C or SIGTERM (exit 0).")

@@ -1,8 +1,10 @@
 """Run every benchmark and print markdown tables: ``python -m benchmarks [--quick] [--no-write]``.
 
 Everything talks to 127.0.0.1 only, is bounded in requests and time, and stops the servers it
-starts. ``--quick`` uses tiny sizes (under a minute) so CI keeps the benchmarks working; the full
-run writes ``benchmarks/RESULTS.md`` and the adaptive-throughput plot under ``docs/``.
+starts. ``--quick`` uses tiny sizes (about a minute) so CI keeps the benchmarks working, and runs
+the rate case that once collapsed (2R, 2C) once: below 0.75 R it exits with status 1. The full
+run (each goodput case five times) writes ``benchmarks/RESULTS.md`` and the adaptive-throughput
+plot under ``docs/``.
 """
 
 from __future__ import annotations
@@ -104,15 +106,26 @@ def main(argv: list[str] | None = None) -> int:
                              markdown(["ids", "time", "time per id", "peak RSS"], scale_rows)))
             print(sections[-1][1], flush=True)
 
-    goodput_rows: list[goodput.Row] = []
+    goodput_cases: list[goodput.Case] = []
     recovered: goodput.Recovery | None = None
+    status = 0
     if "goodput" in only:
-        goodput_rows = asyncio.run(goodput.run(quick))
+        goodput_cases = asyncio.run(goodput.run(quick))
+        runs = len(goodput_cases[0].runs)
         sections.append((
-            "Goodput under the gateway's limits (emulator; the first row of each gateway is the reference)",
-            markdown(goodput.HEADER, goodput.table(goodput_rows)),
+            f"Goodput under the gateway's limits (emulator; {runs} run{'s' if runs > 1 else ''} of each case; "
+            "the first row of each gateway is the reference)",
+            markdown(goodput.HEADER, goodput.table(goodput_cases)),
         ))
         print(sections[-1][1], flush=True)
+        sections.append((f"Second by second: {goodput.GATE}, against R = 50/s and C = 4 (answers 50 ms)",
+                         "\n".join(goodput.series(goodput_cases))))
+        print(sections[-1][1], flush=True)
+        floor = goodput.gate(goodput_cases)
+        if floor is not None and floor < goodput.FLOOR:
+            print(f"FAIL: {goodput.GATE} reached {floor:.2f} R in its worst run, below the floor of "
+                  f"{goodput.FLOOR} R", file=sys.stderr)
+            status = 1
         if not quick:
             recovered = asyncio.run(goodput.recovery())
             reached = recovered.seconds_to(0.9)
@@ -134,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         sections += _redis_sections(quick)
 
     if not args.no_write and not quick and only == set(SECTIONS):
-        plotted = goodput.plot(goodput_rows, recovered, str(PLOT))
+        plotted = goodput.plot(goodput_cases, recovered, str(PLOT))
         body = "\n\n".join(f"## {title}\n\n{text}" for title, text in sections)
         if plotted:
             body += f"\n\n## Adaptive throughput over time\n\n![adaptive throughput](../docs/{PLOT.name})\n"
@@ -143,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             encoding="utf-8",
         )
         print(f"wrote {ROOT / 'benchmarks' / 'RESULTS.md'}", file=sys.stderr)
-    return 0
+    return status
 
 
 def _redis_sections(quick: bool) -> list[tuple[str, str]]:

@@ -7,7 +7,9 @@ own cost: one script round trip each way to Redis on 127.0.0.1, against none.
 Goodput: 1, 2, 4 and 8 worker processes (separate Python processes, started together) share one
 key through one Redis and split one list of ids, against the emulator in this process. The
 reference row is one process with ``LocalThrottle`` set to exactly the gateway's limits. Goodput
-is answered requests (not 4008) per second, from the go signal to the last worker's end.
+is answered requests (not 4008) per second, from the go signal to the last worker's end. The third
+gateway gives 4 processes limits twice too high (the rate they must learn) and runs five times:
+the table shows the minimum and the median.
 
 ``python -m benchmarks.shared_throttle worker ...`` is one worker; the driver starts them.
 """
@@ -19,6 +21,7 @@ import contextlib
 import json
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -100,6 +103,8 @@ class Scenario:
     exact: dict[str, Any]
     shared: dict[str, Any]
     ids: int
+    counts: tuple[int, ...] = (1, 2, 4, 8)
+    runs: int = 1
 
 
 @dataclass
@@ -112,22 +117,29 @@ class Row:
     rate_limited: int
     elapsed: float
     reference: float = 0.0
+    rate: float | None = None
 
     def goodput(self) -> float:
         return (self.requests - self.rate_limited) / self.elapsed
 
 
 def scenarios(quick: bool) -> list[Scenario]:
-    """The two targets: a cap C = 4 with answers of 20-180 ms; a rate R = 50/s with C = 4."""
+    """The targets: a cap C = 4 with answers of 20-180 ms; a rate R = 50/s with C = 4, given exactly
+    and given twice too high."""
     c, r = 4, 50.0
+    counts = (1, 2) if quick else (1, 2, 4, 8)
     return [
         Scenario(f"cap C = {c}, answers 20-180 ms", {"concurrency": c, "latency": 0.02, "jitter": 0.16},
                  {"rate_limit": None, "max_concurrency": c}, {"rate_limit": None, "max_concurrency": 2 * c},
-                 ids=60 if quick else 600),
+                 ids=60 if quick else 600, counts=counts),
         Scenario(f"rate R = {r:g}/s and C = {c}, answers 20-40 ms",
                  {"rate_limit": r, "concurrency": c, "latency": 0.02, "jitter": 0.02},
                  {"rate_limit": r, "max_concurrency": c}, {"rate_limit": r, "max_concurrency": c},
-                 ids=60 if quick else 750),
+                 ids=60 if quick else 750, counts=counts),
+        Scenario(f"rate R = {r:g}/s and C = {c}, answers 50 ms, limits given 2x too high",
+                 {"rate_limit": r, "concurrency": c, "latency": 0.05},
+                 {"rate_limit": r, "max_concurrency": c}, {"rate_limit": 2 * r, "max_concurrency": 2 * c},
+                 ids=60 if quick else 500, counts=(2,) if quick else (4,), runs=1 if quick else 5),
     ]
 
 
@@ -169,35 +181,50 @@ async def _row(scenario: Scenario, name: str, processes: int, options: dict[str,
                    emu.stats.rate_limited, max(s["elapsed"] for s in summaries))
 
 
-async def goodput(url: str, quick: bool) -> list[Row]:
-    counts = (1, 2) if quick else (1, 2, 4, 8)
-    rows: list[Row] = []
+async def goodput(url: str, quick: bool) -> list[list[Row]]:
+    """Each case's runs: the reference first on each gateway, then each count of processes."""
+    cases: list[list[Row]] = []
     for scenario in scenarios(quick):
         limits = ", ".join(f"{k.removesuffix('_limit').removeprefix('max_')} {v:g}"
                            for k, v in scenario.shared.items() if v is not None)
-        reference = await _row(scenario, "1 process, LocalThrottle at exactly the limits", 1,
-                               {"throttle": "local", **scenario.exact}, url)
-        rows.append(reference)
-        for count in counts:
-            name = f"{count} process{'es' if count > 1 else ''}, RedisThrottle ({limits} each)"
-            fresh = f"bench-{time.time_ns()}"  # each row learns from scratch, not from the previous row
-            options = {"throttle": "redis", "prefix": fresh, **scenario.shared}
-            rows.append(await _row(scenario, name, count, options, url))
-        for row in rows[-len(counts) - 1:]:
-            row.reference = reference.goodput()
+        names = [("1 process, LocalThrottle at exactly the limits", 1, {"throttle": "local", **scenario.exact})]
+        names += [(f"{count} process{'es' if count > 1 else ''}, RedisThrottle ({limits} each)", count,
+                   {"throttle": "redis", **scenario.shared}) for count in scenario.counts]
+        runs: list[list[Row]] = [[] for _ in names]
+        for _ in range(scenario.runs):
+            for case, (name, count, options) in zip(runs, names, strict=True):
+                if options["throttle"] == "redis":  # each run learns from scratch, not from the previous one
+                    options = {**options, "prefix": f"bench-{time.time_ns()}"}
+                case.append(await _row(scenario, name, count, options, url))
+        reference = statistics.median(row.goodput() for row in runs[0])
+        for case in runs:
+            for row in case:
+                row.reference = reference
+                row.rate = scenario.emulator.get("rate_limit")
+        cases += runs
+    return cases
+
+
+def table(cases: list[list[Row]]) -> list[list[str]]:
+    rows = []
+    for case in cases:
+        first = case[0]
+        goodputs = [row.goodput() for row in case]
+        refused = [row.rate_limited / max(row.requests, 1) for row in case]
+        low, median = min(goodputs), statistics.median(goodputs)
+        rows.append([
+            first.scenario, first.client, str(len(case)), f"{min(row.ok for row in case):,} of {first.ids:,}",
+            f"{low:.1f} / {median:.1f}/s",
+            f"{low / first.rate:.2f} / {median / first.rate:.2f}" if first.rate else "",
+            f"{low / first.reference:.2f} / {median / first.reference:.2f}",
+            f"{statistics.median(refused):.1%} / {max(refused):.1%}",
+            f"{statistics.median(row.elapsed for row in case):.1f} s",
+        ])
     return rows
 
 
-def table(rows: list[Row]) -> list[list[str]]:
-    return [
-        [row.scenario, row.client, f"{row.ok:,} of {row.ids:,}", f"{row.requests:,}",
-         f"{row.rate_limited:,} ({row.rate_limited / max(row.requests, 1):.1%})", f"{row.goodput():.1f}/s",
-         f"{row.goodput() / row.reference:.2f}", f"{row.elapsed:.1f} s"]
-        for row in rows
-    ]
-
-
-GOODPUT_HEADER = ["gateway", "clients", "ids ok", "requests sent", "4008 answers", "goodput", "vs reference", "time"]
+GOODPUT_HEADER = ["gateway", "clients", "runs", "ids ok (min)", "goodput min / median", "of R, min / median",
+                  "vs reference, min / median", "4008s, median / max", "time (median)"]
 
 
 # -- one worker process ------------------------------------------------------------------------

@@ -2,8 +2,7 @@
 
 The gateway's 4008 says 并发已达上限, too many requests in flight, and real answers take seconds,
 so the cap in flight is the limit a client meets first. The policy treats a 4008 as "too many in
-flight" unless the evidence says rate: a refusal with no more in flight than recently succeeded,
-while we were sending at our own pace.
+flight" unless the evidence says rate (below).
 
 - **Concurrency**, like TCP's window: start at two and grow by one per answer (slow start) until
   the first refusal; a refusal with *k* in flight (itself included) proves room for at most
@@ -14,11 +13,19 @@ while we were sending at our own pace.
   flight than the learned bound (sent before a cut) raise it, but only every ``RAISE_AFTER``-th
   such answer since the last cut, probe or raise: a count of requests in flight lags the
   gateway's by a release or two, across processes most, so one such answer proves little.
-- **Rate**: a refusal at our pace sets the bound to what got through in the last second (a strict
-  window admits exactly its limit), drops the rate below it and pauses until the gateway's
-  window has emptied. After ``RATE_HOLD`` clean seconds the bound relaxes, doubling every
-  ``RATE_DOUBLING`` seconds up to the ceiling: back near the ceiling within about ten seconds of
-  clean answers, whatever the rate.
+- **Which limit**: a refusal with more in flight than recently succeeded is the cap. One with
+  no more in flight is the rate if we were sending at our pace; if we were not, the first such
+  refusal in a window is taken for the cap (counts in flight are noisy), and a second one within
+  the same window says rate: the cut the first one made to the window is undone. Without that,
+  a per-second cap given a rate twice too high read as a cascade of window cuts down to one in flight.
+- **Rate**: a refusal for the rate sets the bound to the accepted count of the last window (a
+  strict window admits exactly its limit, so that count is the measurement), settles the rate
+  just under it and pauses until the gateway's window has emptied. After ``RATE_HOLD`` clean
+  seconds it probes: the bound rises by ``RATE_PROBE_STEP`` of itself, and each probe that holds
+  for a window doubles the next step, up to the ceiling; a refusal cuts back to the measurement
+  and starts the steps small again. So a rate that did not move costs one short burst of 4008s
+  per few seconds, and a rate that grew (another user of the key stopped) is found within a few
+  seconds.
 """
 
 from __future__ import annotations
@@ -30,11 +37,10 @@ from dataclasses import dataclass
 INITIAL_WINDOW = 2
 PROBE_AFTER = 100
 RAISE_AFTER = 2
-RATE_HOLD = 5.0
-RATE_DOUBLING = 2.0
-_BELOW_BOUND_AFTER_CUT = 0.9
+RATE_HOLD = 2.0
+RATE_PROBE_STEP = 0.05
+_RATE_PROBE_EVERY = 1.0
 _TARGET_BELOW_BOUND = 0.97
-_RECOVERY_STEPS = 100
 _WINDOW = 1.0
 _RECENT = 2.0
 _RATE_BINDING = 0.8
@@ -69,8 +75,10 @@ class AdaptivePolicy:
         self._clean = 0
         self._above = 0
         self._rate_bound = rate_ceiling
-        self._rate_refused_at = -math.inf
         self._rate_cooldown_until = -math.inf
+        self._rate_probe_at = -math.inf
+        self._rate_step = RATE_PROBE_STEP
+        self._doubt: _Doubt | None = None
         self._first_send: float | None = None
         self._sends: deque[float] = deque()
         self._answers: deque[float] = deque()
@@ -100,9 +108,13 @@ class AdaptivePolicy:
     def on_refusal(self, now: float, ticket: Ticket) -> None:
         """A 4008: cut the limit the evidence points at."""
         self.rate_limited += 1
-        if self.concurrency is not None and not self._rate_was_the_cause(now, ticket):
+        cause = self._cause(now, ticket) if self.concurrency is not None else _RATE
+        if cause is not _RATE:
+            if cause is _DOUBT and (self._doubt is None or self._doubt.at <= now - _WINDOW):
+                self._doubt = self._window_state(now, ticket.in_flight)
             self._cut_window(ticket)
         elif self.rate is not None:
+            self._undo_doubtful_cut(now)
             self._cut_rate(now)
 
     # -- concurrency -------------------------------------------------------------------------
@@ -140,26 +152,55 @@ class AdaptivePolicy:
         self._probe_after = PROBE_AFTER
         self.concurrency = max(1, int(self._window))
 
-    def _rate_was_the_cause(self, now: float, ticket: Ticket) -> bool:
-        """A refusal with no more in flight than recently succeeded, while sending at our pace."""
+    def _cause(self, now: float, ticket: Ticket) -> str:
+        """``_CAP``: more in flight than recently succeeded. ``_RATE``: no more, while sending at our
+        pace, or fewer than a refusal of this window taken for the cap. ``_DOUBT``: otherwise."""
         if self.rate is None:
+            return _CAP
+        k = ticket.in_flight
+        recent_ok = max((n for t, n in self._answered_in_flight if t > now - _RECENT), default=0)
+        if k > recent_ok:
+            return _CAP
+        doubt = self._doubt
+        if doubt is not None and doubt.at > now - _WINDOW and k < doubt.in_flight:
+            return _RATE
+        return _RATE if self._at_pace(now) else _DOUBT
+
+    def _at_pace(self, now: float) -> bool:
+        """Sending near our rate for a whole window (within the first, slow start is still
+        finding the cap, and its counts in flight are the noisiest), or just after a pause."""
+        if self._first_send is None or now - self._first_send < _WINDOW:
             return False
-        recent_ok = max((k for t, k in self._answered_in_flight if t > now - _RECENT), default=0)
         sent = self._per_second(self._sends, now)
-        at_pace = sent >= _RATE_BINDING * self.pace(self.rate) or self.paused_until > now - _WINDOW
-        return ticket.in_flight <= recent_ok and at_pace
+        assert self.rate is not None
+        return sent >= _RATE_BINDING * self.pace(self.rate) or self.paused_until > now - _WINDOW
+
+    def _window_state(self, now: float, in_flight: int) -> _Doubt:
+        assert self._cap_bound is not None
+        return _Doubt(now, in_flight, self._cap_bound, self._window, self._slow_start, self._probe_after, self._clean)
+
+    def _undo_doubtful_cut(self, now: float) -> None:
+        """The window as it was before a refusal taken for the cap, which the rate explains."""
+        doubt, self._doubt = self._doubt, None
+        if doubt is None or doubt.at <= now - _WINDOW or self.concurrency is None:
+            return
+        self._cap_bound, self._window, self._slow_start = doubt.cap_bound, doubt.window, doubt.slow_start
+        self._probe_after, self._clean, self._above = doubt.probe_after, doubt.clean, 0
+        self.concurrency = max(1, int(self._window))
 
     # -- rate --------------------------------------------------------------------------------
 
     def _cut_rate(self, now: float) -> None:
         assert self.rate is not None
-        self._rate_refused_at = now
+        self._rate_probe_at = now + RATE_HOLD
+        self._rate_step = RATE_PROBE_STEP
         if now < self._rate_cooldown_until:
             return  # one burst of refusals (one window) cuts once
         self._rate_cooldown_until = now + _WINDOW
-        got_through = self._per_second(self._answers, now)
-        self._rate_bound = min(self.rate, max(got_through, self.rate * 0.5, 0.01))
-        self.rate = self._rate_bound * _BELOW_BOUND_AFTER_CUT
+        # A strict window admits exactly its limit: what it accepted is the measurement.
+        got_through = len(_prune(self._answers, now, _WINDOW))
+        self._rate_bound = min(self.rate, max(got_through, 1.0))
+        self.rate = self._rate_bound * _TARGET_BELOW_BOUND
         # The gateway's window stays full until its oldest admitted request ages out.
         if self._answers:
             self.paused_until = self._answers[0] + _WINDOW
@@ -168,18 +209,35 @@ class AdaptivePolicy:
         assert self.rate is not None
         assert self.rate_ceiling is not None
         assert self._rate_bound is not None
-        clean = now - self._rate_refused_at - RATE_HOLD
+        if self._rate_bound < self.rate_ceiling and now >= self._rate_probe_at:
+            # A probe above the bound; it held if no refusal came within a window.
+            self._rate_bound = min(self.rate_ceiling, self._rate_bound * (1 + self._rate_step))
+            self._rate_step = min(2 * self._rate_step, 1.0)
+            self._rate_probe_at = now + _RATE_PROBE_EVERY
         bound = self._rate_bound
-        if clean > 0:
-            bound = min(self.rate_ceiling, bound * 2 ** (clean / RATE_DOUBLING))
         target = self.rate_ceiling if bound >= self.rate_ceiling else bound * _TARGET_BELOW_BOUND
-        if self.rate < target:
-            self.rate = min(target, self.rate + self.rate_ceiling / _RECOVERY_STEPS)
+        self.rate = max(self.rate, target)
 
     def _per_second(self, events: deque[float], now: float) -> float:
         """Events per second over the last window (or since the first send, if sooner)."""
         span = min(_WINDOW, now - self._first_send) if self._first_send is not None else 0.0
         return len(_prune(events, now, _WINDOW)) / span if span > 0 else 0.0
+
+
+_CAP, _RATE, _DOUBT = "cap", "rate", "doubt"
+
+
+@dataclass(slots=True)
+class _Doubt:
+    """The window before a refusal taken for the cap that the rate may yet explain, and when."""
+
+    at: float
+    in_flight: int
+    cap_bound: int
+    window: float
+    slow_start: bool
+    probe_after: int
+    clean: int
 
 
 def _prune(events: deque[float], now: float, window: float) -> deque[float]:

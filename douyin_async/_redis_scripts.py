@@ -7,7 +7,7 @@ formatted with ``%.17g``; and Lua numbers returned to Redis become integers, so 
 results come back as strings.
 
 The adaptive policy is ``AdaptivePolicy`` translated line for line
-(``grow_window``, ``cut_window``, ``rate_was_the_cause``, ``cut_rate``, ``relax_rate``); its
+(``grow_window``, ``cut_window``, ``cause``, ``undo_doubtful_cut``, ``cut_rate``, ``relax_rate``); its
 constants are not repeated here but passed in ``ARGV[1]`` from that module, the one source of truth.
 
 Keys (all under one hash tag, so a cluster keeps them on one slot):
@@ -56,7 +56,7 @@ class Keys:
 def policy_args(rate_ceiling: float | None, concurrency_ceiling: int | None, margin: float, adaptive_on: bool) -> str:
     """``ARGV[1]`` of the acquire and release scripts: the ceilings and the policy's constants.
 
-    One argument joined by ``|`` rather than sixteen: encoding arguments is most of a call's
+    One argument joined by ``|`` rather than fifteen: encoding arguments is most of a call's
     cost in the client, and these are the same on every call.
     """
     return "|".join(str(value) for value in [
@@ -68,10 +68,9 @@ def policy_args(rate_ceiling: float | None, concurrency_ceiling: int | None, mar
         adaptive.PROBE_AFTER,
         adaptive.RAISE_AFTER,
         repr(adaptive.RATE_HOLD),
-        repr(adaptive.RATE_DOUBLING),
-        repr(adaptive._BELOW_BOUND_AFTER_CUT),
+        repr(adaptive.RATE_PROBE_STEP),
+        repr(adaptive._RATE_PROBE_EVERY),
         repr(adaptive._TARGET_BELOW_BOUND),
-        adaptive._RECOVERY_STEPS,
         repr(adaptive._WINDOW),
         repr(adaptive._RECENT),
         repr(adaptive._RATE_BINDING),
@@ -92,15 +91,16 @@ local function opt(v) if v == '' then return nil end return tonumber(v) end
 local rc, cc = opt(C[1]), opt(C[2])
 local margin, adaptive = tonumber(C[3]), C[4] == '1'
 local INITIAL_WINDOW, PROBE_AFTER, RAISE_AFTER = tonumber(C[5]), tonumber(C[6]), tonumber(C[7])
-local RATE_HOLD, RATE_DOUBLING = tonumber(C[8]), tonumber(C[9])
-local BELOW_BOUND_AFTER_CUT, TARGET_BELOW_BOUND = tonumber(C[10]), tonumber(C[11])
-local RECOVERY_STEPS, WINDOW, RECENT = tonumber(C[12]), tonumber(C[13]), tonumber(C[14])
-local RATE_BINDING, STATE_TTL = tonumber(C[15]), tonumber(C[16])
+local RATE_HOLD, RATE_PROBE_STEP = tonumber(C[8]), tonumber(C[9])
+local RATE_PROBE_EVERY, TARGET_BELOW_BOUND = tonumber(C[10]), tonumber(C[11])
+local WINDOW, RECENT = tonumber(C[12]), tonumber(C[13])
+local RATE_BINDING, STATE_TTL = tonumber(C[14]), tonumber(C[15])
 
 local P = {}
 local FIELDS = {'rate', 'concurrency', 'window', 'slow_start', 'cap_bound', 'probe_after', 'clean', 'above',
-                'rate_bound', 'rate_refused_at', 'cooldown', 'paused_until', 'first_send',
-                'rate_limited', 'settle_until'}
+                'rate_bound', 'cooldown', 'paused_until', 'first_send',
+                'rate_limited', 'settle_until', 'probe_at', 'rate_step', 'doubt_at', 'doubt_in_flight',
+                'doubt_cap_bound', 'doubt_window', 'doubt_slow_start', 'doubt_probe_after', 'doubt_clean'}
 
 -- The policy as AdaptivePolicy.__init__ makes it, then what the hash holds, within our ceilings.
 local function load_policy()
@@ -123,12 +123,16 @@ local function load_policy()
   P.clean = get('clean', 0)
   P.above = get('above', 0)
   P.rate_bound = rc and math.min(get('rate_bound', rc), rc)
-  P.rate_refused_at = get('rate_refused_at', NONE)
   P.cooldown = get('cooldown', NONE)
   P.paused_until = get('paused_until', NONE)
   P.first_send = h['first_send']
   P.rate_limited = get('rate_limited', 0)
   P.settle_until = get('settle_until', NONE)
+  P.probe_at = get('probe_at', NONE)
+  P.rate_step = get('rate_step', RATE_PROBE_STEP)
+  P.doubt_at = get('doubt_at', NONE)
+  for _, name in ipairs({'doubt_in_flight', 'doubt_cap_bound', 'doubt_window', 'doubt_slow_start',
+                         'doubt_probe_after', 'doubt_clean'}) do P[name] = get(name, 0) end
   if not adaptive then
     P.rate, P.concurrency, P.paused_until = rc, cc, NONE
   end
@@ -203,33 +207,55 @@ local function recent_ok()
   return best
 end
 
-local function rate_was_the_cause(k)
-  if P.rate == nil then return false end
+local DOUBT_FIELDS = {'cap_bound', 'window', 'slow_start', 'probe_after', 'clean'}
+
+-- 'cap': more in flight than recently succeeded; 'rate': no more, sending at our pace (after the
+-- first window), or fewer
+-- than a refusal of this window taken for the cap; 'doubt': otherwise.
+local function cause(k)
+  if P.rate == nil then return 'cap' end
+  local ok = recent_ok()
+  if k > ok then return 'cap' end
+  if P.doubt_at > now - WINDOW and k < P.doubt_in_flight then return 'rate' end
+  if P.first_send == nil or now - P.first_send < WINDOW then return 'doubt' end
   local sent = per_second(KEYS[4])
-  local at_pace = sent >= RATE_BINDING * pace(P.rate) or P.paused_until > now - WINDOW
-  return k <= recent_ok() and at_pace
+  if sent >= RATE_BINDING * pace(P.rate) or P.paused_until > now - WINDOW then return 'rate' end
+  return 'doubt'
+end
+
+local function undo_doubtful_cut()
+  local recent = P.doubt_at > now - WINDOW
+  P.doubt_at = NONE
+  if not recent or P.concurrency == nil then return end
+  for _, name in ipairs(DOUBT_FIELDS) do P[name] = P['doubt_' .. name] end
+  P.above = 0
+  P.concurrency = math.max(1, math.floor(P.window))
 end
 
 -- rate -------------------------------------------------------------------------------------
 
 local function cut_rate()
-  P.rate_refused_at = now
+  P.probe_at = now + RATE_HOLD
+  P.rate_step = RATE_PROBE_STEP
   if now < P.cooldown then return end
   P.cooldown = now + WINDOW
-  local got_through = per_second(KEYS[5])
-  P.rate_bound = math.min(P.rate, math.max(got_through, P.rate * 0.5, 0.01))
-  P.rate = P.rate_bound * BELOW_BOUND_AFTER_CUT
+  local got_through = redis.call('ZCOUNT', KEYS[5], '(' .. num(now - WINDOW), num(now))
+  P.rate_bound = math.min(P.rate, math.max(got_through, 1))
+  P.rate = P.rate_bound * TARGET_BELOW_BOUND
   local oldest = redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. num(now - WINDOW), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
   if #oldest > 0 then P.paused_until = tonumber(oldest[2]) + WINDOW end
 end
 
 local function relax_rate()
-  local clean = now - P.rate_refused_at - RATE_HOLD
+  if P.rate_bound < rc and now >= P.probe_at then
+    P.rate_bound = math.min(rc, P.rate_bound * (1 + P.rate_step))
+    P.rate_step = math.min(2 * P.rate_step, 1)
+    P.probe_at = now + RATE_PROBE_EVERY
+  end
   local bound = P.rate_bound
-  if clean > 0 then bound = math.min(rc, bound * 2 ^ (clean / RATE_DOUBLING)) end
   local target = rc
   if bound < rc then target = bound * TARGET_BELOW_BOUND end
-  if P.rate < target then P.rate = math.min(target, P.rate + rc / RECOVERY_STEPS) end
+  P.rate = math.max(P.rate, target)
 end
 
 -- events -----------------------------------------------------------------------------------
@@ -244,9 +270,16 @@ end
 
 local function on_refusal(k)
   P.rate_limited = P.rate_limited + 1
-  if P.concurrency ~= nil and not rate_was_the_cause(k) then
+  local why = 'rate'
+  if P.concurrency ~= nil then why = cause(k) end
+  if why ~= 'rate' then
+    if why == 'doubt' and P.doubt_at <= now - WINDOW then
+      P.doubt_at, P.doubt_in_flight = now, k
+      for _, name in ipairs(DOUBT_FIELDS) do P['doubt_' .. name] = P[name] end
+    end
     cut_window(k)
   elseif P.rate ~= nil then
+    undo_doubtful_cut()
     cut_rate()
   end
 end

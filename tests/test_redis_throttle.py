@@ -168,6 +168,27 @@ async def test_the_shared_window_moves_as_the_in_process_policy(redis_server: Re
             assert throttle.limits.concurrency == policy.concurrency, n
 
 
+async def test_the_shared_rate_moves_as_the_in_process_policy(redis_server: RedisServer, redis_client: Redis) -> None:
+    """The Lua port of the rate side, event for event, on Redis's clock: which limit a refusal
+    points at, the window cut a second refusal undoes, the cut to what got through, the probes."""
+    policy = AdaptivePolicy(100.0, 8, 0.02)
+    script = [(4, False, 0.01)] * 6 + [(5, True, 0.01)] + [(4, False, 0.01)] * 30
+    script += [(4, True, 0.01), (3, True, 0.3)] + [(3, False, 0.3)] * 14 + [(2, True, 0.3)] + [(3, False, 0.3)] * 8
+    async with RedisThrottle(redis_server.url, key=KEY, rate_limit=100, max_concurrency=8) as throttle:
+        for n, (in_flight, refused, gap) in enumerate(script):
+            seconds, micros = await redis_client.time()
+            now = seconds + micros / 1e6
+            if refused:
+                policy.on_refusal(now, Ticket(now, in_flight))
+            else:
+                policy.on_answer(now, Ticket(now, in_flight))
+            await throttle._release(f"lease-{n}", in_flight, Outcome.LIMITED if refused else Outcome.ANSWERED)
+            assert throttle.limits.concurrency == policy.concurrency, n
+            assert throttle.limits.rate == pytest.approx(policy.rate, rel=1e-9), n
+            await asyncio.sleep(gap)
+    assert policy.rate is not None and policy.rate < 100  # the script did cut the rate
+
+
 async def test_a_rate_4008_lowers_the_shared_rate(redis_server: RedisServer) -> None:
     rate = 20.0
     async with RedisThrottle(redis_server.url, key=KEY, rate_limit=rate, max_concurrency=None) as a, \

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from douyin_async import DouyinClient, InvalidSettingError, LocalThrottle, Outcome, Ticket
-from douyin_async._adaptive import PROBE_AFTER, RAISE_AFTER, RATE_HOLD, AdaptivePolicy
+from douyin_async._adaptive import PROBE_AFTER, RAISE_AFTER, RATE_HOLD, RATE_PROBE_STEP, AdaptivePolicy
 from douyin_async.emulator import Emulator
 
 from .conftest import KEY, SECRET
@@ -170,6 +170,62 @@ def test_the_rate_is_back_near_the_ceiling_within_ten_clean_seconds() -> None:
     while policy.rate < 0.9 * 20 and clock[0] - stopped < 30:
         answer(policy, clock, 1, 1 / policy.pace(policy.rate))
     assert clock[0] - stopped <= RATE_HOLD + 6
+
+
+def test_refusals_at_falling_counts_in_flight_are_the_rate_not_a_cascade_of_cuts() -> None:
+    """A per-second cap met below our pace: the second refusal with fewer in flight says rate,
+    and the window cut the first one made is undone (once, this read as a cut per refusal down
+    to one in flight, and the client crawled at 0.38 R for seconds)."""
+    policy, clock = AdaptivePolicy(100, 8, 0.02), [0.0]
+    answer(policy, clock, 6, 0.0125, in_flight=4)
+    policy.on_refusal(clock[0], Ticket(clock[0], 5))  # slow start overshot the cap: room for 4
+    answer(policy, clock, 40, 0.0125, in_flight=4)  # 80/s, below our pace: the window binds, not the rate
+    assert policy.concurrency == 4
+    policy.on_refusal(clock[0], Ticket(clock[0], 4))  # one refusal with 4 in flight: taken for the cap
+    assert policy.concurrency == 3
+    policy.on_refusal(clock[0] + 0.01, Ticket(clock[0], 3))  # fewer in flight and refused again: the rate
+    assert policy.concurrency == 4
+    accepted = 46  # answers in the last second
+    assert policy.rate is not None and 0.95 * accepted <= policy.rate < accepted
+
+
+def test_a_lone_refusal_with_no_more_in_flight_below_pace_is_still_the_cap() -> None:
+    policy, clock = AdaptivePolicy(1000, 8, 0.02), [0.0]
+    answer(policy, clock, 20, 0.1, in_flight=3)
+    policy.on_refusal(clock[0], Ticket(clock[0], 3))
+    assert (policy.concurrency, policy.rate) == (2, 1000)
+    answer(policy, clock, 20, 0.1, in_flight=2)
+    policy.on_refusal(clock[0], Ticket(clock[0], 2))  # a window later: a new doubt, not the rate
+    assert (policy.concurrency, policy.rate) == (1, 1000)
+
+
+def test_a_rate_cut_settles_just_under_what_got_through() -> None:
+    policy, clock = AdaptivePolicy(100, None, 0.02), [0.0]
+    answer(policy, clock, 150, 0.02)  # 50 accepted in every second
+    policy.on_refusal(clock[0], Ticket(clock[0], 1))
+    assert policy.rate is not None and 0.95 * 50 <= policy.rate < 50
+    assert policy.paused_until > clock[0]
+
+
+def test_probes_raise_the_rate_in_growing_steps_and_a_refusal_starts_them_small() -> None:
+    policy, clock = AdaptivePolicy(100, None, 0.02), [0.0]
+    answer(policy, clock, 150, 0.02)
+    policy.on_refusal(clock[0], Ticket(clock[0], 1))
+    cut = policy.rate
+    assert cut is not None
+    answer(policy, clock, int(RATE_HOLD / 0.02) - 5, 0.02)
+    assert policy.rate == cut  # held just under the measurement for RATE_HOLD seconds
+    rates = []
+    for _ in range(4):  # one probe per clean window, each step twice the one before
+        answer(policy, clock, 50, 0.02)
+        rates.append(policy.rate)
+    steps = [b / a - 1 for a, b in itertools.pairwise([cut, *rates])]
+    assert steps == pytest.approx([RATE_PROBE_STEP * 2**n for n in range(4)], rel=0.01)
+    policy.on_refusal(clock[0], Ticket(clock[0], 1))  # the last probe did not hold
+    assert policy.rate is not None and policy.rate < rates[-1]
+    answer(policy, clock, int(RATE_HOLD / 0.02) + 50, 0.02)
+    assert policy.rate is not None
+    assert policy.rate <= 52 * 0.97 * (1 + RATE_PROBE_STEP)  # one small step again, not the next doubling
 
 
 async def test_throttle_applies_the_policy_to_the_cap() -> None:

@@ -18,7 +18,7 @@ import platform
 import sys
 from pathlib import Path
 
-from . import decode, goodput, overhead, scale, shared_throttle
+from . import decode, goodput, inputs, overhead, scale, shared_throttle
 from .servers import fast_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +55,7 @@ def environment(server_kind: str) -> str:
     ])
 
 
-SECTIONS = ("overhead", "scale", "goodput", "decode", "redis")
+SECTIONS = ("overhead", "scale", "inputs", "goodput", "decode", "redis")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
             sections.append(("Scale (iter_videos, 64 concurrent, one process per size)",
                              markdown(["ids", "time", "time per id", "peak RSS"], scale_rows)))
             print(sections[-1][1], flush=True)
+
+        if "inputs" in only:
+            lines, rows, fetch = (20_000, 5_000, 2_000) if quick else (1_000_000, 200_000, 100_000)
+            table = inputs.run(server.base_url, lines=lines, rows=rows, real_ids=fetch)
+            sections.append(("Inputs: peak memory of douyin-async batch (one process per case)",
+                             markdown(inputs.HEADER, table)))
 
     goodput_cases: list[goodput.Case] = []
     recovered: goodput.Recovery | None = None

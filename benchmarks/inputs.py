@@ -1,9 +1,12 @@
-"""Peak memory of ``douyin-async batch`` against the size of its input: ``python -m benchmarks.inputs``.
+"""Peak memory of ``douyin-async batch`` against the size of its input: ``python -m benchmarks --only inputs``
+(or ``python -m benchmarks.inputs``).
 
-Each case runs the real command in its own process (``--dry-run``, so the planner reads the whole
-input and OUT and nothing is sent) and reports that process's peak RSS, beside a one-line input
-as the baseline: the difference is what the input costs. Cases: a million ids, a million lines
-without an id, a rerun over an OUT that holds a million results, and an .xlsx sheet of ids.
+Each case runs the real command in its own process and reports that process's peak RSS (its own
+``VmHWM``: ``ru_maxrss`` would count this process's RSS at the fork), beside a one-line input as
+the baseline: the difference is what the input costs. Dry runs read the whole input and OUT and
+send nothing; real runs write OUT and the errors file, against the fast server. Cases: a million
+ids, a million lines without an id (each one a failure the errors file records), a rerun over an
+OUT that holds a million results, and an .xlsx sheet of ids and titles, every cell a shared string.
 """
 
 from __future__ import annotations
@@ -17,22 +20,29 @@ import time
 from pathlib import Path
 
 FIRST_ID = 7_000_000_000_000_000_000
+HEADER = ["input", "run", "peak RSS", "over the baseline", "seconds"]
+_CHILD = """
+import atexit, runpy, sys
+report = sys.argv.pop(1)
+def peak():
+    with open("/proc/self/status") as status, open(report, "w") as out:
+        out.write(status.read().split("VmHWM:")[1].split()[0])
+atexit.register(peak)
+sys.argv[0] = "douyin-async"
+runpy.run_module("douyin_async", run_name="__main__", alter_sys=True)
+"""
 
 
-def peak_rss(args: list[str]) -> tuple[float, float]:
-    """(peak RSS in MiB, seconds) of ``douyin-async *args`` run in a child process."""
+def peak_rss(args: list[str], cwd: Path) -> tuple[float, float]:
+    """(peak RSS in MiB, seconds) of ``douyin-async *args`` run in a child process in ``cwd``."""
     env = {**os.environ, "DOUYIN_API_KEY": "k", "DOUYIN_API_SECRET": "s"}
+    report = cwd / "peak.txt"
     started = time.monotonic()
-    child = subprocess.Popen([sys.executable, "-m", "douyin_async", *args], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    assert child.stderr is not None
-    error = child.stderr.read().decode()
-    child.stderr.close()
-    if child.returncode not in (0, 1):
-        raise RuntimeError(f"douyin-async {' '.join(args)} exited {child.returncode}: {error}")
-    return usage.ru_maxrss / 1024, time.monotonic() - started  # Linux reports KiB
+    done = subprocess.run([sys.executable, "-c", _CHILD, str(report), *args], env=env, cwd=cwd,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"douyin-async {' '.join(args)} exited {done.returncode}: {done.stderr}")
+    return int(report.read_text()) / 1024, time.monotonic() - started  # kB
 
 
 def write_ids(path: Path, count: int) -> None:
@@ -62,34 +72,49 @@ def write_xlsx(path: Path, count: int) -> None:
     book.save(path)
 
 
+def run(base_url: str, *, lines: int, rows: int, real_ids: int) -> list[list[str]]:
+    """The table's rows: each case in a fresh process; real runs fetch from ``base_url``."""
+    table = []
+    with tempfile.TemporaryDirectory(prefix="douyin-bench-inputs-") as scratch:
+        work = Path(scratch)
+        write_ids(work / "one.txt", 1)
+        write_ids(work / "ids.txt", lines)
+        write_ids(work / "fetch.txt", real_ids)
+        write_junk(work / "junk.txt", lines)
+        write_out(work / "done.jsonl", lines)
+        write_xlsx(work / "ids.xlsx", rows)
+        sheet = f".xlsx, {rows:,} rows ({(work / 'ids.xlsx').stat().st_size / 2**20:.1f} MiB)"
+        real = ["--base-url", base_url, "--no-progress", "--rate", "0", "--concurrency", "64"]
+        cases = [
+            ("1 id (baseline)", "dry run", ["one.txt", "-o", "new.jsonl", "--dry-run"]),
+            (f"{lines:,} ids", "dry run", ["ids.txt", "-o", "new.jsonl", "--dry-run"]),
+            (f"{lines:,} lines without an id", "dry run", ["junk.txt", "-o", "new.jsonl", "--dry-run"]),
+            (f"{lines:,} lines without an id", "real: all recorded as bad input",
+             ["junk.txt", "-o", "junk.jsonl", *real]),
+            (f"{real_ids:,} ids", "real: all fetched", ["fetch.txt", "-o", "fetched.jsonl", *real]),
+            (f"rerun: {lines:,} ids, all in OUT", "dry run", ["ids.txt", "-o", "done.jsonl", "--dry-run"]),
+            (sheet, "dry run", ["ids.xlsx", "-o", "new.jsonl", "--dry-run"]),
+            (sheet, "real: all fetched", ["ids.xlsx", "-o", "sheet.jsonl", *real]),
+        ]
+        baseline = None
+        for name, kind, args in cases:
+            rss, seconds = peak_rss(["batch", *args], work)
+            baseline = rss if baseline is None else baseline
+            table.append([name, kind, f"{rss:.0f} MiB", f"{rss - baseline:+.0f} MiB", f"{seconds:.1f}"])
+            print("| " + " | ".join(table[-1]) + " |", flush=True)
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
+    from .servers import fast_server
+
     parser = argparse.ArgumentParser(prog="python -m benchmarks.inputs", description=__doc__)
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines of the text inputs (default: %(default)s)")
     parser.add_argument("--rows", type=int, default=200_000, help="rows of the .xlsx input (default: %(default)s)")
+    parser.add_argument("--fetch", type=int, default=100_000, help="ids a real run fetches (default: %(default)s)")
     options = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as scratch:
-        work = Path(scratch)
-        write_ids(work / "one.txt", 1)
-        write_ids(work / "ids.txt", options.lines)
-        write_junk(work / "junk.txt", options.lines)
-        write_out(work / "done.jsonl", options.lines)
-        write_xlsx(work / "ids.xlsx", options.rows)
-        cases = [
-            ("1 id (baseline)", ["one.txt", "-o", "new.jsonl"]),
-            (f"{options.lines:,} ids", ["ids.txt", "-o", "new.jsonl"]),
-            (f"{options.lines:,} lines without an id", ["junk.txt", "-o", "new.jsonl"]),
-            (f"rerun: {options.lines:,} ids, all in OUT", ["ids.txt", "-o", "done.jsonl"]),
-            (f".xlsx, {options.rows:,} rows ({(work / 'ids.xlsx').stat().st_size / 2**20:.1f} MiB)",
-             ["ids.xlsx", "-o", "new.jsonl"]),
-        ]
-        print("| input (--dry-run) | peak RSS | over the baseline | seconds |")
-        print("|---|---|---|---|")
-        baseline = None
-        for name, args in cases:
-            rss, seconds = peak_rss(["batch", *(str(work / a) if not a.startswith("-") else a for a in args),
-                                     "--dry-run"])
-            baseline = rss if baseline is None else baseline
-            print(f"| {name} | {rss:.0f} MiB | {rss - baseline:+.0f} MiB | {seconds:.1f} |", flush=True)
+    with fast_server() as server:
+        run(server.base_url, lines=options.lines, rows=options.rows, real_ids=options.fetch)
     return 0
 
 

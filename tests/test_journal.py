@@ -77,7 +77,7 @@ def test_errors_file_keeps_the_latest_failure_of_each_id_and_drops_done_ones(tmp
     assert kept[3]["input"] == "https://www.douyin.com/video/1"
     reread = journal(tmp_path)
     assert reread.permanent == {"1", "2", "input:x"}
-    assert set(reread.failures) == {"1", "2", "input:x", "5"}
+    assert reread.failures == {"1", "2", "input:x", "5"}
 
 
 def test_a_long_bad_input_is_quoted_as_a_short_excerpt(tmp_path: Path) -> None:

@@ -111,8 +111,6 @@ def _prepare_batch(args: argparse.Namespace) -> None:
         checks.fail(f"--column needs a CSV or .xlsx INPUT; {args.input} is read as {fmt} (see --input-format)")
     if args.field and fmt != "jsonl":
         checks.fail(f"--field needs a JSONL INPUT; {args.input} is read as {fmt} (see --input-format)")
-    if fmt == "xlsx" and importlib.util.find_spec("openpyxl") is None:
-        checks.fail(f"INPUT {args.input}: reading .xlsx needs openpyxl: pip install 'douyin-async[xlsx]'")
     if args.output == "-":
         checks.fail("-o -: OUT must be a file, which a rerun reads to skip what is done; give a file name")
     args.output_path = checks.writable_file("-o", args.output)

@@ -37,7 +37,7 @@ from ._checks import UsageError
 from ._commands import made
 from ._inputs import BadInputError, InputError, read_inputs, values_in_thread
 from ._journal import Journal, RunLockedError, failure_key
-from ._keys import KeySet
+from ._keys import KeySet, code_of
 from ._output import Output
 from ._progress import Money, ProgressReporter, plural, untried
 from ._session import (
@@ -125,15 +125,16 @@ class Planner:
     def _skip(self, key: str, recorded: str | None = None) -> bool:
         """Whether to skip ``key``; ``recorded`` is what the journal knows it by, if not by ``key``."""
         plan, journal = self.plan, self._journal
-        recorded = recorded or key
-        if key in self._seen:
+        code = code_of(key)  # once: hashing a key that is not an id costs more than a lookup
+        known = code if recorded is None else code_of(recorded)
+        if self._seen.has_code(code):
             plan.repeats += 1
-        elif recorded in journal.done:
+        elif journal.done.has_code(known):
             plan.done += 1
-        elif recorded in journal.permanent and not self._retry_failed:
+        elif not self._retry_failed and journal.permanent.has_code(known):
             plan.failed_before += 1
         else:
-            self._seen.add(key)
+            self._seen.add_code(code)
             return False
         return True
 

@@ -23,6 +23,7 @@ from typing import Any
 from .. import find_short_link, parse_item_id
 from ..errors import DouyinError, InvalidParamError
 from ._output import excerpt
+from ._sheet import SheetError, SheetRows
 
 ID_COLUMNS = (
     "item_id", "aweme_id", "video_id", "id", "url", "link", "share_url", "share", "video_url",
@@ -237,8 +238,11 @@ def _pick_column(header: list[str], rows: list[list[Any]], column: str | None) -
 
 
 def _rows_with_header(
-    rows: Iterator[list[Any]], column: str | None, on_column: Callable[[str], None] | None = None
+    rows: Iterator[list[Any]], column: str | None, on_column: Callable[[str], None] | None = None,
+    keep_only: Callable[[int], None] | None = None,
 ) -> Iterator[str]:
+    """The id column's values; ``keep_only`` is told its index once it is chosen (a sheet reader
+    then drops the other columns' cells)."""
     header = next(rows, None)
     if header is None:
         return
@@ -251,6 +255,8 @@ def _rows_with_header(
     index = _pick_column([str(h) for h in header], sample, column)
     if on_column is not None:
         on_column(str(header[index]))
+    if keep_only is not None:
+        keep_only(index)
     for row in itertools.chain(sample, rows):
         if index < len(row) and row[index] is not None and str(row[index]).strip():
             yield _cell_text(row[index])
@@ -293,24 +299,14 @@ def _jsonl(stream: Iterable[str], field: str | None) -> Iterator[str]:
 
 
 def _xlsx(path: str, column: str | None, on_column: Callable[[str], None] | None) -> Iterator[str]:
-    try:
-        import openpyxl
-    except ImportError:
-        raise InputError("reading .xlsx needs openpyxl: pip install 'douyin-async[xlsx]'") from None
+    """The id column of the active sheet, streamed (``_sheet``): memory stays flat however long it is."""
     _check_unpacked_size(path)
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        rows = (list(row) for row in book.active.iter_rows(values_only=True))
-    except Exception as exc:  # openpyxl raises many types for a damaged workbook
-        raise InputError(f"cannot read {path} as an .xlsx workbook ({type(exc).__name__})") from None
-    try:
-        yield from _rows_with_header(rows, column, on_column)
-    except InputError:
-        raise
-    except Exception as exc:  # a damaged sheet fails while it is read
-        raise InputError(f"cannot read {path} as an .xlsx workbook ({type(exc).__name__})") from None
-    finally:
-        book.close()
+        with SheetRows(path, limit=MAX_VALUE) as sheet:
+            yield from _rows_with_header(iter(sheet), column, on_column, sheet.keep_only)
+    except (SheetError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError) as exc:
+        # a damaged part, a truncated zip, an unknown compression or an encrypted member
+        raise InputError(f"cannot read {path} as an .xlsx workbook: {exc}") from None
 
 
 def _check_unpacked_size(path: str) -> None:

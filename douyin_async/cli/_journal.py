@@ -12,11 +12,15 @@ lock on it and appends whole lines; it is rewritten (one line per key) only unde
 lock, from what it holds then, so no run's record is lost. Beside OUT, ``.OUT.journal`` lists
 every errors file its runs used: a rerun with another ``--errors`` still skips what failed for
 good in the earlier ones.
+
+Neither file is held in memory: what a run keeps of them is sets of keys (``KeySet``, a few bytes
+a key), and the errors file is rewritten by reading it again, twice, from the disk.
 """
 
 from __future__ import annotations
 
 import os
+from array import array
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -26,7 +30,7 @@ import msgspec
 from .. import BatchResult, InvalidParamError, NotFoundError, UnexpectedItemError
 from ._files import replacing
 from ._inputs import BadInputError
-from ._keys import KeySet
+from ._keys import KeySet, code_of
 from ._output import Output, excerpt
 
 try:
@@ -82,14 +86,15 @@ class Journal:
         """Errors files of earlier runs of OUT other than this run's: their permanent failures count."""
         self.done = KeySet()
         """The ids in OUT, a few bytes each (OUT may hold millions)."""
-        self.failures: dict[str, bytes] = {}
-        """The latest failure line of each key; a key whose failure is permanent is in ``permanent``."""
-        self.permanent: set[str] = set()
+        self.failures = KeySet()
+        """The keys whose latest outcome in the errors file is a failure (their lines stay on disk);
+        a key whose failure is permanent is in ``permanent`` too."""
+        self.permanent = KeySet()
         self._loaded_size = -1
         self._out: IO[bytes] | None = None
         self._errors: IO[bytes] | None = None
         self._errors_dirty = False
-        self._cleared: set[str] = set()
+        self._cleared = KeySet()
         """Keys whose failure this run resolved (a download that succeeded at last)."""
 
     # -- reading ------------------------------------------------------------------------------
@@ -103,19 +108,29 @@ class Journal:
         self.failures.clear()
         self.permanent.clear()
         size = _complete_size(self.errors_path, is_failure)
-        lines = 0
         if size >= 0:
             self._errors_dirty = size != self.errors_path.stat().st_size or not _ends_a_line(self.errors_path)
             for line in _complete_lines(self.errors_path, size):
-                lines += 1
-                self._remember_failure(line)
-        kept = {key: line for key, line in self.failures.items() if key not in self.done}
-        self._errors_dirty |= len(kept) != lines
-        self.failures = kept
-        self.permanent &= kept.keys()
+                failure = _failure_of(line)
+                if failure is None or failure[0] in self.done or failure[0] in self.failures:
+                    self._errors_dirty = True  # a line that goes when the file is rewritten
+                if failure is not None and failure[0] not in self.done:
+                    self._remember(code_of(failure[0]), failure[1])
         self.earlier_errors = [path for path in self._used_errors() if not _same(path, self.errors_path)]
+        self._add_earlier_permanent()
+
+    def _remember(self, code: int, permanent: bool) -> None:
+        self.failures.add_code(code)
+        if permanent:
+            self.permanent.add_code(code)
+        else:
+            self.permanent.discard_code(code)
+
+    def _add_earlier_permanent(self) -> None:
         for path in self.earlier_errors:
-            self.permanent |= {key for key in _permanent_keys(path) if key not in self.done}
+            for code in _permanent_keys(path).codes():
+                if not self.done.has_code(code):
+                    self.permanent.add_code(code)
 
     def _used_errors(self) -> list[Path]:
         try:
@@ -132,22 +147,6 @@ class Journal:
         names = [os.path.relpath(path, self.out_path.parent) for path in [*used, self.errors_path]]
         with replacing(self.record_path) as stream:
             stream.write(_ENCODE(_Used(names)) + b"\n")
-
-    def _remember_failure(self, line: bytes) -> None:
-        try:
-            record = _FAILURE.decode(line)
-        except msgspec.DecodeError:
-            return
-        key = record.item_id or f"input:{record.input}"  # the input is stored as its excerpt already
-        if record.download:
-            key = f"download:{record.item_id}"
-        self.failures.pop(key, None)  # re-inserted last: the latest outcome wins
-        self.failures[key] = line
-        permanent = record.permanent if record.permanent is not None else record.error in _PERMANENT_NAMES
-        if permanent:
-            self.permanent.add(key)
-        else:
-            self.permanent.discard(key)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -190,7 +189,8 @@ class Journal:
         """The errors file with one line per key (its latest), none for ids this OUT has done.
 
         Only when no other run has it open (an exclusive lock at once, or not now); from what
-        the file holds then, other runs' records included.
+        the file holds then, other runs' records included. The file is read twice: first for each
+        line's key (8 bytes a line), then to copy each line that is its key's last.
         """
         if self._errors is None:
             self._open_errors()
@@ -202,24 +202,31 @@ class Journal:
                 fcntl.flock(self._errors.fileno(), fcntl.LOCK_SH)
                 return  # shared with a run on another OUT: duplicates stay until a run has it alone
         self.failures.clear()
-        size = _complete_size(self.errors_path, is_failure)
-        for line in _complete_lines(self.errors_path, max(size, 0)):
-            self._remember_failure(line)
-        for key in [key for key in self.failures if key in self.done or key in self._cleared]:
-            del self.failures[key]
-        self.permanent &= self.failures.keys() | self._earlier_permanent()
+        self.permanent.clear()
+        size = max(_complete_size(self.errors_path, is_failure), 0)
+        codes = array("Q")
+        for line in _complete_lines(self.errors_path, size):
+            failure = _failure_of(line)
+            if failure is None or failure[0] in self.done or failure[0] in self._cleared:
+                codes.append(0)  # dropped
+                continue
+            codes.append(code_of(failure[0]))
+            self._remember(codes[-1], failure[1])
+        last = bytearray(len(codes))
+        later = KeySet()
+        for number in range(len(codes) - 1, -1, -1):
+            if codes[number] and not later.has_code(codes[number]):
+                later.add_code(codes[number])
+                last[number] = 1
+        del codes, later
+        self._add_earlier_permanent()
         with replacing(self.errors_path) as stream:
-            stream.writelines(line if line.endswith(b"\n") else line + b"\n" for line in self.failures.values())
+            stream.writelines(line if line.endswith(b"\n") else line + b"\n"
+                              for number, line in enumerate(_complete_lines(self.errors_path, size)) if last[number])
         self._errors_dirty = False
         self._errors.close()
         self._errors = None
         self._open_errors()
-
-    def _earlier_permanent(self) -> set[str]:
-        keys: set[str] = set()
-        for path in self.earlier_errors:
-            keys |= _permanent_keys(path)
-        return keys
 
     def write(self, result: BatchResult, input_text: Any) -> None:
         """Append one result: a success to OUT, a failure to the errors file (created when needed)."""
@@ -229,7 +236,8 @@ class Journal:
             _append(self._out, self.output.line(input_text, result.response))
             if result.item_id:
                 self.done.add(result.item_id)
-            if self.failures.pop(key, None) is not None:
+            if key in self.failures:
+                self.failures.discard(key)
                 self._errors_dirty = True  # its old failure goes when the file is rewritten
             return
         error = result.error
@@ -240,24 +248,25 @@ class Journal:
             "error": type(error).__name__, "message": str(error), "permanent": permanent,
             "attempts": result.attempts, "billed": result.billed, "possibly_billed": result.possibly_billed,
         }) + b"\n"
+        self._append_failure(key, line, permanent)
+
+    def _append_failure(self, key: str, line: bytes, permanent: bool) -> None:
         if self._errors is None:
             self._open_errors()
             assert self._errors is not None
         _append(self._errors, line)
-        self._cleared.discard(key)
-        if self.failures.pop(key, None) is not None:
+        code = code_of(key)
+        self._cleared.discard_code(code)
+        if self.failures.has_code(code):
             self._errors_dirty = True  # an older line for this key goes when the file is rewritten
-        self.failures[key] = line
-        if permanent:
-            self.permanent.add(key)
-        else:
-            self.permanent.discard(key)
+        self._remember(code, permanent)
 
     def write_download(self, item_id: str, error: Exception | None) -> None:
         """A fetched video's media: a failure is recorded (a rerun with --download tries again), a success clears it."""
         key = f"download:{item_id}"
         if error is None:
-            if self.failures.pop(key, None) is not None:
+            if key in self.failures:
+                self.failures.discard(key)
                 self._errors_dirty = True
                 self._cleared.add(key)
             return
@@ -265,18 +274,21 @@ class Journal:
             "input": item_id, "item_id": item_id, "download": True, "error": type(error).__name__,
             "message": str(error), "permanent": False,
         }) + b"\n"
-        if self._errors is None:
-            self._open_errors()
-            assert self._errors is not None
-        _append(self._errors, line)
-        self._cleared.discard(key)
-        if self.failures.pop(key, None) is not None:
-            self._errors_dirty = True
-        self.failures[key] = line
+        self._append_failure(key, line, False)
 
-    def failed_downloads(self) -> list[str]:
-        """Ids in OUT whose media download failed on an earlier run."""
-        return [key.removeprefix("download:") for key in self.failures if key.startswith("download:")]
+    def failed_downloads(self) -> Iterator[str]:
+        """Ids in OUT whose media download failed on an earlier run, each once, read from the errors
+        file as it is when asked (what is appended meanwhile is not read)."""
+        size = _complete_size(self.errors_path, is_failure)
+        if size <= 0:
+            return
+        told = KeySet()
+        for line in _complete_lines(self.errors_path, size):
+            failure = _failure_of(line)
+            if failure is not None and failure[0].startswith("download:") and failure[0] in self.failures \
+                    and failure[0] not in told:
+                told.add(failure[0])
+                yield failure[0].removeprefix("download:")
 
     def close(self) -> None:
         """Leave the errors file with one line per key (while OUT is still locked), then close both."""
@@ -309,15 +321,31 @@ def _same_file(stream: IO[bytes], path: Path) -> bool:
         return False
 
 
-def _permanent_keys(path: Path) -> set[str]:
+def _failure_of(line: bytes) -> tuple[str, bool] | None:
+    """The key a line of the errors file is recorded under and whether it failed for good (None
+    for a line that is no record)."""
+    try:
+        record = _FAILURE.decode(line)
+    except msgspec.DecodeError:
+        return None
+    key = record.item_id or f"input:{record.input}"  # the input is stored as its excerpt already
+    if record.download:
+        key = f"download:{record.item_id}"
+    permanent = record.permanent if record.permanent is not None else record.error in _PERMANENT_NAMES
+    return key, permanent
+
+
+def _permanent_keys(path: Path) -> KeySet:
     """The keys whose latest failure in errors file ``path`` is permanent."""
-    reader = Journal(path, path, Output("jsonl"))
+    keys = KeySet()
     size = _complete_size(path, is_failure)
     if size <= 0:
-        return set()  # recorded, but that run had no failure (or the file was removed)
+        return keys  # recorded, but that run had no failure (or the file was removed)
     for line in _complete_lines(path, size):
-        reader._remember_failure(line)
-    return reader.permanent
+        failure = _failure_of(line)
+        if failure is not None:
+            (keys.add if failure[1] else keys.discard)(failure[0])
+    return keys
 
 
 def is_errors_file(path: Path) -> bool:

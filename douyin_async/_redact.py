@@ -124,17 +124,28 @@ def _mask_texts(error: DouyinError, redact: Callable[[str], str]) -> None:
 
 
 def _masked(value: Any, redact: Callable[[str], str], depth: int = 0) -> Any:
-    """``value`` with every text in it masked: a str, or one inside lists, tuples, sets and dicts."""
+    """``value`` with every text in it masked: a str, bytes, or one inside lists, tuples, sets and
+    dicts. Any other object whose repr shows a secret (a ``yarl.URL``, a ``SplitResult``, nesting
+    too deep to walk) is replaced by its masked repr."""
     if isinstance(value, str):
         return redact(value)
-    if depth > 8:
+    if value is None or isinstance(value, (bool, int, float)):
         return value
     kind = type(value)
-    if kind in (list, tuple, set, frozenset):
+    if isinstance(value, (bytes, bytearray)):
+        text = value.decode("utf-8", "replace")
+        masked_text = redact(text)
+        return value if masked_text == text else kind(masked_text.encode())
+    if depth <= 8 and kind in (list, tuple, set, frozenset):
         return kind(_masked(item, redact, depth + 1) for item in value)
-    if kind is dict:
+    if depth <= 8 and kind is dict:
         return {_masked(key, redact, depth + 1): _masked(item, redact, depth + 1) for key, item in value.items()}
-    return value
+    try:
+        shown = repr(value)
+    except Exception:
+        return "(an object that cannot be shown)"
+    masked_repr = redact(shown)
+    return value if masked_repr == shown else masked_repr
 
 
 def _forms(secret: str) -> set[str]:

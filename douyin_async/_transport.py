@@ -241,10 +241,16 @@ class AiohttpTransport:
         answer = await self._exchange(self._current_session() or await self._open_session(), request)
         if isinstance(answer, Response):
             return answer
+        if isinstance(answer, asyncio.CancelledError):
+            # A cancellation goes on as a new one: the one delivered passed through aiohttp's
+            # frames, whose locals hold the URL, and a caller's timeout chains it to its error.
+            raise asyncio.CancelledError(*answer.args)
         raise answer
 
-    async def _exchange(self, session: aiohttp.ClientSession, request: Request) -> Response | TransportError:
-        """The answer to ``request``, or the typed error it failed with (returned, not raised)."""
+    async def _exchange(
+        self, session: aiohttp.ClientSession, request: Request
+    ) -> Response | TransportError | asyncio.CancelledError:
+        """The answer to ``request``, or the typed error or cancellation it ended with (returned, not raised)."""
         limit = request.max_body
         try:
             if limit is None:
@@ -262,6 +268,8 @@ class AiohttpTransport:
                 return too_large(limit) if body is None else Response(resp.status, resp.headers, body)
         except _FAILURES as exc:
             return transport_error(exc, request, self._redact)
+        except asyncio.CancelledError as exc:
+            return exc
 
     @asynccontextmanager
     async def stream(self, request: Request) -> AsyncIterator[Stream]:

@@ -240,3 +240,42 @@ async def test_a_download_through_a_callers_leaky_transport_is_typed_and_masked(
             await client.download(answer_with_media_urls(), tmp_path, kinds="video")
     assert "ValueError" in str(caught.value)
     assert_clean(caught.value)
+
+
+async def test_a_callers_timeout_chains_no_frame_that_holds_the_credentials() -> None:
+    """``wait_for`` (or ``asyncio.timeout``) around a call: the cancellation its TimeoutError chains
+    never passed through a frame whose locals hold the URL."""
+    import asyncio
+
+    from douyin_async.emulator import Emulator
+
+    async with Emulator(keys={KEY: SECRET}, latency=2.0, jitter=0.0) as emu, DouyinClient(
+            KEY, SECRET, base_url=emu.base_url, max_retries=0) as client:
+        for _ in range(2):
+            with pytest.raises((TimeoutError, asyncio.TimeoutError)) as caught:  # not one class on 3.10
+                await asyncio.wait_for(client.item_get_video(ITEM), 0.2)
+            assert_clean(caught.value)
+
+
+class OddHolder(TransportError):
+    def __init__(self, url: str) -> None:
+        from urllib.parse import urlsplit
+
+        from yarl import URL
+
+        super().__init__("failed")
+        self.raw = url.encode()
+        self.buffer = bytearray(url.encode())
+        self.parsed = urlsplit(url)
+        self.yarl = URL(url)
+        deep: Any = url
+        for _ in range(12):
+            deep = [deep]
+        self.deep = deep
+
+
+async def test_a_callers_error_holding_the_url_in_any_shape_is_masked() -> None:
+    async with DouyinClient(KEY, SECRET, transport=LeakyTransport(OddHolder), max_retries=0) as client:
+        with pytest.raises(TransportError) as caught:
+            await client.item_get_video(ITEM)
+    assert_clean(caught.value)

@@ -312,8 +312,7 @@ class DouyinClient:
                 return DownloadResult(tuple(written), tuple(found), tuple(charges))
         except DouyinError as exc:
             exc.billed, exc.possibly_billed = count_charges(charges)
-            failure = seal(exc, self._redact)
-        raise failure
+            raise seal(exc, self._redact)  # noqa: B904 - sealed: its chain is ours alone
 
     def _parse_input(self, value: Any) -> str | Callable[[Any], Awaitable[str]]:
         """A batch input's id now, or the resolver to call for it (short links need a lookup)."""

@@ -198,19 +198,19 @@ class Gateway:
                 self.url_prefix(0, cache, lang)  # a bad lang is refused before anything is sent
             # The first attempt runs here and not through the retry policy: most calls succeed at
             # once, and every coroutine frame between the caller and the socket costs on each resume.
+            # Errors are raised inside the handler that caught them: raised after it, Python 3.10
+            # chains the exception aiohttp raised, whose frames hold the URL, as their context.
             try:
                 return await self._attempt(call)
             except DouyinError as exc:
-                failure = call.seal(exc, self.redact)
-            if not should_retry(failure):
-                raise failure
+                first = call.seal(exc, self.redact)
+                if not should_retry(first):
+                    raise first  # noqa: B904 - sealed: its chain is ours alone
             try:
-                response = await self._policy.retry(failure, functools.partial(self._attempt, call), call.item_id)
+                response = await self._policy.retry(first, functools.partial(self._attempt, call), call.item_id)
             except DouyinError as exc:
-                failure = call.seal(exc, self.redact)
-            else:
-                return msgspec.structs.replace(response, attempts=call.sent, possibly_billed=call.possibly_billed)
-            raise failure
+                raise call.seal(exc, self.redact)  # noqa: B904
+            return msgspec.structs.replace(response, attempts=call.sent, possibly_billed=call.possibly_billed)
 
     async def _attempt(self, call: _Call) -> ItemGetVideoResponse:
         """One attempt: a throttle slot, the exchange, the decoded answer, and what it cost.

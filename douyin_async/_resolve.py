@@ -49,8 +49,7 @@ class ShortLinkResolver:
             async with self._slots:
                 return await self._follow(link)
         except DouyinError as exc:
-            failure = seal(exc, self._redact)
-        raise failure
+            raise seal(exc, self._redact)  # noqa: B904 - sealed: its chain is ours alone
 
     async def _follow(self, url: str) -> str:
         for _ in range(self._max_hops):

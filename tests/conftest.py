@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -73,3 +76,14 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+async def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The real command in a subprocess (unthrottled), without blocking the loop that serves the emulator."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "douyin_async", *args, "--rate", "0", "--concurrency", "8",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    return subprocess.CompletedProcess(args, process.returncode, out.decode(), err.decode())

@@ -19,21 +19,14 @@ from douyin_async.cli import _batch, _workbook
 from douyin_async.cli._output import CSV_COLUMNS
 from douyin_async.emulator import Emulator
 
-from .conftest import SEED_ID
+from .conftest import SEED_ID, run_cli
 
 KEYS = {"resume-key": "resume-secret"}
 ENV = {**os.environ, "PYTHONIOENCODING": "utf-8", "DOUYIN_API_KEY": "resume-key", "DOUYIN_API_SECRET": "resume-secret"}
 
 
 async def run(*args: str) -> subprocess.CompletedProcess[str]:
-    """The real command in a subprocess, without blocking the loop that serves the emulator."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "douyin_async", *args, "--rate", "0", "--concurrency", "8",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode is not None
-    return subprocess.CompletedProcess(args, process.returncode, out.decode(), err.decode())
+    return await run_cli(ENV, *args)
 
 
 def records(path: Path) -> list[dict[str, object]]:

@@ -17,6 +17,7 @@ import pytest
 from douyin_async import Charge, DownloadResult, MediaUnavailableError
 from douyin_async.emulator import Emulator
 
+from .conftest import run_cli
 from .test_download import client_for, found_id
 
 KEYS = {"media-key": "media-secret"}
@@ -25,14 +26,7 @@ ALL = ("video", "cover", "music")
 
 
 async def run(*args: str) -> subprocess.CompletedProcess[str]:
-    """The real command in a subprocess, without blocking the loop that serves the emulator."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "douyin_async", *args, "--rate", "0", "--concurrency", "8",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode is not None
-    return subprocess.CompletedProcess(args, process.returncode, out.decode(), err.decode())
+    return await run_cli(ENV, *args)
 
 
 def billed_said(output: str) -> tuple[int, int]:

@@ -2,54 +2,24 @@
 
 from importlib import metadata as _metadata
 
-from ._adaptive import Ticket
-from ._batch import BatchIterator, BatchProgress, BatchResult
-from ._billing import Charge
+from . import errors
+from ._call._billing import Charge
 from ._client import DEFAULT_BASE_URL, DouyinClient
-from ._decode import decode_item_get_video
 from ._download import MEDIA_KINDS, DownloadResult
-from ._ids import normalize_item_id
-from ._models import ItemGetVideoResponse, ItemImage, Music, Video, VideoStreams
+from ._fanout import BatchIterator, BatchProgress, BatchResult
+from ._http._aiohttp import AiohttpTransport
+from ._http._messages import Request, Response, Stream, Transport
+from ._http._mock import MockTransport
+from ._input._ids import DEFAULT_SHORT_LINK_HOSTS, extract_item_ids, find_short_link, normalize_item_id, parse_item_id
 from ._options import MediaOptions, ResponseOptions, RetryOptions, ShortLinkOptions
-from ._parse import DEFAULT_SHORT_LINK_HOSTS, extract_item_ids, find_short_link, parse_item_id
-from ._quota import Quota
-from ._redact import Redactor
-from ._throttle import LocalThrottle, Outcome, Throttle, ThrottleLimits
-from ._transport import AiohttpTransport, MockTransport, Request, Response, Stream, Transport
-from .errors import (
-    AccountDisabledError,
-    ApiError,
-    AuthError,
-    BatchAbortedError,
-    BatchStoppedError,
-    BudgetExhaustedError,
-    ClientClosedError,
-    ConfigurationError,
-    DouyinError,
-    DownloadError,
-    DownloadInProgressError,
-    EndpointNotFoundError,
-    HTTPStatusError,
-    InsufficientBalanceError,
-    InvalidParamError,
-    InvalidSettingError,
-    MaintenanceError,
-    MalformedItemError,
-    MalformedResponseError,
-    MediaContentError,
-    MediaStalledError,
-    MediaTooLargeError,
-    MediaUnavailableError,
-    NotFoundError,
-    QuotaExceededError,
-    RateLimitError,
-    RequestTimeoutError,
-    ResponseTooLargeError,
-    ServerError,
-    ThrottleUnavailableError,
-    TransportError,
-    UnexpectedItemError,
-)
+from ._secrets import Redactor
+from ._throttle._adaptive import Ticket
+from ._throttle._local import LocalThrottle
+from ._throttle._protocol import Outcome, Throttle, ThrottleLimits
+from ._wire._decode import decode_item_get_video
+from ._wire._models import ItemGetVideoResponse, ItemImage, Music, Video, VideoStreams
+from ._wire._quota import Quota
+from .errors import *  # noqa: F403  (the error tree: its __all__ is the one list of its names)
 
 try:
     __version__ = _metadata.version("douyin-async")
@@ -61,64 +31,32 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_SHORT_LINK_HOSTS",
     "MEDIA_KINDS",
-    "AccountDisabledError",
     "AiohttpTransport",
-    "ApiError",
-    "AuthError",
-    "BatchAbortedError",
     "BatchIterator",
     "BatchProgress",
     "BatchResult",
-    "BatchStoppedError",
-    "BudgetExhaustedError",
     "Charge",
-    "ClientClosedError",
-    "ConfigurationError",
     "DouyinClient",
-    "DouyinError",
-    "DownloadError",
-    "DownloadInProgressError",
     "DownloadResult",
-    "EndpointNotFoundError",
-    "HTTPStatusError",
-    "InsufficientBalanceError",
-    "InvalidParamError",
-    "InvalidSettingError",
     "ItemGetVideoResponse",
     "ItemImage",
     "LocalThrottle",
-    "MaintenanceError",
-    "MalformedItemError",
-    "MalformedResponseError",
-    "MediaContentError",
     "MediaOptions",
-    "MediaStalledError",
-    "MediaTooLargeError",
-    "MediaUnavailableError",
     "MockTransport",
     "Music",
-    "NotFoundError",
     "Outcome",
     "Quota",
-    "QuotaExceededError",
-    "RateLimitError",
     "Redactor",
     "Request",
-    "RequestTimeoutError",
     "Response",
     "ResponseOptions",
-    "ResponseTooLargeError",
     "RetryOptions",
-    "ServerError",
     "ShortLinkOptions",
     "Stream",
     "Throttle",
     "ThrottleLimits",
-    "ThrottleUnavailableError",
     "Ticket",
     "Transport",
-    "TransportError",
-    "UnexpectedItemError",
     "Video",
     "VideoStreams",
     "__version__",
@@ -128,3 +66,4 @@ __all__ = [
     "normalize_item_id",
     "parse_item_id",
 ]
+__all__ += errors.__all__

@@ -13,30 +13,23 @@ from urllib.parse import urlsplit
 import aiohttp
 from yarl import URL
 
-from ._batch import BatchIterator, BatchResult, BatchRun, Ids, ProgressCallback
-from ._billing import Charge, count_charges
-from ._credentials import Credentials
+from ._call._billing import Charge, count_charges
+from ._call._gateway import LANG_ALLOWED, Gateway, is_lang
+from ._call._retry import RetryPolicy
+from ._checks import check, check_count, check_positive, is_number
 from ._download import MEDIA_KINDS, ByteCallback, Downloader, DownloadResult
-from ._gateway import LANG_ALLOWED, Gateway, is_lang
+from ._fanout import BatchIterator, BatchResult, BatchRun, Ids, ProgressCallback
+from ._http._aiohttp import AiohttpTransport
+from ._http._messages import Transport
+from ._input._ids import parse_item_id
+from ._input._resolve import ShortLinkResolver
 from ._lifecycle import Lifecycle
-from ._models import ItemGetVideoResponse, Video
-from ._options import (
-    MediaOptions,
-    ResponseOptions,
-    RetryOptions,
-    ShortLinkOptions,
-    check,
-    check_count,
-    check_positive,
-    is_number,
-)
-from ._parse import parse_item_id
-from ._quota import Quota
-from ._redact import CREDENTIAL_PARAMS, Redactor, seal
-from ._resolve import ShortLinkResolver
-from ._retry import RetryPolicy
-from ._throttle import Throttle, ThrottleLimits, shared_throttle
-from ._transport import AiohttpTransport, Transport
+from ._options import MediaOptions, ResponseOptions, RetryOptions, ShortLinkOptions
+from ._secrets import CREDENTIAL_PARAMS, Credentials, Redactor, seal
+from ._throttle._protocol import Throttle, ThrottleLimits
+from ._throttle._sharing import shared_throttle
+from ._wire._models import ItemGetVideoResponse, Video
+from ._wire._quota import Quota
 from .errors import DouyinError, InvalidParamError, InvalidSettingError
 
 DEFAULT_BASE_URL = "https://api-gw-4.cn/douyin"

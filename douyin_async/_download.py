@@ -32,14 +32,15 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any
 
-from ._billing import Charge, count_charges
-from ._deadline import time_limit
-from ._ids import normalize_item_id
-from ._models import Video
+from ._call._billing import Charge, count_charges
+from ._call._retry import RetryPolicy
+from ._http._errors import TIMEOUTS, foreign_error
+from ._http._messages import Request, Stream, Transport
+from ._input._ids import normalize_item_id
+from ._lifecycle import time_limit
 from ._options import MediaOptions
-from ._redact import Redactor
-from ._retry import RetryPolicy
-from ._transport import Request, Stream, Transport, foreign_error
+from ._secrets import Redactor
+from ._wire._models import Video
 from .errors import (
     DouyinError,
     DownloadError,
@@ -74,7 +75,6 @@ _BINARY = getattr(os, "O_BINARY", 0)
 _GONE = frozenset({403, 404, 410})
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 _CHUNK = 256 * 1024
-_TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
 
 ByteCallback = Callable[[int], None]
 
@@ -539,7 +539,7 @@ class Downloader:
                     chunk = await iterator.__anext__()
             except StopAsyncIteration:
                 return
-            except _TIMEOUTS:
+            except TIMEOUTS:
                 break
             window_bytes += len(chunk)
             yield chunk

@@ -14,11 +14,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
-from ._deadline import time_limit
 from .errors import ClientClosedError, TransportError
+
+if sys.version_info >= (3, 11):
+    from asyncio import timeout
+else:  # pragma: no cover - the lowest-Python leg runs it
+    from async_timeout import timeout
+
+time_limit = timeout
+"""A time limit on the awaits inside a block that never swallows a cancellation from outside.
+
+``asyncio.wait_for`` before Python 3.12 runs its awaitable as a separate task and returns that
+task's result when it finishes in the same step as an outside cancellation, which is lost.
+``asyncio.timeout`` (3.11+) cancels the running task itself and tells its own cancellation apart;
+its backport ``async_timeout`` (3.10) does too, except when the time runs out in the very step an
+outside cancellation comes (3.10 cannot tell the two apart).
+"""
 
 _CLOSING = "the client was closed"
 """The message of the client's own cancellations, which tells them apart on Python 3.10."""

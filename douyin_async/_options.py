@@ -7,13 +7,12 @@ as httpx groups ``Timeout`` and ``Limits``, so the constructor reads at a glance
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
-from ._parse import DEFAULT_SHORT_LINK_HOSTS
-from .errors import InvalidSettingError
+from ._checks import check, check_count, check_positive
+from ._input._ids import DEFAULT_SHORT_LINK_HOSTS
 
 Sleep = Callable[[float], Awaitable[None]]
 Jitter = Callable[[float, float], float]
@@ -25,31 +24,6 @@ BROWSER_HEADERS: Mapping[str, str] = {
     ),
     "Referer": "https://www.douyin.com/",
 }
-
-
-def check(name: str, value: object, ok: bool, allowed: str) -> None:
-    """Raise ``InvalidSettingError`` naming the setting, its value and what is allowed."""
-    if not ok:
-        raise InvalidSettingError(f"{name}={value!r} is not allowed: {allowed}")
-
-
-def is_number(value: object) -> bool:
-    """A real, finite int or float (not a bool, not NaN or infinity)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def check_positive(name: str, value: object, *, optional: bool = False, minimum: float = 1e-3) -> None:
-    """A finite number of at least ``minimum`` (a thousandth by default: smaller is a mistake)."""
-    allowed = f"a finite number >= {minimum:g}" + (" or None" if optional else "")
-    check(name, value, (optional and value is None) or (is_number(value) and value >= minimum), allowed)  # type: ignore[operator]
-
-
-def check_count(name: str, value: object, *, minimum: int, optional: bool = False) -> None:
-    allowed = f"a whole number >= {minimum}" + (" or None" if optional else "")
-    ok = (optional and value is None) or (
-        isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-    )
-    check(name, value, ok, allowed)
 
 
 @dataclass(frozen=True)

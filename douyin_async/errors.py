@@ -42,7 +42,7 @@ import re
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from ._quota import Quota
+from ._wire._quota import Quota
 
 __all__ = [
     "CODES",
@@ -50,6 +50,7 @@ __all__ = [
     "ApiError",
     "AuthError",
     "BatchAbortedError",
+    "BatchStoppedError",
     "BudgetExhaustedError",
     "ClientClosedError",
     "CodeInfo",

@@ -29,14 +29,15 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
-from ._adaptive import AdaptivePolicy, Ticket
+from ._checks import check, check_count, check_positive, is_number
 from ._client import ENV_KEY
 from ._lifecycle import close_from_here, loop_moved
-from ._options import check, check_count, check_positive, is_number
-from ._redact import CREDENTIAL_PARAMS
-from ._redis_scripts import ACQUIRE, RELEASE, RENEW, SETTLE_SECONDS, STATE_TTL_MS, Keys, policy_args
-from ._redis_wakeup import UNREACHABLE, ReleaseListener, backoff
-from ._throttle import DEFAULT_MARGIN, LocalThrottle, Outcome, ThrottleLimits
+from ._secrets import CREDENTIAL_PARAMS
+from ._throttle._adaptive import AdaptivePolicy, Ticket
+from ._throttle._local import LocalThrottle
+from ._throttle._protocol import DEFAULT_MARGIN, Outcome, ThrottleLimits
+from ._throttle._redis_scripts import ACQUIRE, RELEASE, RENEW, SETTLE_SECONDS, STATE_TTL_MS, Keys, policy_args
+from ._throttle._redis_wakeup import UNREACHABLE, ReleaseListener, backoff
 from .errors import InvalidSettingError, ThrottleUnavailableError
 
 __all__ = ["RedisThrottle"]

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from douyin_async._cap import ConcurrencyCap
+from douyin_async._throttle._cap import ConcurrencyCap
 
 EVENTS = ("release holder", "cancel 0", "cancel 1", "cancel 2", "lower", "raise")
 

@@ -17,7 +17,7 @@ from douyin_async import (
     Redactor,
     decode_item_get_video,
 )
-from douyin_async._decode import _decode_loose
+from douyin_async._wire._decode import _decode_loose
 from douyin_async.errors import normalize_code
 
 from .php_shapes import bodies, digits, envelopes, error_envelopes, success_envelopes

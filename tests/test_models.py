@@ -19,7 +19,7 @@ from douyin_async import (
     UnexpectedItemError,
     decode_item_get_video,
 )
-from douyin_async._quota import parse_quota
+from douyin_async._wire._quota import parse_quota
 from douyin_async.emulator._catalog import SEED_ERROR, SEED_ITEM, SEED_SUCCESS
 
 from .conftest import SEED_ID

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from douyin_async import Quota
-from douyin_async._quota import parse_quota
+from douyin_async._wire._quota import parse_quota
 
 
 @pytest.mark.parametrize(

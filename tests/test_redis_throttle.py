@@ -25,7 +25,7 @@ from douyin_async import (
     Outcome,
     ThrottleUnavailableError,
 )
-from douyin_async._adaptive import AdaptivePolicy, Ticket
+from douyin_async._throttle._adaptive import AdaptivePolicy, Ticket
 from douyin_async.emulator import Emulator
 from douyin_async.redis import RedisThrottle
 
@@ -436,7 +436,7 @@ async def test_a_user_refused_subscribe_or_publish_polls_and_warns_once(
     redis_server: RedisServer, redis_client: Redis, caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch, user: str | None, refused: tuple[str, ...],
 ) -> None:
-    import douyin_async._redis_wakeup as wakeup
+    import douyin_async._throttle._redis_wakeup as wakeup
 
     monkeypatch.setattr(wakeup, "MAX_WAIT", 30.0)  # a waiter ends its wait in time only if woken (or polling)
     caplog.set_level(logging.DEBUG, logger="douyin_async")

@@ -8,7 +8,7 @@ import pytest
 import tenacity
 
 from douyin_async import RetryOptions, errors
-from douyin_async._retry import RetryPolicy, should_retry
+from douyin_async._call._retry import RetryPolicy, should_retry
 from douyin_async.emulator import Emulator
 
 from .conftest import ClientFactory, SleepRecorder

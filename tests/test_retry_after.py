@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from douyin_async._retry import retry_after_seconds
+from douyin_async._call._retry import retry_after_seconds
 
 NOW = dt.datetime(1994, 11, 6, 8, 49, 0, tzinfo=dt.timezone.utc)
 

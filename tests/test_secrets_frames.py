@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from douyin_async import DouyinClient, DouyinError, ResponseOptions, RetryOptions, TransportError
-from douyin_async._credentials import Credentials
+from douyin_async._secrets import Credentials
 from douyin_async.emulator import Emulator
 from douyin_async.errors import CODES
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from douyin_async import DouyinClient, InvalidSettingError, LocalThrottle, Outcome, Ticket
-from douyin_async._adaptive import PROBE_AFTER, RAISE_AFTER, RATE_HOLD, RATE_PROBE_STEP, AdaptivePolicy
+from douyin_async._throttle._adaptive import PROBE_AFTER, RAISE_AFTER, RATE_HOLD, RATE_PROBE_STEP, AdaptivePolicy
 from douyin_async.emulator import Emulator
 
 from .conftest import KEY, SECRET

@@ -21,7 +21,7 @@ from douyin_async import (
     ServerError,
     TransportError,
 )
-from douyin_async._transport import transport_error
+from douyin_async._http._errors import transport_error
 from douyin_async.emulator import SEED_ITEM, SEED_SUCCESS
 
 from .conftest import SEED_ID, SleepRecorder
@@ -177,7 +177,7 @@ async def test_a_closed_session_of_the_callers_is_a_typed_error() -> None:
 def test_the_fast_url_path_sends_what_yarl_would(url: str) -> None:
     from yarl import URL
 
-    from douyin_async._transport import _yarl_url
+    from douyin_async._http._aiohttp import _yarl_url
 
     assert _yarl_url(url) == URL(url)
     assert str(_yarl_url(url)) == str(URL(url))

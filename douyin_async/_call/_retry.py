@@ -19,8 +19,8 @@ from typing import TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from ._options import RetryOptions
-from .errors import DouyinError, HTTPStatusError, MaintenanceError, RateLimitError
+from .._options import RetryOptions
+from ..errors import DouyinError, HTTPStatusError, MaintenanceError, RateLimitError
 
 log = logging.getLogger("douyin_async")
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import urljoin
 
-from ._options import ShortLinkOptions
-from ._parse import find_short_link, id_from_location, parse_item_id
-from ._redact import Redactor, seal
-from ._transport import Request, Transport, foreign_error
-from .errors import DouyinError, InvalidParamError, TransportError
+from .._http._errors import foreign_error
+from .._http._messages import Request, Transport
+from .._options import ShortLinkOptions
+from .._secrets import Redactor, seal
+from ..errors import DouyinError, InvalidParamError, TransportError
+from ._ids import find_short_link, id_from_location, parse_item_id
 
 BROWSER_USER_AGENT = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "

@@ -15,18 +15,16 @@ from urllib.parse import urlencode
 
 import msgspec
 
-from ._billing import Charge, charge_of
-from ._credentials import Credentials
-from ._decode import decode_item_get_video
-from ._ids import normalize_item_id
-from ._lifecycle import Lifecycle
-from ._models import ItemGetVideoResponse
-from ._quota import Quota, QuotaTracker
-from ._redact import Redactor, seal
-from ._retry import RetryPolicy, retry_after_seconds, should_retry
-from ._throttle import Outcome, Throttle, ThrottleLimits
-from ._transport import Request, Response, Transport, foreign_error, too_large
-from .errors import (
+from .._http._errors import foreign_error, too_large
+from .._http._messages import Request, Response, Transport
+from .._input._ids import normalize_item_id
+from .._lifecycle import Lifecycle
+from .._secrets import Credentials, Redactor, seal
+from .._throttle._protocol import Outcome, Throttle, ThrottleLimits
+from .._wire._decode import decode_item_get_video
+from .._wire._models import ItemGetVideoResponse
+from .._wire._quota import Quota, QuotaTracker
+from ..errors import (
     ApiError,
     DouyinError,
     EndpointNotFoundError,
@@ -36,6 +34,8 @@ from .errors import (
     RateLimitError,
     TransportError,
 )
+from ._billing import Charge, charge_of
+from ._retry import RetryPolicy, retry_after_seconds, should_retry
 
 log = logging.getLogger("douyin_async")
 

@@ -16,10 +16,10 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaita
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ._billing import Charge
-from ._models import ItemGetVideoResponse
-from ._quota import Quota
-from ._throttle import ThrottleLimits
+from ._call._billing import Charge
+from ._throttle._protocol import ThrottleLimits
+from ._wire._models import ItemGetVideoResponse
+from ._wire._quota import Quota
 from .errors import BatchAbortedError, BatchStoppedError, BudgetExhaustedError, DouyinError
 
 log = logging.getLogger("douyin_async")

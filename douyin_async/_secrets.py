@@ -1,6 +1,7 @@
-"""Redaction of credentials wherever a URL or a server's text becomes a message.
+"""The key and secret: held where nothing can show them, and masked wherever a URL or a server's
+text becomes a message.
 
-``Redactor`` masks text and bodies; ``seal`` is the one boundary an error passes before it
+``Credentials`` holds them; ``Redactor`` masks text and bodies; ``seal`` is the one boundary an error passes before it
 leaves the client: every text it and its chain carry is masked, links that are not ours are cut,
 and its traceback (whose frames may hold a URL or a body) is dropped.
 """
@@ -10,8 +11,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
-from urllib.parse import quote, quote_plus
+from typing import Any, NoReturn
+from urllib.parse import quote, quote_plus, urlencode
 
 import msgspec
 
@@ -168,3 +169,37 @@ _JSON = msgspec.json.Decoder()
 
 CREDENTIAL_PARAMS = Redactor()
 """Masks credential query parameters only: for text that no client's secrets are known to."""
+
+
+class Credentials:
+    """A key and its secret. Shown as ``***``; refuses to be pickled or copied.
+
+    They leave this object only as the query string written into a request URL, and to the
+    client's redactor, which needs them to mask them.
+    """
+
+    __slots__ = ("_key", "_secret")
+
+    def __init__(self, key: str, secret: str) -> None:
+        self._key = key
+        self._secret = secret
+
+    @property
+    def key(self) -> str:
+        return self._key
+
+    @property
+    def secret(self) -> str:
+        return self._secret
+
+    def query(self) -> str:
+        """``key=...&secret=...``, encoded, for the request URL."""
+        return urlencode({"key": self._key, "secret": self._secret})
+
+    def __repr__(self) -> str:
+        return f"Credentials(key='{MASK}', secret='{MASK}')"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("Credentials are not pickled or copied: give each process its own key and secret")

@@ -1,9 +1,4 @@
-"""The throttle seam, and the in-process throttle: a no-burst token bucket plus a cap in flight.
-
-Every attempt acquires (a concurrency slot, then a rate token), sends, and releases with what
-came back: that ``Outcome`` is all an adaptive throttle needs. A throttle shared between
-processes implements the same ``Throttle`` protocol and drops in via
-``DouyinClient(throttle=...)``.
+"""The in-process throttle: a no-burst token bucket plus a cap in flight.
 
 The bucket is aiolimiter's ``AsyncLimiter`` with a capacity of one token (plus a small credit
 for late timer wake-ups), so it never bursts, even at start-up. It paces at
@@ -15,70 +10,21 @@ of them in any window even when each request's arrival jitters by up to
 from __future__ import annotations
 
 import asyncio
-import enum
-import hashlib
 import logging
-import threading
 import time
-import weakref
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable
 
-import msgspec
 from aiolimiter import AsyncLimiter
 
+from .._checks import check, check_count, check_positive, is_number
 from ._adaptive import AdaptivePolicy, Ticket
 from ._cap import ConcurrencyCap
-from ._options import check, check_count, check_positive, is_number
+from ._protocol import DEFAULT_MARGIN, UNLIMITED, Outcome, ThrottleLimits
 
 log = logging.getLogger("douyin_async")
 
-DEFAULT_MARGIN = 0.02
 LATENESS_CREDIT = 0.002
 """Seconds of late timer wake-ups the bucket makes up for (a capacity-one bucket loses them)."""
-
-
-class Outcome(enum.Enum):
-    """What came back for one attempt, as the throttle's feedback."""
-
-    ANSWERED = "answered"
-    """The gateway answered with a code other than 4008: the limits held."""
-    LIMITED = "limited"
-    """4008: too many requests, or too many in flight."""
-    NO_ANSWER = "no_answer"
-    """No envelope came back (connection failure, timeout): nothing learned about the limits."""
-
-
-_UNLIMITED = Ticket(0.0, 0)
-"""The ticket of a throttle with no limits: nothing to learn, so nothing to record."""
-
-
-class ThrottleLimits(msgspec.Struct, frozen=True):
-    """The throttle's current state: ``rate``/``concurrency`` are None when that limit is off."""
-
-    rate: float | None
-    concurrency: int | None
-    in_flight: int
-    rate_ceiling: float | None
-    concurrency_ceiling: int | None
-    rate_limited: int
-
-
-class Throttle(Protocol):
-    """Decides when an attempt may be sent; one per key, shared by every call that uses it."""
-
-    async def acquire(self) -> Ticket:
-        """Wait until one more request may be sent; the ticket goes back with ``release``."""
-        ...
-
-    async def release(self, ticket: Ticket, outcome: Outcome) -> None:
-        """The request on ``ticket`` is over; ``outcome`` says what came back."""
-        ...
-
-    @property
-    def limits(self) -> ThrottleLimits:
-        """The limits in force now."""
-        ...
 
 
 class LocalThrottle:
@@ -129,7 +75,7 @@ class LocalThrottle:
         """Wait for a slot in flight, then a rate token (outside any pause after a 4008)."""
         if self._unlimited:  # nothing to wait for, nothing to learn: only count
             self._in_flight += 1
-            return _UNLIMITED
+            return UNLIMITED
         if asyncio.get_running_loop() is not self._loop:
             self._bind()
         cap = self._cap
@@ -164,7 +110,7 @@ class LocalThrottle:
     async def release(self, ticket: Ticket, outcome: Outcome) -> None:
         """Give the slot back, and let the policy learn from ``outcome``."""
         self._in_flight -= 1
-        if ticket is _UNLIMITED:
+        if ticket is UNLIMITED:
             return
         if self._cap is not None:
             self._cap.release()
@@ -205,34 +151,3 @@ class LocalThrottle:
             concurrency_ceiling=policy.concurrency_ceiling,
             rate_limited=policy.rate_limited,
         )
-
-
-_SHARED: weakref.WeakValueDictionary[tuple[object, ...], LocalThrottle] = weakref.WeakValueDictionary()
-
-
-def shared_throttle(
-    key: str, base_urls: Sequence[str], rate_limit: float | None, max_concurrency: int | None
-) -> LocalThrottle:
-    """The throttle of every client in this process (and thread) with this key, gateway and limits.
-
-    The gateway counts a key's requests whoever sends them: six clients each given the key's
-    full limits would together send six times too many. Clients made alike share one throttle
-    for as long as any of them lives (weakly held); a client given ``throttle=`` has its own.
-    The key is held only as a digest.
-    """
-    check_positive("rate_limit", rate_limit, optional=True)
-    check_count("max_concurrency", max_concurrency, minimum=1, optional=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    hosts = tuple(sorted(base_urls))
-    slot = (digest, hosts, threading.get_ident(), rate_limit, max_concurrency)
-    name = slot[:3]
-    throttle = _SHARED.get(slot)
-    if throttle is None:
-        others = [t for k, t in list(_SHARED.items()) if k[:3] == name]
-        if others:
-            log.warning(
-                "another client with this key uses other limits (%s); their requests add up at the gateway: "
-                "give every client of a key the same limits, or one throttle (throttle=)", others[0].limits,
-            )
-        throttle = _SHARED[slot] = LocalThrottle(rate_limit, max_concurrency)
-    return throttle

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
-from .errors import ApiError, DouyinError, TransportError
+from ..errors import ApiError, DouyinError, TransportError
 
 
 class Charge(enum.Enum):

@@ -20,10 +20,8 @@ from typing import Any
 
 import msgspec
 
-from ._models import ItemGetVideoResponse, ShapeError, Video, WireItem, as_text, first_value, normalize_item
-from ._quota import parse_quota
-from ._redact import CREDENTIAL_PARAMS, excerpt
-from .errors import (
+from .._secrets import CREDENTIAL_PARAMS, excerpt
+from ..errors import (
     SUCCESS,
     ApiError,
     MalformedItemError,
@@ -32,6 +30,8 @@ from .errors import (
     error_for_code,
     normalize_code,
 )
+from ._models import ItemGetVideoResponse, ShapeError, Video, WireItem, as_text, first_value, normalize_item
+from ._quota import parse_quota
 
 
 class _Envelope(msgspec.Struct, gc=False):

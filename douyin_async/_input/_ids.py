@@ -1,4 +1,5 @@
-"""Video ids from what users paste: bare ids, video and share URLs, share texts.
+"""Video ids: the syntax of one (``normalize_item_id``), and ids from what users paste: bare ids,
+video and share URLs, share texts.
 
 Inside a URL the id is read from the URL's known shapes only (so ``mid=`` and other numbers in the
 query are never taken for the video). Outside URLs, a bare number counts as an id only when it
@@ -13,12 +14,38 @@ import re
 from collections.abc import Callable, Collection
 from urllib.parse import parse_qs, urlsplit
 
-from ._ids import normalize_item_id
-from ._redact import CREDENTIAL_PARAMS
-from .errors import InvalidParamError
+from .._secrets import CREDENTIAL_PARAMS
+from ..errors import InvalidParamError
 
 DEFAULT_SHORT_LINK_HOSTS = ("v.douyin.com",)
 """Hosts whose links are short links, resolved to an id by following their redirects."""
+
+_ITEM_ID = re.compile(r"[0-9]{1,32}")
+
+
+def normalize_item_id(value: object, redact: Callable[[str], str] = CREDENTIAL_PARAMS) -> str:
+    """``value`` as the gateway's ``item_id``: 1 to 32 ASCII digits, from a str or an int.
+
+    Raises InvalidParamError (code 4003, never sent) for anything else; the message quotes the
+    input through ``redact``, since pasted input can hold credentials.
+    """
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        text = str(value) if value >= 0 else ""
+    else:
+        raise InvalidParamError(
+            f"item_id must be a str or int of 1-32 digits, not {type(value).__name__}",
+            code="4003",
+        )
+    if not _ITEM_ID.fullmatch(text):
+        masked = redact(text)
+        shown = masked if len(masked) <= 40 else masked[:40] + "…"
+        raise InvalidParamError(
+            f"invalid item_id {shown!r}: expected 1-32 ASCII digits", code="4003"
+        )
+    return text
+
 
 _URL = re.compile(
     r"(?:https?://[^\s<>\"'，。！？、（）【】《》]+"

@@ -23,7 +23,7 @@ from ._http._aiohttp import AiohttpTransport
 from ._http._messages import Transport
 from ._input._ids import parse_item_id
 from ._input._resolve import ShortLinkResolver
-from ._lifecycle import Lifecycle
+from ._lifecycle import Lifecycle, LoopBound
 from ._options import MediaOptions, ResponseOptions, RetryOptions, ShortLinkOptions
 from ._secrets import CREDENTIAL_PARAMS, Credentials, Redactor, seal
 from ._throttle._protocol import Throttle, ThrottleLimits
@@ -143,20 +143,20 @@ class DouyinClient:
         )
         self._media = media or MediaOptions()
         self._short_links = short_links or ShortLinkOptions()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._bind_helpers()
+        self._helpers = LoopBound(self._new_helpers, "the client's short-link and download queues")
 
-    def _bind_helpers(self) -> None:
-        """The resolver and downloader hold semaphores of one event loop: built per loop."""
-        self._resolver = ShortLinkResolver(self._transport, self._redact, self._short_links)
-        self._downloader = Downloader(self._transport, self._redact, self._policy, self._media)
+    def _new_helpers(self) -> tuple[ShortLinkResolver, Downloader]:
+        """The resolver and downloader hold semaphores of one event loop: made per loop."""
+        return (ShortLinkResolver(self._transport, self._redact, self._short_links),
+                Downloader(self._transport, self._redact, self._policy, self._media))
 
-    def _on_running_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            if self._loop is not None:
-                self._bind_helpers()
-            self._loop = loop
+    @property
+    def _resolver(self) -> ShortLinkResolver:
+        return self._helpers.get()[0]
+
+    @property
+    def _downloader(self) -> Downloader:
+        return self._helpers.get()[1]
 
     @property
     def base_url(self) -> str:
@@ -195,7 +195,7 @@ class DouyinClient:
         A closed client is opened again only this way: calls never reopen it.
         """
         self._lifecycle.open()
-        self._on_running_loop()
+        self._helpers.get()
 
     async def aclose(self) -> None:
         """Close what the client opened; a session or transport the caller gave is left open.
@@ -213,7 +213,6 @@ class DouyinClient:
         The lookup goes to the short-link host only, without the gateway's key or secret.
         """
         with self._lifecycle:
-            self._on_running_loop()
             return await self._resolver.resolve(text)
 
     async def download(
@@ -277,7 +276,6 @@ class DouyinClient:
 
         try:
             with self._lifecycle:
-                self._on_running_loop()
                 kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
                 unknown = [kind for kind in kinds if kind not in MEDIA_KINDS]
                 if unknown or not kinds:  # before anything is fetched (and billed)

@@ -17,6 +17,7 @@ import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import Generic, TypeVar
 
 from .errors import ClientClosedError, TransportError
 
@@ -34,6 +35,8 @@ task's result when it finishes in the same step as an outside cancellation, whic
 its backport ``async_timeout`` (3.10) does too, except when the time runs out in the very step an
 outside cancellation comes (3.10 cannot tell the two apart).
 """
+
+T = TypeVar("T")
 
 _CLOSING = "the client was closed"
 """The message of the client's own cancellations, which tells them apart on Python 3.10."""
@@ -61,7 +64,7 @@ class Lifecycle:
         self._bind(asyncio.get_running_loop())
 
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        loop_moved(self._loop, "the client's connections", holds_connections=False)
+        loop_moved(self._loop, "the client", holds_connections=False)
         self._loop = loop
 
     async def close(self, grace: float = 1.0) -> None:
@@ -153,3 +156,54 @@ async def close_from_here(close: Callable[[], Awaitable[object]]) -> None:
     """
     with contextlib.suppress(RuntimeError):
         await close()
+
+
+class LoopBound(Generic[T]):
+    """A part made on one event loop (a session, semaphores, a Redis client): kept on that loop, and
+    on another made again by ``make`` as ``loop_moved`` allows, what it replaces closed by ``close``.
+
+    Every part of the package that holds something of a loop holds it through one of these.
+    """
+
+    __slots__ = ("_close", "_make", "_owner", "_what", "loop", "value")
+
+    def __init__(
+        self,
+        make: Callable[[], T],
+        what: str,
+        *,
+        close: Callable[[T], Awaitable[object]] | None = None,
+        owner: str = "client",
+    ) -> None:
+        self._make, self._close, self._what, self._owner = make, close, what, owner
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.value: T | None = None
+
+    def get(self) -> T:
+        """The part for the running loop, made now if it is not there (parts with nothing to close)."""
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop or self.value is None:
+            loop_moved(self.loop, self._what, owner=self._owner, holds_connections=False)
+            self.value, self.loop = self._make(), loop
+        return self.value
+
+    async def aget(self) -> T:
+        """The part for the running loop; one of a closed loop is closed from here first."""
+        loop = asyncio.get_running_loop()
+        if loop is self.loop and self.value is not None:
+            return self.value
+        old = self.value
+        if old is not None and loop_moved(self.loop, self._what, owner=self._owner, holds_connections=True):
+            self.value = self.loop = None
+            close = self._close
+            if close is not None:
+                await close_from_here(lambda: close(old))
+            if self.value is not None and self.loop is loop:  # made meanwhile, by another call
+                return self.value
+        self.value, self.loop = self._make(), loop
+        return self.value
+
+    def drop(self) -> T | None:
+        """Forget the part (its owner closes it), so that the next ``get`` makes a new one."""
+        value, self.value, self.loop = self.value, None, None
+        return value

@@ -134,7 +134,7 @@ async def test_close_leaves_a_given_transport_or_session_open() -> None:
         async with client_for(emu) as client:  # a session the client made is closed with it
             await client.item_get_video(SEED_ID)
             ours = client._transport
-        assert isinstance(ours, AiohttpTransport) and ours._session is not None and ours._session.closed
+        assert isinstance(ours, AiohttpTransport) and ours._own.value is not None and ours._own.value.closed
 
 
 async def test_an_owners_cancellation_in_the_same_step_as_close_stays_a_cancellation() -> None:

@@ -227,7 +227,7 @@ def test_a_client_left_open_by_an_ended_asyncio_run_reopens_on_the_next() -> Non
     async def call() -> None:
         with pytest.raises(TransportError, match="Connect"):  # refused: it reached the network
             await client.item_get_video(SEED_ID)
-        sessions.append(transport._session)
+        sessions.append(transport._own.value)
 
     aio.run(call())  # the client is not closed, and the loop it opened its session on is gone
     aio.run(call())

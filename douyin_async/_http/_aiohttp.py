@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 import aiohttp
 from yarl import URL
 
-from .._lifecycle import close_from_here, loop_moved
+from .._lifecycle import LoopBound
 from .._secrets import CREDENTIAL_PARAMS
 from ..errors import TransportError
 from ._body import ACCEPT_ENCODING, read_limited
@@ -63,37 +63,32 @@ class AiohttpTransport:
         connection_limit: int = 100,
         redact: Redact = CREDENTIAL_PARAMS,
     ) -> None:
-        self._session = session
-        self._owns_session = session is None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._given = session
+        self._own = LoopBound(self._new_session, "the client's connections", close=_close_session)
         self._connection_limit = connection_limit
         self._redact = redact
         self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
 
     def _current_session(self) -> aiohttp.ClientSession | None:
         """The session for the running loop, or None when one must be opened first."""
-        session = self._session
-        if session is None or session.closed:
+        if self._given is not None:
+            return None if self._given.closed else self._given
+        session = self._own.value
+        if session is None or session.closed or self._own.loop is not asyncio.get_running_loop():
             return None
-        if self._loop is None or self._loop is asyncio.get_running_loop():  # (None: the caller's session)
-            return session
-        return None
+        return session
 
     async def _open_session(self) -> aiohttp.ClientSession:
-        """A session on the running loop: ours, made again if the loop it was made on is closed."""
-        old = self._session
-        if old is not None and not old.closed and loop_moved(self._loop, "the client's connections"):
-            self._session = None
-            await close_from_here(old.close)
-        session = self._current_session()
-        if session is not None:  # another call opened it meanwhile
-            return session
-        if not self._owns_session:
+        """A session on the running loop: ours, made again if closed or if its loop is closed."""
+        if self._given is not None:
             raise TransportError("the aiohttp session given to the client is closed", retryable=False, sent=False)
+        if self._own.value is not None and self._own.value.closed:
+            self._own.drop()
+        return await self._own.aget()
+
+    def _new_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=self._connection_limit, ttl_dns_cache=300)
-        self._session = aiohttp.ClientSession(connector=connector)
-        self._loop = asyncio.get_running_loop()
-        return self._session
+        return aiohttp.ClientSession(connector=connector)
 
     def _timeout(self, request: Request) -> aiohttp.ClientTimeout:
         key = (request.timeout, request.read_timeout)
@@ -165,8 +160,9 @@ class AiohttpTransport:
 
     async def aclose(self) -> None:
         """Close the session if this transport made it."""
-        if self._owns_session and self._session is not None and not self._session.closed:
-            await self._session.close()
+        session = self._own.value
+        if session is not None and not session.closed:
+            await session.close()
 
 
 class _AiohttpStream:
@@ -197,3 +193,7 @@ class _AiohttpStream:
                 yield chunk
                 continue
             raise failure
+
+
+async def _close_session(session: aiohttp.ClientSession) -> None:
+    await session.close()

@@ -11,13 +11,12 @@ class ConcurrencyCap:
     An ``asyncio.Semaphore`` of the ceiling's size does all the waiting (FIFO, safe under
     cancellation). A lower limit is enforced by parking permits: the cap keeps released permits,
     and takes free ones on the next acquire, until ``ceiling - limit`` are parked; a higher limit
-    hands them back at once.
+    hands them back at once. It keeps no count of its holders: the throttle that holds it does.
     """
 
     def __init__(self, ceiling: int) -> None:
         self.ceiling = ceiling
         self.limit = ceiling
-        self.in_flight = 0
         self._parked = 0
         self._semaphore = asyncio.Semaphore(ceiling)
 
@@ -30,11 +29,9 @@ class ConcurrencyCap:
             if self._wants_parked():
                 self._parked += 1
                 continue
-            self.in_flight += 1
             return
 
     def release(self) -> None:
-        self.in_flight -= 1
         if self._wants_parked():
             self._parked += 1
         else:

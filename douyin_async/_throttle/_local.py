@@ -17,6 +17,7 @@ from collections.abc import Callable
 from aiolimiter import AsyncLimiter
 
 from .._checks import check, check_count, check_positive, is_number
+from .._lifecycle import LoopBound
 from ._adaptive import AdaptivePolicy, Ticket
 from ._cap import ConcurrencyCap
 from ._protocol import DEFAULT_MARGIN, UNLIMITED, Outcome, ThrottleLimits
@@ -50,21 +51,22 @@ class LocalThrottle:
         self._clock = clock
         self._unlimited = rate_limit is None and max_concurrency is None
         self._in_flight = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._parts = LoopBound(self._bind, "the throttle's queues", owner="throttle")
         self._limiter: AsyncLimiter | None = None
         self._cap: ConcurrencyCap | None = None
         self._pace = 0.0
         self._last_send = -float("inf")
         self._not_before = -float("inf")
 
-    def _bind(self) -> None:
+    def _bind(self) -> bool:
         """Build the loop-bound parts on the running loop (again, if the client moved loops)."""
-        self._loop, self._in_flight = asyncio.get_running_loop(), 0
+        self._in_flight = 0
         policy = self.policy
         self._limiter = self._new_limiter(policy.pace(policy.rate)) if policy.rate is not None else None
         if policy.concurrency_ceiling is not None:
             self._cap = ConcurrencyCap(policy.concurrency_ceiling)
             self._cap.set_limit(policy.concurrency or policy.concurrency_ceiling)
+        return True
 
     def _new_limiter(self, pace: float) -> AsyncLimiter:
         self._pace = pace
@@ -76,8 +78,7 @@ class LocalThrottle:
         if self._unlimited:  # nothing to wait for, nothing to learn: only count
             self._in_flight += 1
             return UNLIMITED
-        if asyncio.get_running_loop() is not self._loop:
-            self._bind()
+        self._parts.get()
         cap = self._cap
         if cap is not None:
             await cap.acquire()

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiohttp import web
+from multidict import CIMultiDict
 
 from douyin_async import (
     AiohttpTransport,
@@ -256,3 +257,13 @@ async def test_json_without_an_error_code_is_no_envelope(
         with pytest.raises(TransportError) as caught:
             await client.item_get_video(SEED_ID)
     assert type(caught.value).__name__ == kind and caught.value.attempts == attempts
+
+
+async def test_a_mock_transports_headers_are_looked_up_in_any_case_and_keep_repeats() -> None:
+    def handler(request: Request) -> Response:
+        headers = CIMultiDict([("Content-Type", "application/json"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
+        return Response(200, headers, b"{}")
+
+    response = await MockTransport(handler).send(Request("GET", "http://127.0.0.1/"))
+    assert response.headers["content-type"] == response.headers["CONTENT-TYPE"] == "application/json"
+    assert response.headers.getall("set-cookie") == ["a=1", "b=2"]  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ import logging
 import math
 import re
 from collections.abc import Awaitable, Callable
+from email.utils import parsedate_tz
 from typing import TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
@@ -138,20 +139,16 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-# The three HTTP-date forms of RFC 9110 section 5.6.7, with a numeric zone (-0000 and the like)
-# accepted where IMF-fixdate says GMT. Names in any case; one or more spaces between parts.
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_MONTH = r"(?P<month>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
-_TIME = r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})"
-_HTTP_DATES = tuple(
-    re.compile(pattern, re.IGNORECASE | re.ASCII)
-    for pattern in (
-        rf"(?:mon|tue|wed|thu|fri|sat|sun), +(?P<day>[0-9]{{2}}) +{_MONTH} +(?P<year>[0-9]{{4}}) +{_TIME}"
-        r" +(?P<zone>GMT|UTC|UT|[+-][0-9]{4})",
-        rf"(?:mon|tues|wednes|thurs|fri|satur|sun)day, +(?P<day>[0-9]{{2}})-{_MONTH}-(?P<yy>[0-9]{{2}}) +{_TIME}"
-        r" +(?P<zone>GMT)",
-        rf"(?:mon|tue|wed|thu|fri|sat|sun) +{_MONTH} +(?P<day>[0-9]{{1,2}}) +{_TIME} +(?P<year>[0-9]{{4}})",
-    )
+# The shapes of the three HTTP-date forms of RFC 9110 section 5.6.7 (names in any case, one or more
+# spaces between parts, a numeric zone accepted where IMF-fixdate says GMT); the standard library's
+# parser reads the date out of them, but would also take forms HTTP does not allow (EST, no zone).
+_DAY = r"(?:mon|tue|wed|thu|fri|sat|sun)"
+_CLOCK = r"[0-9]{2}:[0-9]{2}:[0-9]{2}"
+_HTTP_DATE = re.compile(
+    rf"{_DAY}, +[0-9]{{2}} +[a-z]{{3}} +[0-9]{{4}} +{_CLOCK} +(?:gmt|utc|ut|[+-](?:[01][0-9]|2[0-3])[0-5][0-9])"
+    rf"|(?:mon|tues|wednes|thurs|fri|satur|sun)day, +[0-9]{{2}}-[a-z]{{3}}-(?P<yy>[0-9]{{2}}) +{_CLOCK} +gmt"
+    rf"|{_DAY} +[a-z]{{3}} +[0-9]{{1,2}} +{_CLOCK} +[0-9]{{4}}",
+    re.IGNORECASE | re.ASCII,
 )
 _DELTA_SECONDS = re.compile(r"[0-9]+")
 
@@ -186,32 +183,17 @@ def retry_after_seconds(value: str | None, now: Callable[[], dt.datetime] = _utc
 
 def _http_date(text: str, current: dt.datetime) -> dt.datetime | None:
     """The moment an HTTP-date names, or None when ``text`` is none or names no real moment."""
-    for pattern in _HTTP_DATES:
-        match = pattern.fullmatch(text)
-        if match is not None:
-            break
-    else:
+    shape = _HTTP_DATE.fullmatch(text)
+    parts = parsedate_tz(text) if shape is not None else None
+    if parts is None:
         return None
-    parts = match.groupdict()
-    if parts.get("yy") is not None:
+    year, month, day, hour, minute, second = parts[:6]
+    if shape is not None and shape["yy"] is not None:
         # RFC 9110: a two-digit year more than 50 years ahead is in the past century.
-        year = current.year - current.year % 100 + int(parts["yy"])
+        year = current.year - current.year % 100 + year % 100
         year -= 100 if year > current.year + 50 else 0
-    else:
-        year = int(parts["year"])
-    zone = (parts.get("zone") or "GMT").upper()
-    offset = dt.timedelta(0)
-    if zone[0] in "+-":
-        hours, minutes = int(zone[1:3]), int(zone[3:5])
-        if hours > 23 or minutes > 59:
-            return None
-        offset = (1 if zone[0] == "+" else -1) * dt.timedelta(hours=hours, minutes=minutes)
     try:
-        when = dt.datetime(
-            year, _MONTHS.index(parts["month"].lower()) + 1, int(parts["day"]),
-            int(parts["hour"]), int(parts["minute"]), min(int(parts["second"]), 59),  # 60: a leap second
-            tzinfo=dt.timezone.utc,
-        )
+        when = dt.datetime(year, month, day, hour, minute, min(second, 59), tzinfo=dt.timezone.utc)  # 60: leap
     except ValueError:
         return None
-    return when - offset
+    return when - dt.timedelta(seconds=parts[9] or 0)

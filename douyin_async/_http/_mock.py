@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._errors import too_large
 from ._messages import Request, Response, Stream
@@ -32,7 +34,7 @@ class MockTransport:
         response = await answer if inspect.isawaitable(answer) else answer
         if request.max_body is not None and len(response.body) > request.max_body:
             raise too_large(request.max_body)
-        return Response(response.status, _CaselessHeaders(response.headers), response.body)
+        return Response(response.status, CIMultiDictProxy(CIMultiDict(response.headers)), response.body)
 
     @asynccontextmanager
     async def stream(self, request: Request) -> AsyncIterator[Stream]:
@@ -42,24 +44,6 @@ class MockTransport:
     async def aclose(self) -> None:
         """Nothing to close."""
         return None
-
-
-class _CaselessHeaders(Mapping[str, str]):
-    """Headers looked up in any case, as HTTP wants (aiohttp's already are)."""
-
-    __slots__ = ("_items",)
-
-    def __init__(self, headers: Mapping[str, str]) -> None:
-        self._items = {name.lower(): value for name, value in headers.items()}
-
-    def __getitem__(self, name: str) -> str:
-        return self._items[name.lower()]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class _BytesStream:

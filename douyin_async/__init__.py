@@ -4,7 +4,7 @@ from importlib import metadata as _metadata
 
 from . import errors
 from ._call._billing import Charge
-from ._client import DEFAULT_BASE_URL, DouyinClient
+from ._client import DEFAULT_BASE_URL, ENV_BASE_URL, ENV_KEY, ENV_SECRET, DouyinClient
 from ._download import MEDIA_KINDS, DownloadResult
 from ._fanout import BatchIterator, BatchProgress, BatchResult
 from ._http._aiohttp import AiohttpTransport
@@ -30,6 +30,9 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - imported from a sou
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_SHORT_LINK_HOSTS",
+    "ENV_BASE_URL",
+    "ENV_KEY",
+    "ENV_SECRET",
     "MEDIA_KINDS",
     "AiohttpTransport",
     "BatchIterator",

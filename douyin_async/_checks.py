@@ -30,3 +30,11 @@ def check_count(name: str, value: object, *, minimum: int, optional: bool = Fals
         isinstance(value, int) and not isinstance(value, bool) and value >= minimum
     )
     check(name, value, ok, allowed)
+
+
+def check_limits(rate_limit: object, max_concurrency: object, margin: object | None = None) -> None:
+    """The limits every throttle takes: a rate and a cap in flight (either may be None), and the margin."""
+    check_positive("rate_limit", rate_limit, optional=True)
+    check_count("max_concurrency", max_concurrency, minimum=1, optional=True)
+    if margin is not None:
+        check("margin", margin, is_number(margin) and 0 <= margin < 1, "a number from 0 up to (not including) 1")  # type: ignore[operator]

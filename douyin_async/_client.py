@@ -35,8 +35,11 @@ from .errors import DouyinError, InvalidParamError, InvalidSettingError
 DEFAULT_BASE_URL = "https://api-gw-4.cn/douyin"
 """The gateway's documented address; requests go to ``{base_url}/item_get_video/``."""
 ENV_KEY = "DOUYIN_API_KEY"
+"""The environment variable the key is read from when ``key=`` is not given."""
 ENV_SECRET = "DOUYIN_API_SECRET"
+"""The environment variable the secret is read from when ``secret=`` is not given."""
 ENV_BASE_URL = "DOUYIN_API_BASE_URL"
+"""The environment variable the gateway address is read from when ``base_url=`` is not given."""
 """Where clients that are not given a ``base_url`` send requests: a mirror, a proxy, an emulator."""
 _DEFAULT_RATE_LIMIT = 5.0
 _DEFAULT_MAX_CONCURRENCY = 5

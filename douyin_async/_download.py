@@ -38,6 +38,7 @@ from ._http._errors import TIMEOUTS, foreign_error
 from ._http._messages import Request, Stream, Transport
 from ._input._ids import normalize_item_id
 from ._lifecycle import time_limit
+from ._locks import open_locked
 from ._options import MediaOptions
 from ._secrets import Redactor
 from ._wire._models import Video
@@ -51,11 +52,6 @@ from .errors import (
     MediaUnavailableError,
     TransportError,
 )
-
-try:
-    import fcntl
-except ImportError:  # Windows: no flock; one process per download directory there
-    fcntl = None  # type: ignore[assignment]
 
 MEDIA_KINDS = ("video", "cover", "music")
 """What ``DouyinClient.download`` can fetch: the video, its cover image, its soundtrack."""
@@ -292,23 +288,11 @@ class _File:
 @contextlib.contextmanager
 def _locked_part(file: _File, shown: str) -> Iterator[_File]:
     """Open and lock ``file``'s ``.part`` for this download; another process holding it is an error."""
-    while True:
-        out = _open_part(file.part)
-        if fcntl is None:
-            break
-        try:
-            fcntl.flock(out.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            out.close()
-            raise DownloadInProgressError(
-                f"another process is downloading {file.path.name}", url=shown, path=str(file.path),
-            ) from None
-        try:  # locked the .part that a finishing download had just renamed? open the new one
-            if os.lstat(file.part).st_ino == os.fstat(out.fileno()).st_ino:
-                break
-        except FileNotFoundError:
-            pass
-        out.close()
+    out = open_locked(file.part, _open_part, wait=False, follow_symlinks=False)
+    if out is None:
+        raise DownloadInProgressError(
+            f"another process is downloading {file.path.name}", url=shown, path=str(file.path)
+        )
     try:
         file.meta = _read_meta(file.meta_path)
         file.out = out

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from aiolimiter import AsyncLimiter
 
-from .._checks import check, check_count, check_positive, is_number
+from .._checks import check_limits
 from .._lifecycle import LoopBound
 from ._adaptive import AdaptivePolicy, Ticket
 from ._cap import ConcurrencyCap
@@ -43,9 +43,7 @@ class LocalThrottle:
         adaptive: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        check_positive("rate_limit", rate_limit, optional=True)
-        check_count("max_concurrency", max_concurrency, minimum=1, optional=True)
-        check("margin", margin, is_number(margin) and 0 <= margin < 1, "a number from 0 up to (not including) 1")
+        check_limits(rate_limit, max_concurrency, margin)
         self.policy = AdaptivePolicy(rate_limit, max_concurrency, margin, start_small=adaptive)
         self._adaptive = adaptive
         self._clock = clock

@@ -8,7 +8,7 @@ import threading
 import weakref
 from collections.abc import Sequence
 
-from .._checks import check_count, check_positive
+from .._checks import check_limits
 from ._local import LocalThrottle
 
 log = logging.getLogger("douyin_async")
@@ -26,8 +26,7 @@ def shared_throttle(
     for as long as any of them lives (weakly held); a client given ``throttle=`` has its own.
     The key is held only as a digest.
     """
-    check_positive("rate_limit", rate_limit, optional=True)
-    check_count("max_concurrency", max_concurrency, minimum=1, optional=True)
+    check_limits(rate_limit, max_concurrency)
     digest = hashlib.sha256(key.encode()).hexdigest()
     hosts = tuple(sorted(base_urls))
     slot = (digest, hosts, threading.get_ident(), rate_limit, max_concurrency)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
-from .. import DEFAULT_SHORT_LINK_HOSTS, DouyinError
+from .. import DEFAULT_SHORT_LINK_HOSTS, ENV_KEY, ENV_SECRET, DouyinError
 from ..emulator import config_from_args
 from . import _checks as checks
 from ._batch import cmd_batch
@@ -29,8 +29,6 @@ from ._journal import is_errors_file
 from ._output import ForeignFileError, format_of_existing, output_format_of
 from ._parser import build_parser
 from ._session import (
-    ENV_KEY,
-    ENV_SECRET,
     EXIT_BUG,
     EXIT_FAILED,
     EXIT_FATAL,

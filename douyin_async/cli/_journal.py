@@ -28,15 +28,11 @@ from typing import IO, Any
 import msgspec
 
 from .. import BatchResult, InvalidParamError, NotFoundError, UnexpectedItemError
+from .._locks import lock, open_locked
 from ._files import replacing
 from ._inputs import BadInputError
 from ._keys import KeySet, code_of
 from ._output import Output, excerpt
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: runs are not locked there
-    fcntl = None  # type: ignore[assignment]
 
 _ENCODE = msgspec.json.Encoder().encode
 MAX_RECORD = 16 << 20
@@ -155,13 +151,10 @@ class Journal:
         self.out_path.touch(exist_ok=True)  # checked writable before; this is the first file created
         self._out = open(self.out_path, "rb+")  # noqa: SIM115 - closed in close()
         self._out.seek(0, os.SEEK_END)
-        if fcntl is not None:
-            try:
-                fcntl.flock(self._out.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                self._out.close()
-                self._out = None
-                raise RunLockedError(str(self.out_path)) from None
+        if not lock(self._out, wait=False):
+            self._out.close()
+            self._out = None
+            raise RunLockedError(str(self.out_path))
         complete = _complete_size(self.out_path, self.output.is_whole)
         changed = complete != max(self._loaded_size, 0)
         if changed:
@@ -176,14 +169,7 @@ class Journal:
 
     def _open_errors(self) -> None:
         """Open the errors file to append, under a shared lock that another run's rewrite waits for."""
-        while True:
-            stream = open(self.errors_path, "ab")  # noqa: SIM115 - closed in close()
-            if fcntl is not None:
-                fcntl.flock(stream.fileno(), fcntl.LOCK_SH)
-            if _same_file(stream, self.errors_path):
-                self._errors = stream
-                return
-            stream.close()  # another run replaced it while we waited: append to the new one
+        self._errors = open_locked(self.errors_path, _append_to, shared=True)
 
     def _rewrite_errors(self) -> None:
         """The errors file with one line per key (its latest), none for ids this OUT has done.
@@ -195,12 +181,9 @@ class Journal:
         if self._errors is None:
             self._open_errors()
             assert self._errors is not None
-        if fcntl is not None:
-            try:
-                fcntl.flock(self._errors.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fcntl.flock(self._errors.fileno(), fcntl.LOCK_SH)
-                return  # shared with a run on another OUT: duplicates stay until a run has it alone
+        if not lock(self._errors, wait=False):
+            lock(self._errors, shared=True)
+            return  # shared with a run on another OUT: duplicates stay until a run has it alone
         self.failures.clear()
         self.permanent.clear()
         size = max(_complete_size(self.errors_path, is_failure), 0)
@@ -313,12 +296,8 @@ def _same(first: Path, second: Path) -> bool:
         return first.absolute() == second.absolute()
 
 
-def _same_file(stream: IO[bytes], path: Path) -> bool:
-    """Whether ``stream`` is still the file at ``path`` (not one replaced or removed since)."""
-    try:
-        return os.path.samestat(os.fstat(stream.fileno()), os.stat(path))
-    except FileNotFoundError:
-        return False
+def _append_to(path: Path) -> IO[bytes]:
+    return open(path, "ab")
 
 
 def _failure_of(line: bytes) -> tuple[str, bool] | None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from .. import DEFAULT_BASE_URL, MEDIA_KINDS, __version__
+from .. import DEFAULT_BASE_URL, ENV_BASE_URL, ENV_KEY, ENV_SECRET, MEDIA_KINDS, __version__
 from ..emulator import add_emulator_options
 from . import _checks as checks
 
 EPILOG = (
-    "Credentials come from DOUYIN_API_KEY and DOUYIN_API_SECRET. Exit codes: 0 every input's video is in OUT, "
+    f"Credentials come from {ENV_KEY} and {ENV_SECRET}. Exit codes: 0 every input's video is in OUT, "
     "1 some ids failed (now, or for good on an earlier run), "
     "2 usage or input error, 3 stopped on a fatal account error or budget, 70 a bug of ours (-v shows it), "
     "130 interrupted (rerun the same command to resume)."
@@ -29,9 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--emulator", action="store_true",
                        help="start a local emulator and use it (offline; fake data)")
     group.add_argument("--base-url",
-                       help=f"gateway base URL (default: DOUYIN_API_BASE_URL if set, else {DEFAULT_BASE_URL})")
-    group.add_argument("--key", help="API key (visible in shell history and ps: prefer DOUYIN_API_KEY)")
-    group.add_argument("--secret", help="API secret (visible in shell history and ps: prefer DOUYIN_API_SECRET)")
+                       help=f"gateway base URL (default: {ENV_BASE_URL} if set, else {DEFAULT_BASE_URL})")
+    group.add_argument("--key", help=f"API key (visible in shell history and ps: prefer {ENV_KEY})")
+    group.add_argument("--secret", help=f"API secret (visible in shell history and ps: prefer {ENV_SECRET})")
     group.add_argument("--rate", type=checks.rate, default=5.0,
                        help="requests per second, 0 for no limit (default: %(default)s)")
     group.add_argument("--concurrency", type=checks.concurrency, default=5,

@@ -15,6 +15,8 @@ from typing import Any
 
 from .. import (
     DEFAULT_SHORT_LINK_HOSTS,
+    ENV_KEY,
+    ENV_SECRET,
     DouyinClient,
     InvalidSettingError,
     Redactor,
@@ -24,7 +26,6 @@ from .. import (
 from ..emulator import EMULATOR_KEY, EMULATOR_SECRET, Emulator
 from ._checks import UsageError, setting_message, shown
 
-ENV_KEY, ENV_SECRET = "DOUYIN_API_KEY", "DOUYIN_API_SECRET"
 """Where the command line finds the credentials, as the client does."""
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -353,13 +353,14 @@ class DouyinClient:
         *,
         ordered: bool = False,
         concurrency: int | None = None,
-        max_charged_calls: int | None = None,
+        max_billed_calls: int | None = None,
         respect_quota: bool = True,
         dedupe: int = 4096,
         progress: ProgressCallback | None = None,
         cache: bool | None = None,
         lang: Lang | None = None,
         stop: asyncio.Event | None = None,
+        max_charged_calls: int | None = None,
     ) -> BatchIterator:
         """Fetch many ids; yields exactly one ``BatchResult`` per input, never raising per id.
 
@@ -367,7 +368,8 @@ class DouyinClient:
         resolved on the way), read lazily. Results come as completed, or in
         input order with ``ordered=True``. A fatal error (bad key, no balance, quota) stops the batch:
         nothing more is sent and every remaining input yields a ``BatchAbortedError``.
-        ``max_charged_calls`` stops it before more calls than that could be billed;
+        ``max_billed_calls`` stops it before more calls than that could be billed (its older name,
+        ``max_charged_calls``, still works);
         ``respect_quota`` before the key's daily quota (from ``api_info``) is exceeded.
         Setting ``stop`` stops it the same way (a graceful Ctrl-C): nothing more is sent or read
         from ``ids``, requests in flight finish, and inputs read but not sent yield ``BatchAbortedError``.
@@ -380,6 +382,10 @@ class DouyinClient:
         ...         print(result.item_id, result.ok and result.response.item.title)
         """
         self._gateway.url_prefix(0, cache, lang)  # a bad lang is refused now, not once per id
+        if max_charged_calls is not None:
+            check("max_charged_calls", max_charged_calls, max_billed_calls in (None, max_charged_calls),
+                  "the older name of max_billed_calls: give one of the two")
+            max_billed_calls = max_charged_calls
         run = BatchRun(
             self._gateway,
             ids,
@@ -388,7 +394,7 @@ class DouyinClient:
             lang=lang,
             ordered=ordered,
             concurrency=concurrency,
-            max_charged_calls=max_charged_calls,
+            max_billed_calls=max_billed_calls,
             respect_quota=respect_quota,
             dedupe=dedupe,
             progress=progress,

@@ -146,7 +146,7 @@ class BatchRun:
         lang: str | None,
         ordered: bool,
         concurrency: int | None,
-        max_charged_calls: int | None,
+        max_billed_calls: int | None,
         respect_quota: bool,
         dedupe: int,
         progress: ProgressCallback | None,
@@ -159,7 +159,7 @@ class BatchRun:
         self._ordered = ordered
         self._workers_count = concurrency or fetcher.limits.concurrency_ceiling or 32
         self._window = max(64, self._workers_count * 8)
-        self._max_charged = max_charged_calls
+        self._max_billed = max_billed_calls
         self._respect_quota = respect_quota
         self._dedupe = dedupe
         self._on_progress = progress
@@ -372,8 +372,8 @@ class BatchRun:
         """
         progress = self.progress
         committed = progress.billed + progress.possibly_billed + progress.in_flight
-        if self._max_charged is not None and committed >= self._max_charged:
-            self._stop(BudgetExhaustedError(f"max_charged_calls={self._max_charged} reached"))
+        if self._max_billed is not None and committed >= self._max_billed:
+            self._stop(BudgetExhaustedError(f"max_billed_calls={self._max_billed} reached"))
         quota = self._fetcher.quota if self._respect_quota else None
         if self._abort is None and quota is not None:
             # Without a count from the gateway, the limit still holds over what this batch spent.

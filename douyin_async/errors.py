@@ -353,7 +353,7 @@ class DownloadInProgressError(DownloadError):
 
 
 class BudgetExhaustedError(DouyinError):
-    """A batch stopped itself before exceeding ``max_charged_calls`` or the key's daily quota."""
+    """A batch stopped itself before exceeding ``max_billed_calls`` or the key's daily quota."""
 
     fatal = True
 

@@ -18,6 +18,7 @@ from douyin_async import (
     DouyinError,
     InsufficientBalanceError,
     InvalidParamError,
+    InvalidSettingError,
     NotFoundError,
 )
 from douyin_async.emulator import Emulator
@@ -131,10 +132,14 @@ async def test_a_stop_event_ends_sending_and_reading_and_keeps_answers_in_flight
     assert len(results) <= read
 
 
-async def test_max_charged_calls_stops_before_exceeding() -> None:
+@pytest.mark.parametrize("name", ["max_billed_calls", "max_charged_calls"])
+async def test_max_billed_calls_stops_before_exceeding(name: str) -> None:
+    """``max_charged_calls`` is the older name of ``max_billed_calls``, and still works."""
     async with Emulator(fast=True) as emu, client_for(emu, max_concurrency=4) as client:
-        results = await client.get_videos(IDS[:100], max_charged_calls=30)
+        results = await client.get_videos(IDS[:100], **{name: 30})
         assert emu.stats.charged == 30
+        with pytest.raises(InvalidSettingError, match="older name"):
+            client.iter_videos(IDS[:1], max_billed_calls=5, max_charged_calls=6)
     aborted = [r for r in results if isinstance(r.error, BatchAbortedError)]
     assert len(aborted) == 70
     assert isinstance(aborted[0].error, BatchAbortedError)

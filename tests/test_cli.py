@@ -251,3 +251,16 @@ def test_batch_with_download(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in media.iterdir()) == sorted([f"{i}.mp4" for i in ids] + [f"{i}.mp3" for i in ids])
     assert "0 downloads failed" in result.stdout
+
+
+@pytest.mark.parametrize("flag", ["--max-billed", "--max-charged"])
+def test_a_budget_stops_the_batch_and_says_so(tmp_path: Path, flag: str) -> None:
+    """``--max-charged`` is the older, hidden spelling of ``--max-billed``, and still works."""
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{10**18 + n}\n" for n in range(20)))
+    result = cli("batch", str(ids), "-o", str(tmp_path / "out.jsonl"), "--emulator", flag, "3", *FAST)
+    assert result.returncode == 3, result.stderr
+    assert "--max-billed 3 reached" in result.stdout + result.stderr
+    assert "billed calls 3" in result.stdout + result.stderr
+    help_text = cli("batch", "--help").stdout
+    assert "--max-billed" in help_text and "--max-charged" not in help_text

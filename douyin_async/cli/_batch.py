@@ -390,8 +390,8 @@ async def _run(args: argparse.Namespace, journal: Journal, plan: Plan | None) ->
         return EXIT_INTERRUPTED
     if progress is not None and progress.stopped_by is not None:
         cause = progress.stopped_by
-        why = (f"--max-charged {args.max_charged} reached" if isinstance(cause, BudgetExhaustedError)
-               and args.max_charged is not None and "max_charged_calls" in str(cause) else str(cause))
+        why = (f"--max-billed {args.max_billed} reached" if isinstance(cause, BudgetExhaustedError)
+               and args.max_billed is not None and "max_billed_calls" in str(cause) else str(cause))
         print(f"stopped: {why}. What was not yet tried stays to do for the next run{_left(outcome)}.",
               file=sys.stderr)
         return EXIT_FATAL
@@ -418,7 +418,7 @@ async def _fetch(
     texts = _inputs(args)
     values = values_in_thread(texts, interrupt.stop) if args.input == "-" else _each(texts)
     inputs = feed(values, planner, client, interrupt.stop, origins, reporter, outcome.input_problems, bad_input)
-    results = client.iter_videos(inputs, max_charged_calls=args.max_charged, progress=reporter, stop=interrupt.stop)
+    results = client.iter_videos(inputs, max_billed_calls=args.max_billed, progress=reporter, stop=interrupt.stop)
     try:
         async with aclosing(inputs), aclosing(results):
             async for result in results:

@@ -72,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="format of INPUT (default: from its extension)")
     batch.add_argument("--column", help="CSV/xlsx column with the ids (default: detected)")
     batch.add_argument("--field", help="JSONL field with the ids (default: detected)")
-    batch.add_argument("--max-charged", type=checks.positive_count, metavar="N",
+    batch.add_argument("--max-billed", type=checks.positive_count, metavar="N",
                        help="stop before more than N billed or possibly billed calls")
+    batch.add_argument("--max-charged", dest="max_billed", type=checks.positive_count, help=argparse.SUPPRESS)
     batch.add_argument("--price", type=checks.price, metavar="P",
                        help="price of one billed call: the progress and summary show the cost")
     batch.add_argument("--retry-failed", action="store_true",

@@ -82,10 +82,10 @@ class Redactor:
 
     def excerpt(self, body: bytes, limit: int = 200) -> str:
         """A redacted, printable, truncated start of a response body."""
-        return excerpt(body, self, limit)
+        return body_excerpt(body, self, limit)
 
 
-def excerpt(body: bytes, redact: Callable[[str], str], limit: int = 200) -> str:
+def body_excerpt(body: bytes, redact: Callable[[str], str], limit: int = 200) -> str:
     """A redacted, printable start of ``body``, at most ``limit`` characters."""
     text = redact(body[: limit * 4].decode("utf-8", errors="replace"))
     text = " ".join(text.split())

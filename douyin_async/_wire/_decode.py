@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from .._secrets import CREDENTIAL_PARAMS, excerpt
+from .._secrets import CREDENTIAL_PARAMS, body_excerpt
 from ..errors import (
     SUCCESS,
     ApiError,
@@ -139,7 +139,7 @@ def _decode_loose(
     if code is None:
         raise MalformedResponseError(
             f"no gateway envelope: error_code is {redact(_raw_text(env.error_code))[:80] or 'missing'}",
-            excerpt=excerpt(body, redact),
+            excerpt=body_excerpt(body, redact),
         )
     request_id, api_info = _text(env.request_id), _text(env.api_info)
     if code != SUCCESS:
@@ -248,7 +248,7 @@ def _read_envelope(
                 pass
     raise MalformedResponseError(
         f"response is not the gateway's JSON envelope: {redact(failure)}",
-        excerpt=excerpt(body, redact),
+        excerpt=body_excerpt(body, redact),
     )
 
 

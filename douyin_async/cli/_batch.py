@@ -262,7 +262,7 @@ class _Downloads:
 
 
 @dataclass
-class Outcome:
+class RunReport:
     """What a run did, for the summary and the exit code."""
 
     progress: BatchProgress | None = None
@@ -365,7 +365,7 @@ def _finish(args: argparse.Namespace, journal: Journal) -> bool:
 
 
 async def _run(args: argparse.Namespace, journal: Journal, plan: Plan | None) -> int:
-    outcome = Outcome()
+    outcome = RunReport()
     async with open_client(args) as client:
         money = Money(args.price, lambda: client.quota)
         reporter = ProgressReporter(bar=args.bar, total=plan.results if plan else None, money=money)
@@ -407,7 +407,7 @@ async def _run(args: argparse.Namespace, journal: Journal, plan: Plan | None) ->
 
 async def _fetch(
     args: argparse.Namespace, client: DouyinClient, journal: Journal, planner: Planner, interrupt: Interrupt,
-    origins: dict[str, str], reporter: ProgressReporter, outcome: Outcome,
+    origins: dict[str, str], reporter: ProgressReporter, outcome: RunReport,
 ) -> None:
     downloads = None
     if args.download:
@@ -443,7 +443,7 @@ async def _fetch(
     outcome.interrupted = interrupt.stop.is_set()
 
 
-def _left(outcome: Outcome) -> str:
+def _left(outcome: RunReport) -> str:
     """`` (N of M inputs not yet tried)`` when the input's size is known: unread inputs count too."""
     if not outcome.total:
         return ""
@@ -457,7 +457,7 @@ def _failures(failed: dict[str, int]) -> str:
 
 
 def _print_summary(
-    args: argparse.Namespace, plan: Plan, outcome: Outcome, money: Money, client: DouyinClient
+    args: argparse.Namespace, plan: Plan, outcome: RunReport, money: Money, client: DouyinClient
 ) -> None:
     progress = outcome.progress or BatchProgress()
     failed = sum(progress.failed.values())

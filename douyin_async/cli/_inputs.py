@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import find_short_link, parse_item_id
 from ..errors import DouyinError, InvalidParamError
-from ._output import excerpt
+from ._output import quoted_input
 from ._sheet import SheetError, SheetRows
 
 ID_COLUMNS = (
@@ -51,7 +51,7 @@ class BadInputError(DouyinError):
     """
 
     def __init__(self, text: str) -> None:
-        super().__init__(f"{excerpt(text)!r} holds no video id, video URL or short link")
+        super().__init__(f"{quoted_input(text)!r} holds no video id, video URL or short link")
 
 
 def read_inputs(

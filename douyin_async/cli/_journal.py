@@ -32,7 +32,7 @@ from .._locks import lock, open_locked
 from ._files import replacing
 from ._inputs import BadInputError
 from ._keys import KeySet, code_of
-from ._output import Output, excerpt
+from ._output import Output, quoted_input
 
 _ENCODE = msgspec.json.Encoder().encode
 MAX_RECORD = 16 << 20
@@ -61,7 +61,7 @@ _FAILURE = msgspec.json.Decoder(_Failure)
 
 def failure_key(item_id: str | None, input_text: Any) -> str:
     """What a failure is recorded under: its id, or the input itself when it holds none."""
-    return item_id if item_id else f"input:{excerpt(input_text)}"
+    return item_id if item_id else f"input:{quoted_input(input_text)}"
 
 
 class _Used(msgspec.Struct):
@@ -227,7 +227,7 @@ class Journal:
         assert error is not None
         permanent = isinstance(error, PERMANENT_ERRORS)
         line = _ENCODE({
-            "input": excerpt(input_text), "item_id": result.item_id, "code": error.code,
+            "input": quoted_input(input_text), "item_id": result.item_id, "code": error.code,
             "error": type(error).__name__, "message": str(error), "permanent": permanent,
             "attempts": result.attempts, "billed": result.billed, "possibly_billed": result.possibly_billed,
         }) + b"\n"

@@ -28,7 +28,7 @@ CSV_COLUMNS = (
 )
 
 
-def excerpt(text: Any) -> Any:
+def quoted_input(text: Any) -> Any:
     """An input as the output files quote it: whole if short, else its start and its length."""
     if isinstance(text, str) and len(text) > EXCERPT:
         return f"{text[:EXCERPT]}... ({len(text)} characters)"
@@ -62,11 +62,11 @@ class Output:
         if self.format == "csv":
             video, music = item.video, item.music
             return _csv_line((
-                str(excerpt(input_text)), item.num_iid, item.title, item.nick, item.uid, item.short_id, video.url,
+                str(quoted_input(input_text)), item.num_iid, item.title, item.nick, item.uid, item.short_id, video.url,
                 video.url_raw, video.pic_url, music.title, music.url, item.detail_url,
             ))
         return b'{"input":%s,"item_id":%s,"item":%s}\n' % (
-            _ENCODE(excerpt(input_text)), _ENCODE(item.num_iid), readable_item(response.raw_item)
+            _ENCODE(quoted_input(input_text)), _ENCODE(item.num_iid), readable_item(response.raw_item)
         )
 
     def done_ids(self, lines: Iterable[bytes]) -> Iterator[str]:

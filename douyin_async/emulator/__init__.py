@@ -3,7 +3,8 @@
 from ._catalog import SEED_ERROR, SEED_ITEM, SEED_SUCCESS
 from ._cli import add_emulator_options, config_from_args, serve
 from ._config import EMULATOR_KEY, EMULATOR_SECRET, FAULTS, EmulatorConfig
-from ._server import Emulator, EmulatorStats
+from ._server import Emulator
+from ._stats import EmulatorStats
 
 __all__ = [
     "EMULATOR_KEY",

@@ -11,6 +11,8 @@ from ._http._aiohttp import AiohttpTransport
 from ._http._messages import Request, Response, Stream, Transport
 from ._http._mock import MockTransport
 from ._input._ids import DEFAULT_SHORT_LINK_HOSTS, extract_item_ids, find_short_link, normalize_item_id, parse_item_id
+from ._ledger import Refetches, Usage
+from ._logging import ENV_LOG, configure_from_env
 from ._options import MediaOptions, ResponseOptions, RetryOptions, ShortLinkOptions
 from ._secrets import Redactor
 from ._throttle._adaptive import Ticket
@@ -20,6 +22,7 @@ from ._wire._decode import decode_item_get_video
 from ._wire._models import ItemGetVideoResponse, ItemImage, Music, Video, VideoStreams
 from ._wire._quota import Quota
 from .errors import *  # noqa: F403  (the error tree: its __all__ is the one list of its names)
+from .events import AttemptEnded, AttemptStarted, CallEnded, Event, LimitsChanged, MediaFetched
 
 try:
     __version__ = _metadata.version("douyin-async")
@@ -32,24 +35,32 @@ __all__ = [
     "DEFAULT_SHORT_LINK_HOSTS",
     "ENV_BASE_URL",
     "ENV_KEY",
+    "ENV_LOG",
     "ENV_SECRET",
     "MEDIA_KINDS",
     "AiohttpTransport",
+    "AttemptEnded",
+    "AttemptStarted",
     "BatchIterator",
     "BatchProgress",
     "BatchResult",
+    "CallEnded",
     "Charge",
     "DouyinClient",
     "DownloadResult",
+    "Event",
     "ItemGetVideoResponse",
     "ItemImage",
+    "LimitsChanged",
     "LocalThrottle",
+    "MediaFetched",
     "MediaOptions",
     "MockTransport",
     "Music",
     "Outcome",
     "Quota",
     "Redactor",
+    "Refetches",
     "Request",
     "Response",
     "ResponseOptions",
@@ -60,6 +71,7 @@ __all__ = [
     "ThrottleLimits",
     "Ticket",
     "Transport",
+    "Usage",
     "Video",
     "VideoStreams",
     "__version__",
@@ -70,3 +82,5 @@ __all__ = [
     "parse_item_id",
 ]
 __all__ += errors.__all__
+
+configure_from_env()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,6 +23,7 @@ from ._http._aiohttp import AiohttpTransport
 from ._http._messages import Transport
 from ._input._ids import parse_item_id
 from ._input._resolve import ShortLinkResolver
+from ._ledger import Ledger, Usage, listeners_of
 from ._lifecycle import Lifecycle, LoopBound
 from ._options import MediaOptions, ResponseOptions, RetryOptions, ShortLinkOptions
 from ._secrets import CREDENTIAL_PARAMS, Credentials, Redactor, seal
@@ -31,6 +32,7 @@ from ._throttle._sharing import shared_throttle
 from ._wire._models import ItemGetVideoResponse, Video
 from ._wire._quota import Quota
 from .errors import DouyinError, InvalidParamError, InvalidSettingError
+from .events import Listener, MediaFetched
 
 DEFAULT_BASE_URL = "https://api-gw-4.cn/douyin"
 """The gateway's documented address; requests go to ``{base_url}/item_get_video/``."""
@@ -83,6 +85,7 @@ class DouyinClient:
         media: MediaOptions | None = None,
         short_links: ShortLinkOptions | None = None,
         response: ResponseOptions | None = None,
+        on_event: Listener | Iterable[Listener] | None = None,
     ) -> None:
         try:
             credentials = _credentials(key, secret)
@@ -118,6 +121,7 @@ class DouyinClient:
                                   ("short_links", short_links, ShortLinkOptions),
                                   ("response", response, ResponseOptions)):
             check(name, group, group is None or isinstance(group, kind), f"a {kind.__name__} or None")
+        self._ledger = Ledger(listeners=listeners_of(on_event))
         self._redact = Redactor([credentials.key, credentials.secret])
         self._throttle = throttle if throttle is not None else shared_throttle(
             credentials.key, base_urls, rate_limit, max_concurrency
@@ -143,6 +147,7 @@ class DouyinClient:
             redact=self._redact,
             max_body_size=(response or ResponseOptions()).max_body_size,
             lifecycle=self._lifecycle,
+            ledger=self._ledger,
         )
         self._media = media or MediaOptions()
         self._short_links = short_links or ShortLinkOptions()
@@ -295,13 +300,26 @@ class DouyinClient:
                         return DownloadResult(paths, paths)  # complete on disk: nothing to fetch, nothing billed
                     video = (await self._gateway.fetch(item_id, after_send=charged)).item
 
+                refreshes: list[Charge] = []
+
                 async def refresh() -> Video:
-                    return (await self._gateway.fetch(video.num_iid, cache=False, after_send=charged)).item
+                    count = len(charges)
+                    try:
+                        return (await self._gateway.fetch(video.num_iid, cache=False, after_send=charged,
+                                                          refetch=True)).item
+                    finally:
+                        refreshes.extend(charges[count:])
+
+                def fetched(kind: str, path: Path, complete: bool) -> None:
+                    size = 0 if complete else path.stat().st_size
+                    refreshed, charge = bool(refreshes), (refreshes[-1].label if refreshes else None)
+                    refreshes.clear()
+                    self._ledger.emit(lambda: MediaFetched(video.num_iid, kind, size, refreshed, charge))
 
                 written, found = await self._downloader.download(
                     video, where, kinds=kinds,
                     watermark=watermark, overwrite=overwrite, refresh=refresh if refresh_urls else None,
-                    on_bytes=on_bytes,
+                    on_bytes=on_bytes, on_file=fetched if self._ledger.listening else None,
                 )
                 return DownloadResult(tuple(written), tuple(found), tuple(charges))
         except DouyinError as exc:
@@ -316,6 +334,12 @@ class DouyinClient:
             if self._resolver.short_link(value) is None:
                 raise
             return self.resolve_item_id
+
+    @property
+    def usage(self) -> Usage:
+        """What this client has sent and what it cost so far: requests, billed, possibly billed,
+        not billed, refused (4008), retries, and the media URL refreshes among them."""
+        return self._ledger.usage()
 
     @property
     def quota(self) -> Quota | None:
@@ -361,6 +385,7 @@ class DouyinClient:
         lang: Lang | None = None,
         stop: asyncio.Event | None = None,
         max_charged_calls: int | None = None,
+        on_event: Listener | Iterable[Listener] | None = None,
     ) -> BatchIterator:
         """Fetch many ids; yields exactly one ``BatchResult`` per input, never raising per id.
 
@@ -399,6 +424,7 @@ class DouyinClient:
             dedupe=dedupe,
             progress=progress,
             stop=stop,
+            on_event=on_event,
         )
         return BatchIterator(run.__aiter__())
 

@@ -362,17 +362,24 @@ class Downloader:
         overwrite: bool,
         refresh: Callable[[], Awaitable[Video]] | None,
         on_bytes: ByteCallback | None = None,
+        on_file: Callable[[str, Path, bool], None] | None = None,
     ) -> tuple[list[Path], list[Path]]:
-        """The files of ``kinds``, each downloaded unless complete already; and those found complete."""
+        """The files of ``kinds``, each downloaded unless complete already; and those found complete.
+
+        ``on_file`` is told of each file as it is done: its kind, its path, and whether it was found complete.
+        """
         for kind in kinds:
             media_urls(video, kind, watermark)  # rejects an unknown kind before any I/O
         paths = self.paths(video.num_iid, dest, kinds, overwrite)
         written, found = [], []
         for kind, path in paths.items():
-            if not overwrite and path.exists():
+            complete = not overwrite and path.exists()
+            if complete:
                 found.append(path)
             written.append(await self._one_at_a_time(_File(kind, path), video, watermark, overwrite, refresh,
                                                      on_bytes))
+            if on_file is not None:
+                on_file(kind, path, complete)
         return written, found
 
     async def _one_at_a_time(

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ._call._billing import Charge
+from ._ledger import Ledger, listeners_of
 from ._throttle._protocol import ThrottleLimits
 from ._wire._models import ItemGetVideoResponse
 from ._wire._quota import Quota
 from .errors import BatchAbortedError, BatchStoppedError, BudgetExhaustedError, DouyinError
+from .events import Listener
 
 log = logging.getLogger("douyin_async")
 
@@ -40,9 +42,15 @@ class Fetcher(Protocol):
         lang: str | None = None,
         before_send: Callable[[], None] | None = None,
         after_send: Callable[[Charge], None] | None = None,
+        ledger: Ledger | None = None,
     ) -> ItemGetVideoResponse:
         """Fetch a normalised id; ``before_send`` runs before every attempt and may raise to stop it,
-        ``after_send`` is told the charge of every attempt sent."""
+        ``after_send`` is told the charge of every attempt sent, which ``ledger`` records."""
+        ...
+
+    @property
+    def ledger(self) -> Ledger:
+        """The client's record of every attempt; a batch's ledger passes its records up to it."""
         ...
 
     @property
@@ -151,8 +159,11 @@ class BatchRun:
         dedupe: int,
         progress: ProgressCallback | None,
         stop: asyncio.Event | None = None,
+        on_event: Listener | Iterable[Listener] | None = None,
     ) -> None:
         self._fetcher = fetcher
+        self.ledger = Ledger(parent=fetcher.ledger, listeners=listeners_of(on_event))
+        """This batch's record of its attempts (and the events of this batch only)."""
         self._ids = ids
         self._parse = parse
         self._cache, self._lang = cache, lang
@@ -332,11 +343,10 @@ class BatchRun:
         self.progress.in_flight += 1
 
     def _after_send(self, charge: Charge) -> None:
-        self.progress.in_flight -= 1
-        if charge is Charge.BILLED:
-            self.progress.billed += 1
-        elif charge is Charge.POSSIBLY_BILLED:
-            self.progress.possibly_billed += 1
+        """An attempt was sent and recorded: the progress reads its counts from the batch's ledger."""
+        progress, ledger = self.progress, self.ledger
+        progress.in_flight -= 1
+        progress.billed, progress.possibly_billed = ledger.billed, ledger.possibly_billed
 
     async def _fetch(self, job: _Job) -> None:
         assert job.item_id is not None
@@ -344,7 +354,7 @@ class BatchRun:
         error: DouyinError | None = None
         try:
             response = await self._fetcher.fetch(
-                job.item_id, self._cache, self._lang, self._before_send, self._after_send
+                job.item_id, self._cache, self._lang, self._before_send, self._after_send, self.ledger
             )
         except Exception as exc:  # a bug must not lose the id: it is its error
             error = self._as_error(exc, job.index)

@@ -6,6 +6,7 @@ import enum
 from collections.abc import Iterable
 
 from ..errors import ApiError, DouyinError, TransportError
+from ..events import ChargeName
 
 
 class Charge(enum.Enum):
@@ -17,6 +18,11 @@ class Charge(enum.Enum):
     """Sent, but no answer could be read: the gateway may have billed it."""
     NOT_BILLED = "not_billed"
     """Answered with a code the gateway does not bill, or never sent."""
+
+    @property
+    def label(self) -> ChargeName:
+        """The charge's name in events and files: ``billed``, ``possibly_billed`` or ``not_billed``."""
+        return self.value
 
 
 def charge_of(failure: BaseException) -> Charge:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import time
 from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
@@ -18,6 +19,7 @@ import msgspec
 from .._http._errors import foreign_error, too_large
 from .._http._messages import Request, Response, Transport
 from .._input._ids import normalize_item_id
+from .._ledger import Ledger
 from .._lifecycle import Lifecycle
 from .._secrets import Credentials, Redactor, seal
 from .._throttle._protocol import Outcome, Throttle, ThrottleLimits
@@ -34,6 +36,7 @@ from ..errors import (
     RateLimitError,
     TransportError,
 )
+from ..events import AttemptEnded, AttemptStarted, CallEnded, LimitsChanged
 from ._billing import Charge, charge_of
 from ._retry import RetryPolicy, retry_after_seconds, should_retry
 
@@ -60,27 +63,40 @@ class _Call:
     """
 
     __slots__ = (
-        "after_send", "before_send", "billed", "cache", "item_id", "lang", "possibly_billed", "sent", "unvouched",
+        "after_send", "before_send", "billed", "cache", "item_id", "lang", "ledger", "possibly_billed", "refetch",
+        "sent", "started", "unvouched",
     )
 
     def __init__(
         self, item_id: str, cache: bool | None, lang: str | None,
-        before_send: BeforeSend | None, after_send: AfterSend | None,
+        before_send: BeforeSend | None, after_send: AfterSend | None, ledger: Ledger, refetch: bool,
     ) -> None:
         self.item_id, self.cache, self.lang = item_id, cache, lang
         self.before_send, self.after_send = before_send, after_send
+        self.ledger, self.refetch = ledger, refetch
         self.sent = self.billed = self.possibly_billed = 0
+        self.started = time.monotonic()
         self.unvouched = False
         """Whether an answer to this call came without an envelope from a host never seen to send one."""
 
-    def charged(self, charge: Charge) -> None:
-        """An attempt was sent: count what it cost, and tell the batch."""
+    def charged(self, charge: Charge, refused: bool) -> None:
+        """An attempt was sent: the one record of what it cost, for the call, its batch and the client."""
         if charge is Charge.BILLED:
             self.billed += 1
         elif charge is Charge.POSSIBLY_BILLED:
             self.possibly_billed += 1
+        self.ledger.attempt(charge, refused=refused, retry=self.sent > 1, refetch=self.refetch)
         if self.after_send is not None:
             self.after_send(charge)
+
+    def ended(self, error: DouyinError | None) -> None:
+        """The call is over: its event, for whoever listens."""
+        if self.ledger.listening:
+            duration = time.monotonic() - self.started
+            self.ledger.emit(lambda: CallEnded(
+                self.item_id, self.sent, self.billed, self.possibly_billed, error is None,
+                None if error is None else type(error).__name__, time.time() - duration, duration,
+            ))
 
     def seal(self, error: DouyinError, redact: Redactor) -> DouyinError:
         """Stamp the call's attempts and costs on the error it ends with (so far), and seal it: it
@@ -111,7 +127,10 @@ class Gateway:
         redact: Redactor,
         max_body_size: int | None = None,
         lifecycle: Lifecycle | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
+        self.ledger = ledger if ledger is not None else Ledger()
+        """The client's record of every attempt: what ``usage`` reads."""
         self.transport = transport
         self.lifecycle = lifecycle if lifecycle is not None else Lifecycle()
         self.throttle = throttle
@@ -184,16 +203,21 @@ class Gateway:
         lang: str | None = None,
         before_send: BeforeSend | None = None,
         after_send: AfterSend | None = None,
+        ledger: Ledger | None = None,
+        refetch: bool = False,
     ) -> ItemGetVideoResponse:
         """Fetch one id; ``cache`` and ``lang`` override the client's defaults for this call.
 
         The id and parameters are checked here, in the coroutine, so that a bad one is raised
         when the call is awaited. ``before_send`` runs after the throttle, before every attempt,
         and may raise to stop the call (batches use it to stop sending after a fatal error or at
-        their budget); ``after_send`` is told the charge of every attempt that was sent.
+        their budget); ``after_send`` is told the charge of every attempt that was sent. Each attempt
+        is recorded in ``ledger`` (a batch's; the client's by default), ``refetch`` marking a call
+        that refreshes media URLs.
         """
         with self.lifecycle:  # a call in flight when the client closes ends in ClientClosedError
-            call = _Call(normalize_item_id(item_id, self.redact), cache, lang, before_send, after_send)
+            call = _Call(normalize_item_id(item_id, self.redact), cache, lang, before_send, after_send,
+                         ledger if ledger is not None else self.ledger, refetch)
             if cache is not None or lang is not None:
                 self.url_prefix(0, cache, lang)  # a bad lang is refused before anything is sent
             # The first attempt runs here and not through the retry policy: most calls succeed at
@@ -201,15 +225,21 @@ class Gateway:
             # Errors are raised inside the handler that caught them: raised after it, Python 3.10
             # chains the exception aiohttp raised, whose frames hold the URL, as their context.
             try:
-                return await self._attempt(call)
+                response = await self._attempt(call)
+                call.ended(None)
+                return response
             except DouyinError as exc:
                 first = call.seal(exc, self.redact)
                 if not should_retry(first):
+                    call.ended(first)
                     raise first  # noqa: B904 - sealed: its chain is ours alone
             try:
                 response = await self._policy.retry(first, functools.partial(self._attempt, call), call.item_id)
             except DouyinError as exc:
-                raise call.seal(exc, self.redact)  # noqa: B904
+                last = call.seal(exc, self.redact)
+                call.ended(last)
+                raise last  # noqa: B904
+            call.ended(None)
             return msgspec.structs.replace(response, attempts=call.sent, possibly_billed=call.possibly_billed)
 
     async def _attempt(self, call: _Call) -> ItemGetVideoResponse:
@@ -220,10 +250,14 @@ class Gateway:
         """
         host = self.host
         throttle = self.throttle
+        asked = time.monotonic()
         ticket = await throttle.acquire()
         outcome = Outcome.NO_ANSWER
         charge: Charge | None = None
         failure: TransportError | None = None
+        answer: Response | None = None
+        ended: ItemGetVideoResponse | DouyinError | None = None
+        sent_at = asked
         # The URL is written straight into the Request, whose repr hides it: no local of any
         # frame an error passes through holds the credentials.
         request = Request(
@@ -237,33 +271,70 @@ class Gateway:
                 call.before_send()
             call.sent += 1
             charge = Charge.POSSIBLY_BILLED  # until an answer says otherwise
+            sent_at = time.monotonic()
+            if call.ledger.listening:
+                waited = sent_at - asked
+                call.ledger.emit(lambda: AttemptStarted(call.item_id, call.sent, self.base_urls[host], waited))
             answer = await self.transport.send(request)
             if self._max_body is not None and len(answer.body) > self._max_body:
                 raise too_large(self._max_body)  # a transport of the caller's that read it all anyway
-            response = self._read(answer, call, host)
+            ended = response = self._read(answer, call, host)
             outcome, charge = Outcome.ANSWERED, Charge.BILLED
             return response
-        except RateLimitError:
-            outcome, charge = Outcome.LIMITED, Charge.NOT_BILLED
+        except RateLimitError as exc:
+            outcome, charge, ended = Outcome.LIMITED, Charge.NOT_BILLED, exc
             raise
         except ApiError as exc:
-            outcome, charge = Outcome.ANSWERED, charge_of(exc)
+            outcome, charge, ended = Outcome.ANSWERED, charge_of(exc), exc
             raise
         except TransportError as exc:
-            charge = charge_of(exc)
+            charge, ended = charge_of(exc), exc
             self._next_host_after(host, exc)
             raise
         except DouyinError:
             raise  # a batch's before_send stopping the call, or a closed client
         except Exception as exc:  # not ours: typed here, raised outside this block
             failure = foreign_error(exc, request, self.redact)
-            charge = charge_of(failure)
+            charge, ended = charge_of(failure), failure
             self._next_host_after(host, failure)
         finally:
+            before = throttle.limits if call.ledger.listening else None
             await throttle.release(ticket, outcome)
             if charge is not None:
-                call.charged(charge)
+                call.charged(charge, outcome is Outcome.LIMITED)
+                self._record(call, host, charge, answer, ended, sent_at - asked, time.monotonic() - sent_at, before)
         raise failure
+
+    def _record(
+        self, call: _Call, host: int, charge: Charge, answer: Response | None,
+        ended: ItemGetVideoResponse | DouyinError | None, waited: float, duration: float,
+        before: ThrottleLimits | None,
+    ) -> None:
+        """An attempt's event and debug line, built only for a listener or a debug log; and the
+        limits' event when the throttle moved them."""
+        listening = call.ledger.listening
+        if not listening and not log.isEnabledFor(logging.DEBUG):
+            return
+        if isinstance(ended, ItemGetVideoResponse):
+            code, error, request_id = "0000", None, ended.request_id or None
+        elif isinstance(ended, ApiError):
+            code, error, request_id = ended.code, type(ended).__name__, ended.request_id or None
+        else:
+            code, error, request_id = None, None if ended is None else type(ended).__name__, None
+        if ended is None and charge is Charge.POSSIBLY_BILLED:
+            error = "CancelledError"
+        event = AttemptEnded(
+            call.item_id, call.sent, self.base_urls[host], None if answer is None else answer.status, code, error,
+            charge.label, request_id, waited, duration, time.time() - duration,
+        )
+        log.debug("attempt %s", event)
+        if not listening:
+            return
+        call.ledger.emit(lambda: event)
+        after = self.throttle.limits
+        if before is not None and (after.rate, after.concurrency) != (before.rate, before.concurrency):
+            moved_down = (after.concurrency or 0) < (before.concurrency or 0) or (after.rate or 0) < (before.rate or 0)
+            call.ledger.emit(lambda: LimitsChanged(after.rate, after.concurrency, "refused" if moved_down else "probe"))
 
     def _read(self, answer: Response, call: _Call, host: int) -> ItemGetVideoResponse:
         """The decoded answer; a gateway error envelope raises its typed error.

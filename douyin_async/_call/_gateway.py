@@ -63,8 +63,19 @@ class _Call:
     """
 
     __slots__ = (
-        "after_send", "before_send", "billed", "cache", "item_id", "lang", "ledger", "possibly_billed", "refetch",
-        "sent", "started", "unvouched",
+        "after_send",
+        "before_send",
+        "billed",
+        "cache",
+        "done",
+        "item_id",
+        "lang",
+        "ledger",
+        "possibly_billed",
+        "refetch",
+        "sent",
+        "started",
+        "unvouched",
     )
 
     def __init__(
@@ -76,6 +87,7 @@ class _Call:
         self.ledger, self.refetch = ledger, refetch
         self.sent = self.billed = self.possibly_billed = 0
         self.started = time.monotonic()
+        self.done = False
         self.unvouched = False
         """Whether an answer to this call came without an envelope from a host never seen to send one."""
 
@@ -89,8 +101,9 @@ class _Call:
         if self.after_send is not None:
             self.after_send(charge)
 
-    def ended(self, error: DouyinError | None) -> None:
+    def ended(self, error: BaseException | None) -> None:
         """The call is over: its event, for whoever listens."""
+        self.done = True
         if self.ledger.listening:
             duration = time.monotonic() - self.started
             self.ledger.emit(lambda: CallEnded(
@@ -225,22 +238,27 @@ class Gateway:
             # Errors are raised inside the handler that caught them: raised after it, Python 3.10
             # chains the exception aiohttp raised, whose frames hold the URL, as their context.
             try:
-                response = await self._attempt(call)
+                try:
+                    response = await self._attempt(call)
+                    call.ended(None)
+                    return response
+                except DouyinError as exc:
+                    first = call.seal(exc, self.redact)
+                    if not should_retry(first):
+                        call.ended(first)
+                        raise first  # noqa: B904 - sealed: its chain is ours alone
+                try:
+                    response = await self._policy.retry(first, functools.partial(self._attempt, call), call.item_id)
+                except DouyinError as exc:
+                    last = call.seal(exc, self.redact)
+                    call.ended(last)
+                    raise last  # noqa: B904
                 call.ended(None)
-                return response
-            except DouyinError as exc:
-                first = call.seal(exc, self.redact)
-                if not should_retry(first):
-                    call.ended(first)
-                    raise first  # noqa: B904 - sealed: its chain is ours alone
-            try:
-                response = await self._policy.retry(first, functools.partial(self._attempt, call), call.item_id)
-            except DouyinError as exc:
-                last = call.seal(exc, self.redact)
-                call.ended(last)
-                raise last  # noqa: B904
-            call.ended(None)
-            return msgspec.structs.replace(response, attempts=call.sent, possibly_billed=call.possibly_billed)
+                return msgspec.structs.replace(response, attempts=call.sent, possibly_billed=call.possibly_billed)
+            except BaseException as exc:  # cancelled, or a bug of ours: the call is over all the same
+                if not call.done:
+                    call.ended(exc)
+                raise
 
     async def _attempt(self, call: _Call) -> ItemGetVideoResponse:
         """One attempt: a throttle slot, the exchange, the decoded answer, and what it cost.

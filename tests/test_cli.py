@@ -264,3 +264,42 @@ def test_a_budget_stops_the_batch_and_says_so(tmp_path: Path, flag: str) -> None
     assert "billed calls 3" in result.stdout + result.stderr
     help_text = cli("batch", "--help").stdout
     assert "--max-billed" in help_text and "--max-charged" not in help_text
+
+
+def test_audit_file_holds_one_line_per_request_and_agrees_with_the_summary(tmp_path: Path) -> None:
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{10**15 + n}\n" for n in range(30)))
+    audit = tmp_path / "audit.jsonl"
+    env = {**ENV, "DOUYIN_API_KEY": "audit-sentinel-key", "DOUYIN_API_SECRET": "audit-sentinel-secret"}
+    result = subprocess.run(
+        [sys.executable, "-m", "douyin_async", "batch", str(ids), "-o", str(tmp_path / "out.jsonl"), "--emulator",
+         "--audit", str(audit), *FAST], capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    records = lines(audit)
+    assert len(records) >= 30
+    billed = sum(r["charge"] == "billed" for r in records)
+    possibly = sum(r["charge"] == "possibly_billed" for r in records)
+    assert f"billed calls {billed}, possibly billed {possibly}" in result.stdout
+    assert all(r["request_id"] for r in records if r["code"] in ("0000", "2000"))
+    assert {"item_id", "attempt", "host", "status", "code", "error", "charge", "waited", "duration",
+            "started_at"} <= set(records[0])
+    text = audit.read_text()
+    assert "audit-sentinel" not in text and "secret=" not in text
+
+
+def test_otel_exports_through_the_otel_variables_and_says_what_is_missing(tmp_path: Path) -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    env = {**ENV, "DOUYIN_API_KEY": "otel-sentinel-key", "DOUYIN_API_SECRET": "otel-sentinel-secret",
+           "OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "console"}
+    run = subprocess.run([sys.executable, "-m", "douyin_async", "get", SEED_ID, "--emulator", "--otel"],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 0, run.stderr
+    assert '"name": "item_get_video"' in run.stdout and '"name": "GET"' in run.stdout
+    assert "http.client.request.duration" in run.stdout
+    assert "otel-sentinel" not in run.stdout + run.stderr
+    missing = subprocess.run([sys.executable, "-m", "douyin_async", "get", SEED_ID, "--emulator", "--otel"],
+                             capture_output=True, text=True, timeout=120,
+                             env={**env, "OTEL_TRACES_EXPORTER": "nosuchexporter"})
+    assert missing.returncode == 2
+    assert "no traces exporter named 'nosuchexporter'" in missing.stderr and "Traceback" not in missing.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from douyin_async import BatchProgress, Quota
+from douyin_async import BatchProgress, Quota, Usage
 from douyin_async.cli._progress import Money, Speedometer, describe
 
 
@@ -25,7 +25,7 @@ def test_speed_is_a_moving_window_and_silent_until_it_means_something() -> None:
 def test_the_line_shows_billed_possibly_billed_cost_and_quota() -> None:
     progress = BatchProgress(total=100, done=40, ok=38, billed=39, possibly_billed=2)
     quota = Quota(limit=1000, used=600)
-    line = describe(progress, total=90, speed=None, money=Money(0.01, lambda: quota))
+    line = describe(progress, total=90, speed=None, money=Money(0.01, lambda: quota, lambda: Usage(billed=39, possibly_billed=2)))
     assert "done 40/90" in line
     assert "-/s" in line and "eta" not in line
     assert "billed 39 (+2 possibly)  cost 0.39-0.41  quota left 400" in line

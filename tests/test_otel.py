@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 pytest.importorskip("opentelemetry.sdk")
 
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
-from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
+from opentelemetry import trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
 
-from douyin_async import DouyinClient, NotFoundError, RetryOptions  # noqa: E402
-from douyin_async.emulator import Emulator  # noqa: E402
-from douyin_async.otel import OpenTelemetry  # noqa: E402
+from douyin_async import DouyinClient, NotFoundError, RetryOptions
+from douyin_async.emulator import Emulator
+from douyin_async.otel import OpenTelemetry
 
-from .conftest import SEED_ID  # noqa: E402
+from .conftest import SEED_ID
 
 KEY, SECRET = "otel-sentinel-key-5b1", "otel-sentinel-secret-c3d"
 
@@ -43,14 +45,12 @@ async def run(listener: OpenTelemetry, emu: Emulator, ids: list[str], tracer: Tr
             return
         with tracer.get_tracer("app").start_as_current_span("handler"):
             for item_id in ids:
-                try:
+                with contextlib.suppress(NotFoundError):
                     await client.item_get_video(item_id)
-                except NotFoundError:
-                    pass
 
 
 async def test_a_span_per_attempt_under_a_span_per_call() -> None:
-    tracer_provider, spans, meter_provider, reader = providers()
+    tracer_provider, spans, meter_provider, _ = providers()
     listener = OpenTelemetry(tracer_provider=tracer_provider, meter_provider=meter_provider)
     async with Emulator(fast=True, keys={KEY: SECRET}) as emu:
         emu.script(SEED_ID, ["4008", "0000"])

@@ -94,6 +94,7 @@ def prepare(args: argparse.Namespace) -> None:
         return
     checks.credentials(args, ENV_KEY, ENV_SECRET)
     check_client(args)
+    args.audit_path = checks.writable_file("--audit", args.audit) if args.audit else None
     if args.command == "download":
         checks.directory("-d", args.dir)
     elif args.command == "batch":

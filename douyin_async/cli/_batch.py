@@ -247,8 +247,7 @@ class _Downloads:
         try:
             await self._client.download_media(target, self._directory, kinds=self._args.kinds,
                                               watermark=self._args.watermark, overwrite=self._args.overwrite,
-                                              on_bytes=self._reporter.add_bytes,
-                                              on_charge=self._reporter.money.charged)
+                                              on_bytes=self._reporter.add_bytes)
         except DouyinError as exc:
             error = exc
             self.failed += 1
@@ -367,7 +366,7 @@ def _finish(args: argparse.Namespace, journal: Journal) -> bool:
 async def _run(args: argparse.Namespace, journal: Journal, plan: Plan | None) -> int:
     outcome = RunReport()
     async with open_client(args) as client:
-        money = Money(args.price, lambda: client.quota)
+        money = Money(args.price, lambda: client.quota, lambda: client.usage)
         reporter = ProgressReporter(bar=args.bar, total=plan.results if plan else None, money=money)
         planner = _planner(args, journal, args.short_link_hosts)
         interrupt = Interrupt(grace=min(args.timeout, 15.0))
@@ -466,7 +465,7 @@ def _print_summary(
           + f", not yet tried {outcome.untried}")
     print(f"skipped {plan.skipped}: {plan.done} already in {args.output}, {plan.failed_before} failed for good "
           f"before (--retry-failed fetches them again), {plural(plan.repeats, 'repeat')}")
-    billed, possibly = money.totals(progress)  # the downloads' requests for details and fresh URLs included
+    billed, possibly = money.totals()  # the client's ledger: the downloads' requests included
     possibly += outcome.abandoned
     line = (f"billed calls {billed}, possibly billed {possibly} (sent, answer unreadable"
             + (f"; {outcome.abandoned} abandoned in flight" if outcome.abandoned else "") + ")")

@@ -15,11 +15,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from .. import (
-    Charge,
-    DouyinClient,
     DouyinError,
     InvalidParamError,
-    ItemGetVideoResponse,
+    Usage,
     Video,
     find_short_link,
     parse_item_id,
@@ -52,31 +50,17 @@ def distinct_targets(targets: list[str], hosts: tuple[str, ...]) -> list[str]:
 
 
 class Spending:
-    """The calls billed (or maybe billed) by the single requests of ``get`` and ``download``."""
+    """What the requests of ``get`` and ``download`` cost, as the client's ledger records them
+    (refreshed media URLs and requests cut by Ctrl-C included)."""
 
-    def __init__(self, *, from_errors: bool = True) -> None:
-        self.billed = self.possibly_billed = self.in_flight = 0
+    def __init__(self) -> None:
+        self.usage: Callable[[], Usage] = Usage  # nothing spent until a client exists
         self.interrupted = False
-        self.from_errors = from_errors
-        """Whether a failure's own figures count; not when every request is counted as it is sent."""
-
-    def charged(self, charge: Charge) -> None:
-        """One gateway request a download sent, counted as soon as its charge is known."""
-        self.billed += charge is Charge.BILLED
-        self.possibly_billed += charge is Charge.POSSIBLY_BILLED
 
     def __str__(self) -> str:
-        text = f"billed calls {self.billed}, possibly billed {self.possibly_billed}"
+        usage = self.usage()
+        text = f"billed calls {usage.billed}, possibly billed {usage.possibly_billed}"
         return text + " (interrupted)" if self.interrupted else text
-
-    async def call(self, client: DouyinClient, target: str) -> ItemGetVideoResponse:
-        """One video's details, counted: billed when answered, possibly billed while in flight."""
-        self.in_flight = 1
-        response = await client.item_get_video(await client.resolve_item_id(target))
-        self.in_flight = 0
-        self.billed += 1
-        self.possibly_billed += response.possibly_billed
-        return response
 
 
 async def _for_each(
@@ -94,15 +78,10 @@ async def _for_each(
                 break
             try:
                 await action(target)
-            except asyncio.CancelledError:  # Ctrl-C: the request in flight may have been billed
-                spending.possibly_billed += spending.in_flight
+            except asyncio.CancelledError:  # Ctrl-C: the ledger counted the request in flight as possibly billed
                 spending.interrupted = True
                 raise
             except DouyinError as exc:
-                spending.in_flight = 0
-                if spending.from_errors:
-                    spending.billed += getattr(exc, "billed", 0)
-                    spending.possibly_billed += getattr(exc, "possibly_billed", 0)
                 print(f"{target}: {exc}", file=sys.stderr)
                 if exc.fatal:
                     return EXIT_FATAL
@@ -116,8 +95,10 @@ async def cmd_get(args: argparse.Namespace) -> int:
     targets = distinct_targets(args.targets, args.short_link_hosts)
     spending = Spending()
     async with open_client(args) as client:
+        spending.usage = lambda: client.usage
+
         async def show(target: str) -> None:
-            response = await spending.call(client, target)
+            response = await client.item_get_video(await client.resolve_item_id(target))
             if args.json:
                 sys.stdout.buffer.write(readable_item(response.raw_item) + b"\n")
                 sys.stdout.buffer.flush()
@@ -146,11 +127,13 @@ def summary(item: Video) -> str:
 async def cmd_download(args: argparse.Namespace) -> int:
     targets = distinct_targets(args.targets, args.short_link_hosts)
     directory = made(Path(args.dir))
-    spending = Spending(from_errors=False)
+    spending = Spending()
     reporter = ProgressReporter()
     failed_before = FailedBefore(directory / FAILED_RECORD)
     try:
         async with open_client(args) as client:
+            spending.usage = lambda: client.usage
+
             async def fetch(target: str) -> None:
                 item_id = await client.resolve_item_id(target)  # free: a short link's lookup is no gateway call
                 earlier = None if args.retry_failed else failed_before.get(item_id)
@@ -161,7 +144,7 @@ async def cmd_download(args: argparse.Namespace) -> int:
                 try:
                     result = await client.download_media(
                         item_id, directory, kinds=args.kinds, watermark=args.watermark, overwrite=args.overwrite,
-                        on_bytes=reporter.add_bytes, on_charge=spending.charged)
+                        on_bytes=reporter.add_bytes)
                 except PERMANENT_ERRORS as exc:
                     failed_before.add(item_id, exc)
                     raise

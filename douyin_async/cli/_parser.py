@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="ask the gateway for fresh data")
     group.add_argument("--lang", metavar="CODE",
                        help="translate text fields: a language code such as en, ru, ko or zh-CN")
+    group.add_argument("--audit", metavar="FILE.jsonl",
+                       help="append one JSON line per request sent (code, charge, request_id, timings), "
+                            "to reconcile a run with the gateway's bill")
+    group.add_argument("--otel", action="store_true",
+                       help="export OpenTelemetry spans and metrics as the OTEL_* variables say "
+                            "(needs the OpenTelemetry SDK and an exporter)")
     group.add_argument("-v", "--verbose", action="store_true",
                        help="log retries and throttle changes; show the traceback of an internal error")
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from .. import BatchProgress, Charge, Quota
+from .. import BatchProgress, Quota, Usage
 
 WINDOW = 30.0
 SETTLE = 3.0
@@ -22,22 +22,17 @@ SETTLE = 3.0
 
 @dataclass
 class Money:
-    """What the progress line and the summary say about cost."""
+    """What the progress line and the summary say about cost, read from the client's ledger."""
 
     price: float | None = None
     quota: Callable[[], Quota | None] = lambda: None
-    media_billed: int = 0
-    """Gateway requests sent by media downloads (details, fresh URLs) and billed."""
-    media_possibly_billed: int = 0
+    usage: Callable[[], Usage] = Usage
+    """The client's usage: the batch's requests and its downloads' (details, fresh URLs) alike."""
 
-    def charged(self, charge: Charge) -> None:
-        """A gateway request a download sent: it counts in every figure shown from now on."""
-        self.media_billed += charge is Charge.BILLED
-        self.media_possibly_billed += charge is Charge.POSSIBLY_BILLED
-
-    def totals(self, progress: BatchProgress) -> tuple[int, int]:
-        """Billed and possibly billed requests: the batch's and its downloads'."""
-        return progress.billed + self.media_billed, progress.possibly_billed + self.media_possibly_billed
+    def totals(self) -> tuple[int, int]:
+        """Billed and possibly billed requests so far."""
+        usage = self.usage()
+        return usage.billed, usage.possibly_billed
 
     def describe(self, billed: int, possibly_billed: int) -> str:
         text = f"billed {billed}"
@@ -106,7 +101,7 @@ def describe(progress: BatchProgress, *, total: int | None = None, speed: float 
         parts.append(f"not yet tried {untried(progress, total)}")
     parts.append(f"{speed:.1f}/s" if speed is not None else "-/s")
     money = money or Money()
-    parts.append(money.describe(*money.totals(progress)))
+    parts.append(money.describe(*money.totals()))
     parts.append(f"throttle {throttle}")
     if total and speed:
         parts.append(f"eta {_duration(max(total - finished(progress), 0) / speed)}")

@@ -25,6 +25,7 @@ from .. import (
 )
 from ..emulator import EMULATOR_KEY, EMULATOR_SECRET, Emulator
 from ._checks import UsageError, setting_message, shown
+from ._telemetry import listeners
 
 """Where the command line finds the credentials, as the client does."""
 EXIT_OK = 0
@@ -96,6 +97,8 @@ async def open_client(args: argparse.Namespace) -> AsyncIterator[DouyinClient]:
                 options["throttle"] = await stack.enter_async_context(throttle)
             except ThrottleUnavailableError as exc:
                 raise UsageError(f"--redis {shown(args.redis)}: {exc}") from None
+        options["on_event"] = stack.enter_context(listeners(getattr(args, "audit_path", None),
+                                                            getattr(args, "otel", False)))
         yield await stack.enter_async_context(DouyinClient(key, secret, **options))
 
 

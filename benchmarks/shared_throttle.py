@@ -9,9 +9,12 @@ key through one Redis and split one list of ids, against the emulator in this pr
 reference row is one process with ``LocalThrottle`` set to exactly the gateway's limits. Goodput
 is answered requests (not 4008) per second, from the go signal to the last worker's end. The third
 gateway gives 4 processes limits twice too high (the rate they must learn) and runs five times:
-the table shows the minimum and the median.
+the table shows the minimum and the median, and ``series`` prints each run second by second
+(answered and refused, the refusals split by the limit that made them).
 
-``python -m benchmarks.shared_throttle worker ...`` is one worker; the driver starts them.
+``python -m benchmarks.shared_throttle twice [RUNS]`` runs only that case (five runs by default)
+and prints its table and series; ``python -m benchmarks.shared_throttle worker ...`` is one
+worker; the driver starts them.
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from douyin_async import DouyinClient, LocalThrottle, Outcome, Throttle
 from douyin_async.emulator import Emulator
+
+from .goodput import _by_second
 
 KEY, SECRET = "test-key", "test-secret"  # the emulator's
 REDIS_SERVER = shutil.which("redis-server") or "redis-server"
@@ -118,9 +123,15 @@ class Row:
     elapsed: float
     reference: float = 0.0
     rate: float | None = None
+    limited: dict[str, int] = field(default_factory=dict)
+    ok_per_second: list[int] = field(default_factory=list)
+    refused_per_second: list[int] = field(default_factory=list)
 
     def goodput(self) -> float:
         return (self.requests - self.rate_limited) / self.elapsed
+
+    def refused_share(self) -> float:
+        return self.rate_limited / max(self.requests, 1)
 
 
 def scenarios(quick: bool) -> list[Scenario]:
@@ -143,7 +154,9 @@ def scenarios(quick: bool) -> list[Scenario]:
     ]
 
 
-async def _workers(count: int, ids: int, options: dict[str, Any], base_url: str, url: str) -> list[dict[str, Any]]:
+async def _workers(
+    count: int, ids: int, options: dict[str, Any], base_url: str, url: str, go: Callable[[], None]
+) -> list[dict[str, Any]]:
     share, extra = divmod(ids, count)
     spans, first = [], 0
     for n in range(count):
@@ -161,6 +174,7 @@ async def _workers(count: int, ids: int, options: dict[str, Any], base_url: str,
         for process in processes:
             assert process.stdout is not None
             await asyncio.wait_for(process.stdout.readline(), 60)
+        go()
         for process in processes:
             assert process.stdin is not None
             process.stdin.write(b"go\n")
@@ -176,15 +190,38 @@ async def _workers(count: int, ids: int, options: dict[str, Any], base_url: str,
 
 async def _row(scenario: Scenario, name: str, processes: int, options: dict[str, Any], url: str) -> Row:
     async with Emulator(seed=1, found_ratio=1.0, **scenario.emulator) as emu:
-        summaries = await _workers(processes, scenario.ids, options, emu.base_url, url)
-        return Row(scenario.title, name, sum(s["ok"] for s in summaries), scenario.ids, emu.stats.requests,
-                   emu.stats.rate_limited, max(s["elapsed"] for s in summaries))
+        samples: list[tuple[float, int, int]] = []
+        started = time.monotonic()
+
+        async def sample() -> None:
+            """The gateway's counts every 20 ms, from the go signal: answered and refused by second."""
+            while True:
+                samples.append((time.monotonic() - started, emu.stats.requests, emu.stats.rate_limited))
+                await asyncio.sleep(0.02)
+
+        def go() -> None:
+            nonlocal started
+            started = time.monotonic()
+            samples.clear()
+            sampler.append(asyncio.ensure_future(sample()))
+
+        sampler: list[asyncio.Future[None]] = []
+        try:
+            summaries = await _workers(processes, scenario.ids, options, emu.base_url, url, go)
+        finally:
+            for task in sampler:
+                task.cancel()
+        samples.append((time.monotonic() - started, emu.stats.requests, emu.stats.rate_limited))
+        row = Row(scenario.title, name, sum(s["ok"] for s in summaries), scenario.ids, emu.stats.requests,
+                  emu.stats.rate_limited, max(s["elapsed"] for s in summaries), limited=dict(emu.stats.limited))
+    row.ok_per_second, row.refused_per_second = _by_second(samples)
+    return row
 
 
-async def goodput(url: str, quick: bool) -> list[list[Row]]:
+async def goodput(url: str, quick: bool, chosen: list[Scenario] | None = None) -> list[list[Row]]:
     """Each case's runs: the reference first on each gateway, then each count of processes."""
     cases: list[list[Row]] = []
-    for scenario in scenarios(quick):
+    for scenario in scenarios(quick) if chosen is None else chosen:
         limits = ", ".join(f"{k.removesuffix('_limit').removeprefix('max_')} {v:g}"
                            for k, v in scenario.shared.items() if v is not None)
         names = [("1 process, LocalThrottle at exactly the limits", 1, {"throttle": "local", **scenario.exact})]
@@ -227,6 +264,35 @@ GOODPUT_HEADER = ["gateway", "clients", "runs", "ids ok (min)", "goodput min / m
                   "vs reference, min / median", "4008s, median / max", "time (median)"]
 
 
+TWICE = "limits given 2x too high"
+"""The title of the case whose limits the processes must learn."""
+
+
+def series(cases: list[list[Row]]) -> list[str]:
+    """Each RedisThrottle run of the 2x case, second by second: answered and refused per second,
+    and the refusals by the limit that made them (the cap in flight or the rate)."""
+    lines = []
+    for case in cases:
+        if TWICE not in case[0].scenario or "RedisThrottle" not in case[0].client:
+            continue
+        for n, row in enumerate(case, 1):
+            causes = ", ".join(f"{count} {why}" for why, count in sorted(row.limited.items())) or "none"
+            lines.append(f"- run {n}: {row.goodput() / (row.rate or 1):.2f} R, {row.refused_share():.1%} 4008 "
+                         f"({causes})  \n"
+                         f"  ok/s `{' '.join(map(str, row.ok_per_second))}`  \n"
+                         f"  4008/s `{' '.join(map(str, row.refused_per_second))}`")
+    return lines
+
+
+async def twice(runs: int) -> list[list[Row]]:
+    """Only the 2x case, ``runs`` times, on a redis-server of its own."""
+    with redis_server() as url:
+        chosen = [s for s in scenarios(False) if TWICE in s.title]
+        for scenario in chosen:
+            scenario.runs = runs
+        return await goodput(url, False, chosen)
+
+
 # -- one worker process ------------------------------------------------------------------------
 
 
@@ -253,3 +319,10 @@ async def worker(url: str, base_url: str, first: int, count: int, options: dict[
 if __name__ == "__main__":
     if sys.argv[1:2] == ["worker"]:
         asyncio.run(worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), json.loads(sys.argv[6])))
+    elif sys.argv[1:2] == ["twice"]:
+        found = asyncio.run(twice(int(sys.argv[2]) if len(sys.argv) > 2 else 5))
+        print("| " + " | ".join(GOODPUT_HEADER) + " |\n|" + "---|" * len(GOODPUT_HEADER))
+        print("\n".join("| " + " | ".join(row) + " |" for row in table(found)))
+        print("\n".join(series(found)))
+    else:
+        sys.exit("usage: python -m benchmarks.shared_throttle twice [RUNS] | worker ...")

@@ -23,7 +23,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
@@ -63,6 +63,7 @@ class _Lease(Ticket):
 
 
 _UNLIMITED = Ticket(0.0, 0)
+_T = TypeVar("_T")
 
 
 class RedisThrottle:
@@ -137,7 +138,7 @@ class RedisThrottle:
         self._token = secrets.token_hex(6)
         self._counter = itertools.count(1)
         self._held: set[str] = set()
-        self._undoing: set[asyncio.Future[None]] = set()
+        self._undoing: set[asyncio.Future[Any]] = set()
         starting = AdaptivePolicy(rate_limit, max_concurrency, margin, start_small=adaptive)
         self._rate, self._concurrency = starting.rate, starting.concurrency
         self._rate_limited = 0
@@ -371,7 +372,7 @@ class RedisThrottle:
             raise
         return reply
 
-    def _track(self, give_back: asyncio.Future[None]) -> asyncio.Future[None]:
+    def _track(self, give_back: asyncio.Future[_T]) -> asyncio.Future[_T]:
         """A lease on its way back to Redis: closing waits for it."""
         self._undoing.add(give_back)
         give_back.add_done_callback(self._undoing.discard)
@@ -397,16 +398,19 @@ class RedisThrottle:
         if outcome is Outcome.LIMITED:
             self._rate_limited += 1
         lease = ticket.lease if isinstance(ticket, _Lease) else ""
-        await asyncio.shield(self._track(asyncio.ensure_future(self._release(lease, ticket.in_flight, outcome))))
+        learned = await asyncio.shield(
+            self._track(asyncio.ensure_future(self._release(lease, ticket.in_flight, outcome))))
         if outcome is Outcome.LIMITED:
             log.info("rate limited (4008) with %d in flight on the key; shared throttle now %s",
-                     ticket.in_flight, self.limits)
+                     ticket.in_flight if learned is None else learned, self.limits)
 
-    async def _release(self, lease: str, in_flight: int, outcome: Outcome) -> None:
+    async def _release(self, lease: str, in_flight: int, outcome: Outcome) -> int | None:
+        """Give the lease back; the count in flight the policy learned from (``in_flight`` is the
+        count when the lease was granted, used only if Redis holds no record of when it was sent)."""
         self._held.discard(lease)
         script = self._release_script
         if script is None:
-            return
+            return None
         try:
             reply = await script(
                 keys=self._key_names,
@@ -414,17 +418,18 @@ class RedisThrottle:
             )
         except UNREACHABLE as exc:
             self._lost_redis(exc, 1)
-            return
+            return None
         except RedisError as exc:
             if self._publish_refused:  # the script gave the lease back and learned, then could not PUBLISH
                 self._wake_after_release()
-                return
+                return None
             self._warn_once("release", "the shared throttle could not release a lease (%s: %s); it will expire",
                             type(exc).__name__, str(exc)[:200])
-            return
+            return None
         self._lost_since = None
         self._note_limits(reply[0], reply[1])
         self._wake_after_release()
+        return int(reply[2])
 
     def _wake_after_release(self) -> None:
         if self._listener is not None:
@@ -495,7 +500,7 @@ class RedisThrottle:
             failures = 0
 
 
-async def _stopped(*tasks: asyncio.Future[None] | None) -> None:
+async def _stopped(*tasks: asyncio.Future[Any] | None) -> None:
     """Cancel ``tasks`` and wait until they have ended."""
     for task in tasks:
         if task is not None:

@@ -27,7 +27,7 @@ from douyin_async import (
 )
 from douyin_async._throttle._adaptive import AdaptivePolicy, Ticket
 from douyin_async.emulator import Emulator
-from douyin_async.redis import RedisThrottle
+from douyin_async.redis import RedisThrottle, _Lease
 
 from .redis_server import RedisServer, free_port
 
@@ -187,6 +187,63 @@ async def test_the_shared_rate_moves_as_the_in_process_policy(redis_server: Redi
             assert throttle.limits.rate == pytest.approx(policy.rate, rel=1e-9), n
             await asyncio.sleep(gap)
     assert policy.rate is not None and policy.rate < 100  # the script did cut the rate
+
+
+async def learned_counts(redis_client: Redis) -> dict[str, int]:
+    """The count in flight the shared policy learned from each answer, by lease."""
+    answers = [k for k in await redis_client.keys("*") if k.endswith(b":answers")]
+    members = [m.decode() for m in await redis_client.zrange(answers[0], 0, -1)]
+    return {lease: int(k) for lease, _, k in (m.rpartition(":") for m in members)}
+
+
+async def test_a_lease_scheduled_later_is_counted_in_flight_from_its_send_time(
+    redis_server: RedisServer, redis_client: Redis
+) -> None:
+    """Leases granted together go one GCRA slot apart; each request here is answered before the
+    next is sent, so each met one in flight (itself), as LocalThrottle would count it, whatever
+    was granted with it. Counted at the grant (1, 2, 3, 4), those answers would raise the cap
+    just cut to one back above it."""
+    async with RedisThrottle(redis_server.url, key=KEY, rate_limit=5, max_concurrency=8) as throttle:
+        for n in range(2):  # slow start: a window of 4
+            await throttle._release(f"warm-{n}", 1, Outcome.ANSWERED)
+        assert throttle.limits.concurrency == 4
+        first = await throttle.acquire()
+        later = [asyncio.ensure_future(throttle.acquire()) for _ in range(3)]  # 0.2 s apart, from 0.2 s
+        await asyncio.sleep(0.05)
+        assert all(not task.done() for task in later)
+        await throttle._release("refused", 2, Outcome.LIMITED)  # 2 in flight too many: the cap is 1
+        assert throttle.limits.concurrency == 1
+        tickets = [first]
+        await throttle.release(first, Outcome.ANSWERED)
+        for task in later:
+            ticket = await task
+            tickets.append(ticket)
+            await asyncio.sleep(0.02)
+            await throttle.release(ticket, Outcome.ANSWERED)
+        assert [ticket.in_flight for ticket in tickets] == [1, 2, 3, 4]  # as granted
+        assert throttle.limits.concurrency == 1
+        learned = await learned_counts(redis_client)
+    assert [learned[t.lease] for t in tickets if isinstance(t, _Lease)] == [1, 1, 1, 1]
+
+
+async def test_a_lease_given_back_after_another_was_sent_counts_for_it(
+    redis_server: RedisServer, redis_client: Redis
+) -> None:
+    """In flight when a request is sent: the earlier ones still held then, given back since or not."""
+    async with RedisThrottle(redis_server.url, key=KEY, rate_limit=5, max_concurrency=8) as throttle:
+        for n in range(2):  # slow start: a window of 4
+            await throttle._release(f"warm-{n}", 1, Outcome.ANSWERED)
+        first = await throttle.acquire()
+        second = await throttle.acquire()  # sent 0.2 s after the first, which is still in flight
+        later = asyncio.ensure_future(throttle.acquire())  # granted with 3 held, sent at 0.4 s
+        await asyncio.sleep(0.02)
+        await throttle.release(first, Outcome.ANSWERED)  # after the second was sent
+        await throttle.release(second, Outcome.ANSWERED)
+        third = await later
+        await throttle.release(third, Outcome.ANSWERED)  # sent alone
+        learned = await learned_counts(redis_client)
+    assert isinstance(first, _Lease) and isinstance(second, _Lease) and isinstance(third, _Lease)
+    assert (learned[first.lease], learned[second.lease], learned[third.lease]) == (1, 2, 1)
 
 
 async def test_a_rate_4008_lowers_the_shared_rate(redis_server: RedisServer) -> None:

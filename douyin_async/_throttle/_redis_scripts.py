@@ -16,6 +16,9 @@ Keys (all under one hash tag, so a cluster keeps them on one slot):
 - ``leases``: a sorted set of the requests in flight, scored by when their lease expires.
 - ``policy``: a hash, the adaptive policy's state, shared by every process on the key.
 - ``sends``, ``answers``: sorted sets of the last seconds' sends and answers (the policy's deques).
+- ``flights``, ``landed``: the leases held, scored by when they are sent, and those given back
+  (``lease|send time``) scored by when, for as long as a lease held was sent before that: the
+  count in flight each request met at the gateway, which the policy learns from.
 """
 
 from __future__ import annotations
@@ -42,15 +45,18 @@ class Keys:
     sends: str
     answers: str
     channel: str
+    flights: str
+    landed: str
 
     @classmethod
     def named(cls, prefix: str, digest: str) -> Keys:
         base = f"{prefix}:{{{digest}}}"
-        return cls(*(f"{base}:{name}" for name in ("rate", "leases", "policy", "sends", "answers", "released")))
+        names = ("rate", "leases", "policy", "sends", "answers", "released", "flights", "landed")
+        return cls(*(f"{base}:{name}" for name in names))
 
     def all(self) -> list[str]:
-        """The five keys, in the order the scripts read them as ``KEYS[1..5]``."""
-        return [self.rate, self.leases, self.policy, self.sends, self.answers]
+        """The seven keys, in the order the scripts read them as ``KEYS[1..7]``."""
+        return [self.rate, self.leases, self.policy, self.sends, self.answers, self.flights, self.landed]
 
 
 def policy_args(rate_ceiling: float | None, concurrency_ceiling: int | None, margin: float, adaptive_on: bool) -> str:
@@ -158,6 +164,43 @@ local function per_second(key)
   local span = math.min(WINDOW, now - P.first_send)
   if span <= 0 then return 0 end
   return redis.call('ZCOUNT', key, '(' .. num(now - WINDOW), num(now)) / span
+end
+
+-- requests in flight --------------------------------------------------------------------------
+
+-- Leases past their expiry (a process that died or froze) leave the cap, and their flights too.
+local function drop_expired()
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', num(now))
+  if #expired > 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', num(now))
+    redis.call('ZREM', KEYS[6], unpack(expired))
+  end
+end
+
+-- How many were in flight when this lease's request reached the gateway, itself included: the
+-- leases sent no later and not yet given back then. Counted at the send time, not at the grant:
+-- the GCRA may schedule a request later, and the leases given back meanwhile were never in flight
+-- with it (LocalThrottle counts a request once it has its rate token, the same way). `fallback`
+-- (the count at the grant) for a lease without a flight: granted before Redis lost its state.
+local function in_flight_at_send(lease, fallback)
+  local sent = redis.call('ZSCORE', KEYS[6], lease)
+  if not sent then return fallback end
+  sent = tonumber(sent)
+  redis.call('ZREM', KEYS[6], lease)
+  local k = 1 + redis.call('ZCOUNT', KEYS[6], '-inf', num(sent))
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[7], '(' .. num(sent), '+inf')) do
+    local at = tonumber(string.match(member, '|([^|]+)$'))
+    if at ~= nil and at <= sent then k = k + 1 end
+  end
+  redis.call('ZADD', KEYS[7], num(now), lease .. '|' .. num(sent))
+  -- A flight given back before every held one was sent counts for none of them.
+  local oldest = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')
+  local keep = now
+  if #oldest > 0 then keep = math.min(now, tonumber(oldest[2])) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', num(keep))
+  redis.call('PEXPIRE', KEYS[6], STATE_TTL)
+  redis.call('PEXPIRE', KEYS[7], STATE_TTL)
+  return k
 end
 
 -- concurrency ------------------------------------------------------------------------------
@@ -302,7 +345,7 @@ end
 if P.settle_until > now then return {2, num(P.settle_until - now), 0, l[1], l[2]} end
 local in_flight = 0
 if cc ~= nil then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', num(now))
+  drop_expired()
   local n = redis.call('ZCARD', KEYS[2])
   if n >= P.concurrency then
     local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
@@ -331,16 +374,22 @@ if P.rate ~= nil then
     end
   end
 end
+if adaptive and cc ~= nil then
+  redis.call('ZADD', KEYS[6], num(send_at), lease)
+  redis.call('PEXPIRE', KEYS[6], STATE_TTL)
+end
 if not P.existed then save_policy() end
 return {1, num(send_at - now), in_flight, l[1], l[2]}
 """
 
 RELEASE = _PRELUDE + r"""
--- ARGV[2] lease id, ARGV[3] outcome ('answered', 'limited' or 'none'), ARGV[4] in flight with it,
--- ARGV[5] the release channel. Returns {rate, concurrency} after learning from the outcome.
-local lease, outcome, k = ARGV[2], ARGV[3], tonumber(ARGV[4])
+-- ARGV[2] lease id, ARGV[3] outcome ('answered', 'limited' or 'none'), ARGV[4] in flight with it
+-- when granted, ARGV[5] the release channel. Returns {rate, concurrency, in flight with it when
+-- sent} after learning from the outcome.
+local lease, outcome = ARGV[2], ARGV[3]
 load_policy()
 redis.call('ZREM', KEYS[2], lease)
+local k = in_flight_at_send(lease, tonumber(ARGV[4]))
 if outcome == 'limited' then
   if adaptive then on_refusal(k) else P.rate_limited = P.rate_limited + 1 end
 elseif outcome == 'answered' and adaptive and (P.rate ~= nil or P.concurrency ~= nil) then
@@ -348,11 +397,12 @@ elseif outcome == 'answered' and adaptive and (P.rate ~= nil or P.concurrency ~=
 end
 if outcome ~= 'none' then save_policy() end
 if cc ~= nil then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', num(now))
+  drop_expired()
   local free = P.concurrency - redis.call('ZCARD', KEYS[2])
   if free > 0 then redis.call('PUBLISH', ARGV[5], free) end
 end
-return limits()
+local l = limits()
+return {l[1], l[2], k}
 """
 
 RENEW = r"""

@@ -26,8 +26,9 @@ from douyin_async import (
     ThrottleUnavailableError,
 )
 from douyin_async._throttle._adaptive import AdaptivePolicy, Ticket
+from douyin_async._throttle._redis import _Lease
 from douyin_async.emulator import Emulator
-from douyin_async.redis import RedisThrottle, _Lease
+from douyin_async.redis import RedisThrottle
 
 from .redis_server import RedisServer, free_port
 

@@ -39,11 +39,18 @@ PROBE_AFTER = 100
 RAISE_AFTER = 2
 RATE_HOLD = 2.0
 RATE_PROBE_STEP = 0.05
-_RATE_PROBE_EVERY = 1.0
-_TARGET_BELOW_BOUND = 0.97
-_WINDOW = 1.0
-_RECENT = 2.0
-_RATE_BINDING = 0.8
+RATE_PROBE_EVERY = 1.0
+TARGET_BELOW_BOUND = 0.97
+WINDOW = 1.0
+RECENT = 2.0
+RATE_BINDING = 0.8
+
+SCRIPT_NUMBERS = (
+    INITIAL_WINDOW, PROBE_AFTER, RAISE_AFTER, RATE_HOLD, RATE_PROBE_STEP,
+    RATE_PROBE_EVERY, TARGET_BELOW_BOUND, WINDOW, RECENT, RATE_BINDING,
+)
+"""The policy's numbers, in the order its Lua twin (``_redis_scripts.py``) reads them from its
+arguments: defined here once, never repeated in the script."""
 
 
 @dataclass(slots=True)
@@ -91,16 +98,16 @@ class AdaptivePolicy:
     def on_send(self, now: float) -> None:
         if self._first_send is None:
             self._first_send = now
-        _prune(self._sends, now, _WINDOW).append(now)
+        _prune(self._sends, now, WINDOW).append(now)
 
     def on_answer(self, now: float, ticket: Ticket) -> None:
         """The gateway answered (any code but 4008): the limits held for this request."""
         if self.rate is not None:
-            _prune(self._answers, now, _WINDOW).append(now)
+            _prune(self._answers, now, WINDOW).append(now)
             self._relax_rate(now)
         if self.concurrency is not None:
             recent = self._answered_in_flight
-            while recent and recent[0][0] <= now - _RECENT:
+            while recent and recent[0][0] <= now - RECENT:
                 recent.popleft()
             recent.append((now, ticket.in_flight))
             self._grow_window(ticket)
@@ -110,7 +117,7 @@ class AdaptivePolicy:
         self.rate_limited += 1
         cause = self._cause(now, ticket) if self.concurrency is not None else _RATE
         if cause is not _RATE:
-            if cause is _DOUBT and (self._doubt is None or self._doubt.at <= now - _WINDOW):
+            if cause is _DOUBT and (self._doubt is None or self._doubt.at <= now - WINDOW):
                 self._doubt = self._window_state(now, ticket.in_flight)
             self._cut_window(ticket)
         elif self.rate is not None:
@@ -158,22 +165,22 @@ class AdaptivePolicy:
         if self.rate is None:
             return _CAP
         k = ticket.in_flight
-        recent_ok = max((n for t, n in self._answered_in_flight if t > now - _RECENT), default=0)
+        recent_ok = max((n for t, n in self._answered_in_flight if t > now - RECENT), default=0)
         if k > recent_ok:
             return _CAP
         doubt = self._doubt
-        if doubt is not None and doubt.at > now - _WINDOW and k < doubt.in_flight:
+        if doubt is not None and doubt.at > now - WINDOW and k < doubt.in_flight:
             return _RATE
         return _RATE if self._at_pace(now) else _DOUBT
 
     def _at_pace(self, now: float) -> bool:
         """Sending near our rate for a whole window (within the first, slow start is still
         finding the cap, and its counts in flight are the noisiest), or just after a pause."""
-        if self._first_send is None or now - self._first_send < _WINDOW:
+        if self._first_send is None or now - self._first_send < WINDOW:
             return False
         sent = self._per_second(self._sends, now)
         assert self.rate is not None
-        return sent >= _RATE_BINDING * self.pace(self.rate) or self.paused_until > now - _WINDOW
+        return sent >= RATE_BINDING * self.pace(self.rate) or self.paused_until > now - WINDOW
 
     def _window_state(self, now: float, in_flight: int) -> _Doubt:
         assert self._cap_bound is not None
@@ -182,7 +189,7 @@ class AdaptivePolicy:
     def _undo_doubtful_cut(self, now: float) -> None:
         """The window as it was before a refusal taken for the cap, which the rate explains."""
         doubt, self._doubt = self._doubt, None
-        if doubt is None or doubt.at <= now - _WINDOW or self.concurrency is None:
+        if doubt is None or doubt.at <= now - WINDOW or self.concurrency is None:
             return
         self._cap_bound, self._window, self._slow_start = doubt.cap_bound, doubt.window, doubt.slow_start
         self._probe_after, self._clean, self._above = doubt.probe_after, doubt.clean, 0
@@ -196,14 +203,14 @@ class AdaptivePolicy:
         self._rate_step = RATE_PROBE_STEP
         if now < self._rate_cooldown_until:
             return  # one burst of refusals (one window) cuts once
-        self._rate_cooldown_until = now + _WINDOW
+        self._rate_cooldown_until = now + WINDOW
         # A strict window admits exactly its limit: what it accepted is the measurement.
-        got_through = len(_prune(self._answers, now, _WINDOW))
+        got_through = len(_prune(self._answers, now, WINDOW))
         self._rate_bound = min(self.rate, max(got_through, 1.0))
-        self.rate = self._rate_bound * _TARGET_BELOW_BOUND
+        self.rate = self._rate_bound * TARGET_BELOW_BOUND
         # The gateway's window stays full until its oldest admitted request ages out.
         if self._answers:
-            self.paused_until = self._answers[0] + _WINDOW
+            self.paused_until = self._answers[0] + WINDOW
 
     def _relax_rate(self, now: float) -> None:
         assert self.rate is not None
@@ -213,15 +220,15 @@ class AdaptivePolicy:
             # A probe above the bound; it held if no refusal came within a window.
             self._rate_bound = min(self.rate_ceiling, self._rate_bound * (1 + self._rate_step))
             self._rate_step = min(2 * self._rate_step, 1.0)
-            self._rate_probe_at = now + _RATE_PROBE_EVERY
+            self._rate_probe_at = now + RATE_PROBE_EVERY
         bound = self._rate_bound
-        target = self.rate_ceiling if bound >= self.rate_ceiling else bound * _TARGET_BELOW_BOUND
+        target = self.rate_ceiling if bound >= self.rate_ceiling else bound * TARGET_BELOW_BOUND
         self.rate = max(self.rate, target)
 
     def _per_second(self, events: deque[float], now: float) -> float:
         """Events per second over the last window (or since the first send, if sooner)."""
-        span = min(_WINDOW, now - self._first_send) if self._first_send is not None else 0.0
-        return len(_prune(events, now, _WINDOW)) / span if span > 0 else 0.0
+        span = min(WINDOW, now - self._first_send) if self._first_send is not None else 0.0
+        return len(_prune(events, now, WINDOW)) / span if span > 0 else 0.0
 
 
 _CAP, _RATE, _DOUBT = "cap", "rate", "doubt"

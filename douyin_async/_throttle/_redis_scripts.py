@@ -29,7 +29,7 @@ from . import _adaptive as adaptive
 
 STATE_TTL_MS = 3_600_000
 """A key's policy and recent events are forgotten after an hour without traffic."""
-SETTLE_SECONDS = 2 * adaptive._WINDOW
+SETTLE_SECONDS = 2 * adaptive.WINDOW
 """After Redis lost its state (a restart), no request goes for this long: long enough for every
 process to re-register the leases it still holds, and for the gateway's window to empty of the
 sends made before the restart (including those already scheduled a little ahead)."""
@@ -70,16 +70,7 @@ def policy_args(rate_ceiling: float | None, concurrency_ceiling: int | None, mar
         "" if concurrency_ceiling is None else concurrency_ceiling,
         repr(float(margin)),
         1 if adaptive_on else 0,
-        adaptive.INITIAL_WINDOW,
-        adaptive.PROBE_AFTER,
-        adaptive.RAISE_AFTER,
-        repr(adaptive.RATE_HOLD),
-        repr(adaptive.RATE_PROBE_STEP),
-        repr(adaptive._RATE_PROBE_EVERY),
-        repr(adaptive._TARGET_BELOW_BOUND),
-        repr(adaptive._WINDOW),
-        repr(adaptive._RECENT),
-        repr(adaptive._RATE_BINDING),
+        *(repr(number) for number in adaptive.SCRIPT_NUMBERS),
         STATE_TTL_MS,
     ])
 

@@ -175,12 +175,16 @@ def _output_format(args: argparse.Namespace) -> str:
 @contextlib.contextmanager
 def _logging(verbose: bool) -> Iterator[None]:
     """Our log lines on stderr while the command runs: errors only, or everything worth knowing
-    with ``-v``; the logger is left as it was found (``main()`` may run inside another program)."""
+    with ``-v``; the logger is left as it was found (``main()`` may run inside another program).
+    A logger given a handler already (by ``DOUYIN_ASYNC_LOG``, or by the program) is left to it."""
+    logger = logging.getLogger("douyin_async")
+    if logger.handlers:
+        yield
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(
         "%(asctime)s %(levelname)s %(message)s" if verbose else "douyin-async: %(message)s"
     ))
-    logger = logging.getLogger("douyin_async")
     level, propagate = logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(logging.INFO if verbose else logging.ERROR)

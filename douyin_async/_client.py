@@ -169,7 +169,7 @@ class DouyinClient:
     @property
     def base_url(self) -> str:
         """The gateway address in use: the first given, or the mirror that last answered."""
-        return self._gateway.base_urls[self._gateway.host]
+        return self._gateway.base_urls[self._gateway.mirror]
 
     @property
     def base_urls(self) -> tuple[str, ...]:

@@ -47,7 +47,7 @@ _LANG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z]{2,4})?")
 LANG_ALLOWED = "a language code such as cn, en, ru, ko or zh-CN"
 
 _STRANGERS = 3
-"""Calls answered without an envelope by a host never seen to send one, after which it is not the gateway."""
+"""Calls answered without an envelope by a mirror never seen to send one, after which it is not the gateway."""
 _NO_API = frozenset({404, 405})
 """Statuses that, without an envelope, say the request never reached the API: a wrong base URL."""
 
@@ -89,7 +89,7 @@ class _Call:
         self.started = time.monotonic()
         self.done = False
         self.unvouched = False
-        """Whether an answer to this call came without an envelope from a host never seen to send one."""
+        """Whether an answer to this call came without an envelope from a mirror never seen to send one."""
 
     def charged(self, charge: Charge, refused: bool) -> None:
         """An attempt was sent: the one record of what it cost, for the call, its batch and the client."""
@@ -122,7 +122,7 @@ class Gateway:
     """``item_get_video`` for one key; what the client and its batches fetch with.
 
     With several base URLs (mirror hosts of the same gateway), a connection failure, a timeout or
-    an HTTP 5xx page moves the next attempt to the next host, and the host that last answered is
+    an HTTP 5xx page moves the next attempt to the next mirror, and the mirror that last answered is
     kept; a gateway code never moves it. The credentials go to these hosts only.
     """
 
@@ -150,12 +150,12 @@ class Gateway:
         self.redact = redact
         self._quota = QuotaTracker()
         self._vouched = [False] * len(base_urls)
-        """Per host: whether it has answered with the gateway's envelope at least once."""
+        """Per mirror: whether it has answered with the gateway's envelope at least once."""
         self._unvouched = [0] * len(base_urls)
-        """Per host, before it vouched: the calls it answered without an envelope."""
+        """Per mirror, before it vouched: the calls it answered without an envelope."""
         self.base_urls = tuple(base_urls)
-        self.host = 0
-        """Index in ``base_urls`` of the host in use: the first, or the last one that answered."""
+        self.mirror = 0
+        """Index in ``base_urls`` of the mirror in use: the first, or the last one that answered."""
         self._credentials = credentials
         self._cache, self._lang = cache, lang
         self._policy = policy
@@ -163,7 +163,7 @@ class Gateway:
         self._max_body = max_body_size
         self._retry_unknown = policy.options.retry_unknown_errors
         self._prefixes: dict[tuple[int, bool | None, str | None], str] = {}
-        self._default_prefixes = [self.url_prefix(host, None, None) for host in range(len(self.base_urls))]
+        self._default_prefixes = [self.url_prefix(mirror, None, None) for mirror in range(len(self.base_urls))]
 
     @property
     def limits(self) -> ThrottleLimits:
@@ -172,12 +172,12 @@ class Gateway:
     def __repr__(self) -> str:
         return f"Gateway(base_urls={self.base_urls!r}, credentials={self._credentials!r})"
 
-    def url_prefix(self, host: int, cache: bool | None, lang: str | None) -> str:
-        """The URL up to the id, built once per host and parameters: a call only appends its id.
+    def url_prefix(self, mirror: int, cache: bool | None, lang: str | None) -> str:
+        """The URL up to the id, built once per mirror and parameters: a call only appends its id.
 
         Raises ``InvalidParamError`` for a ``lang`` that is no language code.
         """
-        key = (host, cache, lang)
+        key = (mirror, cache, lang)
         prefix = self._prefixes.get(key)
         if prefix is None:
             # jsonu: the gateway sends Chinese unescaped, so bodies are smaller and archives readable.
@@ -192,22 +192,22 @@ class Gateway:
                     raise InvalidParamError(f"lang must be {LANG_ALLOWED}, not {shown!r}", code="4003")
                 params["lang"] = lang
             prefix = self._prefixes[key] = (
-                f"{self.base_urls[host]}/item_get_video/?{self._credentials.query()}&{urlencode(params)}&item_id="
+                f"{self.base_urls[mirror]}/item_get_video/?{self._credentials.query()}&{urlencode(params)}&item_id="
             )
         return prefix
 
-    def _next_host_after(self, host: int, failure: TransportError) -> None:
-        """Move to the next mirror after a failure of the host itself (not of the request)."""
-        if len(self.base_urls) < 2 or host != self.host:
+    def _next_mirror_after(self, mirror: int, failure: TransportError) -> None:
+        """Move to the next mirror after a failure of the mirror itself (not of the request)."""
+        if len(self.base_urls) < 2 or mirror != self.mirror:
             return
         if isinstance(failure, HTTPStatusError):
             moves = failure.status >= 500
         else:
             moves = not isinstance(failure, MalformedResponseError) and failure.retryable
         if moves:
-            self.host = (host + 1) % len(self.base_urls)
+            self.mirror = (mirror + 1) % len(self.base_urls)
             log.info("%s failed (%s); next attempts go to %s",
-                     self.base_urls[host], type(failure).__name__, self.base_urls[self.host])
+                     self.base_urls[mirror], type(failure).__name__, self.base_urls[self.mirror])
 
     async def fetch(
         self,
@@ -266,7 +266,7 @@ class Gateway:
         Whatever the transport raises that is not ours (a transport of the caller's) becomes a
         typed, redacted error, raised outside the ``except`` block so that nothing chains to it.
         """
-        host = self.host
+        mirror = self.mirror
         throttle = self.throttle
         asked = time.monotonic()
         ticket = await throttle.acquire()
@@ -280,8 +280,8 @@ class Gateway:
         # frame an error passes through holds the credentials.
         request = Request(
             "GET",
-            (self._default_prefixes[host] if call.cache is None and call.lang is None
-             else self.url_prefix(host, call.cache, call.lang)) + call.item_id,
+            (self._default_prefixes[mirror] if call.cache is None and call.lang is None
+             else self.url_prefix(mirror, call.cache, call.lang)) + call.item_id,
             timeout=self._timeout, max_body=self._max_body,
         )
         try:
@@ -292,11 +292,11 @@ class Gateway:
             sent_at = time.monotonic()
             if call.ledger.listening:
                 waited = sent_at - asked
-                call.ledger.emit(lambda: AttemptStarted(call.item_id, call.sent, self.base_urls[host], waited))
+                call.ledger.emit(lambda: AttemptStarted(call.item_id, call.sent, self.base_urls[mirror], waited))
             answer = await self.transport.send(request)
             if self._max_body is not None and len(answer.body) > self._max_body:
                 raise too_large(self._max_body)  # a transport of the caller's that read it all anyway
-            ended = response = self._read(answer, call, host)
+            ended = response = self._read(answer, call, mirror)
             outcome, charge = Outcome.ANSWERED, Charge.BILLED
             return response
         except RateLimitError as exc:
@@ -307,24 +307,24 @@ class Gateway:
             raise
         except TransportError as exc:
             charge, ended = charge_of(exc), exc
-            self._next_host_after(host, exc)
+            self._next_mirror_after(mirror, exc)
             raise
         except DouyinError:
             raise  # a batch's before_send stopping the call, or a closed client
         except Exception as exc:  # not ours: typed here, raised outside this block
             failure = foreign_error(exc, request, self.redact)
             charge, ended = charge_of(failure), failure
-            self._next_host_after(host, failure)
+            self._next_mirror_after(mirror, failure)
         finally:
             before = throttle.limits if call.ledger.listening else None
             await throttle.release(ticket, outcome)
             if charge is not None:
                 call.charged(charge, outcome is Outcome.LIMITED)
-                self._record(call, host, charge, answer, ended, sent_at - asked, time.monotonic() - sent_at, before)
+                self._record(call, mirror, charge, answer, ended, sent_at - asked, time.monotonic() - sent_at, before)
         raise failure
 
     def _record(
-        self, call: _Call, host: int, charge: Charge, answer: Response | None,
+        self, call: _Call, mirror: int, charge: Charge, answer: Response | None,
         ended: ItemGetVideoResponse | DouyinError | None, waited: float, duration: float,
         before: ThrottleLimits | None,
     ) -> None:
@@ -342,7 +342,7 @@ class Gateway:
         if ended is None and charge is Charge.POSSIBLY_BILLED:
             error = "CancelledError"
         event = AttemptEnded(
-            call.item_id, call.sent, self.base_urls[host], None if answer is None else answer.status, code, error,
+            call.item_id, call.sent, self.base_urls[mirror], None if answer is None else answer.status, code, error,
             charge.label, request_id, waited, duration, time.time() - duration,
         )
         log.debug("attempt %s", event)
@@ -354,7 +354,7 @@ class Gateway:
             moved_down = (after.concurrency or 0) < (before.concurrency or 0) or (after.rate or 0) < (before.rate or 0)
             call.ledger.emit(lambda: LimitsChanged(after.rate, after.concurrency, "refused" if moved_down else "probe"))
 
-    def _read(self, answer: Response, call: _Call, host: int) -> ItemGetVideoResponse:
+    def _read(self, answer: Response, call: _Call, mirror: int) -> ItemGetVideoResponse:
         """The decoded answer; a gateway error envelope raises its typed error.
 
         The body is read with the credentials masked in it: a gateway that echoes its query
@@ -366,12 +366,12 @@ class Gateway:
                 body, call.item_id, redact=self.redact, retry_unknown=self._retry_unknown, charset=charset,
             )
         except ApiError as exc:
-            self._vouched[host] = True
+            self._vouched[mirror] = True
             if exc.quota is not None:
                 self._quota.reported(exc.quota, billed=exc.charged)
             raise
         except MalformedResponseError as exc:
-            self._not_the_gateway(answer, exc, call, host)
+            self._not_the_gateway(answer, exc, call, mirror)
             if answer.status != 200:
                 raise HTTPStatusError(
                     f"HTTP {answer.status} without a gateway envelope: {exc.excerpt!r}",
@@ -379,35 +379,35 @@ class Gateway:
                     retry_after=retry_after_seconds(answer.headers.get("Retry-After")),
                 ) from None
             raise
-        self._vouched[host] = True
+        self._vouched[mirror] = True
         if answer.status != 200:
             log.info("item %s: HTTP %d carried a success envelope", call.item_id, answer.status)
         self._quota.answered(response.api_info)
         return response
 
-    def _not_the_gateway(self, answer: Response, failure: MalformedResponseError, call: _Call, host: int) -> None:
+    def _not_the_gateway(self, answer: Response, failure: MalformedResponseError, call: _Call, mirror: int) -> None:
         """Raise ``EndpointNotFoundError`` when an answer without an envelope says the base URL is wrong.
 
         A 404 or 405 page says so at once (not billed: no API ran). Other answers without an
         envelope (an HTML 200, a redirect, a 403) say so once ``_STRANGERS`` calls got one from a
-        host never seen to send an envelope: the first wave of a batch, not every id. 429 and 5xx
+        mirror never seen to send an envelope: the first wave of a batch, not every id. 429 and 5xx
         are an outage, not an address, and are retried.
         """
         status = answer.status
-        where = self.base_urls[host]
+        where = self.base_urls[mirror]
         advice = "Check the client's base URL: the gateway's ends with the API family, /douyin"
         if status in _NO_API:
             raise EndpointNotFoundError(
                 f"HTTP {status} without a gateway envelope from {where}: no item_get_video API there. {advice}",
                 status=status,
             ) from None
-        if self._vouched[host] or call.unvouched or status == 429 or status >= 500:
+        if self._vouched[mirror] or call.unvouched or status == 429 or status >= 500:
             return
         call.unvouched = True
-        self._unvouched[host] += 1
-        if self._unvouched[host] >= _STRANGERS:
+        self._unvouched[mirror] += 1
+        if self._unvouched[mirror] >= _STRANGERS:
             raise EndpointNotFoundError(
-                f"{self._unvouched[host]} calls got answers without the gateway's envelope from {where}, and none "
+                f"{self._unvouched[mirror]} calls got answers without the gateway's envelope from {where}, and none "
                 f"an envelope (the last: HTTP {status}, {failure.excerpt[:80]!r}). {advice}",
                 status=status, reached=True,
             ) from None

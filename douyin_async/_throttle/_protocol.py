@@ -42,6 +42,12 @@ class ThrottleLimits(msgspec.Struct, frozen=True):
     rate_ceiling: float | None
     concurrency_ceiling: int | None
     rate_limited: int
+    """How many 4008 answers the throttle has seen (a count; ``refused`` says it plainer)."""
+
+    @property
+    def refused(self) -> int:
+        """How many 4008 answers the throttle has seen: ``rate_limited``, by the name ``Usage`` uses."""
+        return self.rate_limited
 
 
 class Throttle(Protocol):

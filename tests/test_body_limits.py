@@ -22,7 +22,7 @@ from douyin_async import (
     decode_item_get_video,
 )
 from douyin_async.emulator import Emulator
-from douyin_async.emulator._server import gzip_bomb
+from douyin_async.emulator._replies import gzip_bomb
 
 from .conftest import KEY, SECRET, SEED_ID
 

@@ -178,10 +178,13 @@ def _redis_sections(quick: bool) -> list[tuple[str, str]]:
         rows = asyncio.run(shared_throttle.goodput(url, quick))
         goodput_table = markdown(shared_throttle.GOODPUT_HEADER, shared_throttle.table(rows))
         print(goodput_table, flush=True)
+        series = "\n".join(shared_throttle.series(rows))
+        print(series, flush=True)
     return [
         (f"{title}: cost of one acquire + release, one at a time", cost),
         (f"{title}: goodput of processes sharing one key (emulator; the first row of each gateway is the "
          "reference)", goodput_table),
+        (f"{title}: each run of the case {shared_throttle.TWICE!r}, second by second", series),
     ]
 
 

@@ -21,7 +21,7 @@ from .._http._messages import Request, Response, Transport
 from .._input._ids import normalize_item_id
 from .._ledger import Ledger
 from .._lifecycle import Lifecycle
-from .._secrets import Credentials, Redactor, seal
+from .._secrets import Credentials, Redactor, seal, without_userinfo
 from .._throttle._protocol import Outcome, Throttle, ThrottleLimits
 from .._wire._decode import decode_item_get_video
 from .._wire._models import ItemGetVideoResponse
@@ -154,6 +154,8 @@ class Gateway:
         self._unvouched = [0] * len(base_urls)
         """Per mirror, before it vouched: the calls it answered without an envelope."""
         self.base_urls = tuple(base_urls)
+        self.hosts = tuple(map(without_userinfo, self.base_urls))
+        """The base URLs as events and log lines name them: without the ``user:password@`` of a proxy."""
         self.mirror = 0
         """Index in ``base_urls`` of the mirror in use: the first, or the last one that answered."""
         self._credentials = credentials
@@ -207,7 +209,7 @@ class Gateway:
         if moves:
             self.mirror = (mirror + 1) % len(self.base_urls)
             log.info("%s failed (%s); next attempts go to %s",
-                     self.base_urls[mirror], type(failure).__name__, self.base_urls[self.mirror])
+                     self.hosts[mirror], type(failure).__name__, self.hosts[self.mirror])
 
     async def fetch(
         self,
@@ -292,7 +294,7 @@ class Gateway:
             sent_at = time.monotonic()
             if call.ledger.listening:
                 waited = sent_at - asked
-                call.ledger.emit(lambda: AttemptStarted(call.item_id, call.sent, self.base_urls[mirror], waited))
+                call.ledger.emit(lambda: AttemptStarted(call.item_id, call.sent, self.hosts[mirror], waited))
             answer = await self.transport.send(request)
             if self._max_body is not None and len(answer.body) > self._max_body:
                 raise too_large(self._max_body)  # a transport of the caller's that read it all anyway
@@ -342,7 +344,7 @@ class Gateway:
         if ended is None and charge is Charge.POSSIBLY_BILLED:
             error = "CancelledError"
         event = AttemptEnded(
-            call.item_id, call.sent, self.base_urls[mirror], None if answer is None else answer.status, code, error,
+            call.item_id, call.sent, self.hosts[mirror], None if answer is None else answer.status, code, error,
             charge.label, request_id, waited, duration, time.time() - duration,
         )
         log.debug("attempt %s", event)

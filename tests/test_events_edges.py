@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from douyin_async import AttemptEnded, DouyinClient, Event, RetryOptions
+from douyin_async import AttemptEnded, DouyinClient, Event, RetryOptions, TransportError
 from douyin_async.emulator import Emulator
 
 from .conftest import SEED_ID
@@ -38,3 +38,33 @@ async def test_the_userinfo_of_a_base_url_is_in_no_event_or_log_line(caplog: pyt
     assert len(ended) == 2
     shown = repr(events) + caplog.text
     assert "proxy-pass-77" not in shown and "proxyuser" not in shown
+
+
+class _Leaky:
+    """A caller's transport whose errors quote the URL it was given (credentials and all)."""
+
+    async def send(self, request: object) -> object:
+        raise TransportError(f"cannot reach {request.url}")  # type: ignore[attr-defined]
+
+    async def stream(self, *args: object, **kwargs: object) -> object:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_raising_listener_logs_no_credentials_of_the_failure_it_interrupted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(event: Event) -> None:
+        if isinstance(event, AttemptEnded):  # while the transport's failure is on its way out
+            raise RuntimeError("listener bug")
+
+    with caplog.at_level(logging.DEBUG, logger="douyin_async"):
+        async with client_for("http://127.0.0.1:9/douyin", transport=_Leaky(), max_retries=0,
+                              on_event=broken) as client:
+            with pytest.raises(TransportError) as caught:
+                await client.item_get_video(SEED_ID)
+    assert KEY not in str(caught.value)
+    assert "listener bug" in caplog.text
+    assert KEY not in caplog.text and SECRET not in caplog.text

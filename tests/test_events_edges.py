@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
 
-from douyin_async import AttemptEnded, DouyinClient, Event, RetryOptions, TransportError
+from douyin_async import AttemptEnded, CallEnded, DouyinClient, Event, RetryOptions, TransportError
 from douyin_async.emulator import Emulator
 
 from .conftest import SEED_ID
@@ -68,3 +69,56 @@ async def test_a_raising_listener_logs_no_credentials_of_the_failure_it_interrup
     assert KEY not in str(caught.value)
     assert "listener bug" in caplog.text
     assert KEY not in caplog.text and SECRET not in caplog.text
+
+
+async def test_two_batches_at_once_each_hear_their_own_and_usage_adds_both() -> None:
+    first: list[Event] = []
+    second: list[Event] = []
+    async with Emulator(fast=True, keys={KEY: SECRET}, seed=3, faults={"reset": 0.2}) as emu, \
+            client_for(emu.base_url) as client:
+        one, two = await asyncio.gather(client.get_videos(IDS[:20], on_event=first.append),
+                                        client.get_videos(IDS[20:], on_event=second.append))
+        usage = client.usage
+    assert {e.item_id for e in first if isinstance(e, CallEnded)} == set(IDS[:20])
+    assert {e.item_id for e in second if isinstance(e, CallEnded)} == set(IDS[20:])
+    attempts = [e for e in first + second if isinstance(e, AttemptEnded)]
+    assert usage.requests == len(attempts) == emu.stats.requests
+    assert usage.billed == sum(e.charge == "billed" for e in attempts) == sum(r.billed for r in one + two)
+    assert usage.billed <= emu.stats.charged <= usage.charged
+
+
+async def test_calls_cut_by_a_timeout_are_possibly_billed_everywhere() -> None:
+    events: list[Event] = []
+    async with Emulator(keys={KEY: SECRET}, latency=0.3) as emu, client_for(emu.base_url, on_event=events.append) as client:
+        for item_id in IDS[:3]:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(client.item_get_video(item_id), 0.1)
+        await asyncio.sleep(0.5)
+        usage = client.usage
+    attempts = [e for e in events if isinstance(e, AttemptEnded)]
+    calls = [e for e in events if isinstance(e, CallEnded)]
+    assert len(calls) == 3 and not any(c.ok for c in calls)
+    assert [a.charge for a in attempts] == ["possibly_billed"] * 3
+    assert (usage.requests, usage.possibly_billed, usage.billed) == (3, 3, 0)
+    assert usage.billed <= emu.stats.charged <= usage.charged
+
+
+async def test_a_client_closed_mid_batch_agrees_with_the_gateway() -> None:
+    events: list[Event] = []
+    async with Emulator(keys={KEY: SECRET}, latency=0.05, seed=2) as emu:
+        client = client_for(emu.base_url, on_event=events.append, max_concurrency=4)
+        async with client:
+            results = []
+            async with client.iter_videos(IDS) as batch:
+                async for result in batch:
+                    results.append(result)
+                    if len(results) == 5:
+                        await client.aclose()
+            usage = client.usage
+        await asyncio.sleep(0.2)
+    attempts = [e for e in events if isinstance(e, AttemptEnded)]
+    assert len(results) == len(IDS)
+    assert usage.requests == len(attempts) == emu.stats.requests
+    assert sum(r.billed for r in results) == usage.billed == sum(a.charge == "billed" for a in attempts)
+    assert sum(r.possibly_billed for r in results) == usage.possibly_billed
+    assert usage.billed <= emu.stats.charged <= usage.charged

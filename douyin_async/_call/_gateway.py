@@ -28,6 +28,7 @@ from .._wire._models import ItemGetVideoResponse
 from .._wire._quota import Quota, QuotaTracker
 from ..errors import (
     ApiError,
+    ClientClosedError,
     DouyinError,
     EndpointNotFoundError,
     HTTPStatusError,
@@ -110,6 +111,14 @@ class _Call:
                 self.item_id, self.sent, self.billed, self.possibly_billed, error is None,
                 None if error is None else type(error).__name__, time.time() - duration, duration,
             ))
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
+        """A close turns the call's cancellation into ``ClientClosedError`` as it leaves: stamp what it cost."""
+        if isinstance(error, ClientClosedError):
+            error.attempts, error.billed, error.possibly_billed = self.sent, self.billed, self.possibly_billed
 
     def seal(self, error: DouyinError, redact: Redactor) -> DouyinError:
         """Stamp the call's attempts and costs on the error it ends with (so far), and seal it: it
@@ -230,9 +239,9 @@ class Gateway:
         is recorded in ``ledger`` (a batch's; the client's by default), ``refetch`` marking a call
         that refreshes media URLs.
         """
-        with self.lifecycle:  # a call in flight when the client closes ends in ClientClosedError
-            call = _Call(normalize_item_id(item_id, self.redact), cache, lang, before_send, after_send,
-                         ledger if ledger is not None else self.ledger, refetch)
+        call = _Call(normalize_item_id(item_id, self.redact), cache, lang, before_send, after_send,
+                     ledger if ledger is not None else self.ledger, refetch)
+        with call, self.lifecycle:  # a call in flight when the client closes ends in ClientClosedError
             if cache is not None or lang is not None:
                 self.url_prefix(0, cache, lang)  # a bad lang is refused before anything is sent
             # The first attempt runs here and not through the retry policy: most calls succeed at

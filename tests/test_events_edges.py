@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import pytest
 
-from douyin_async import AttemptEnded, CallEnded, DouyinClient, Event, RetryOptions, TransportError
+from douyin_async import AttemptEnded, CallEnded, DouyinClient, Event, MediaFetched, RetryOptions, TransportError
 from douyin_async.emulator import Emulator
 
 from .conftest import SEED_ID
@@ -122,3 +123,19 @@ async def test_a_client_closed_mid_batch_agrees_with_the_gateway() -> None:
     assert sum(r.billed for r in results) == usage.billed == sum(a.charge == "billed" for a in attempts)
     assert sum(r.possibly_billed for r in results) == usage.possibly_billed
     assert usage.billed <= emu.stats.charged <= usage.charged
+
+
+async def test_expired_urls_of_several_kinds_are_refreshed_by_one_billed_call(tmp_path: Path) -> None:
+    events: list[Event] = []
+    async with Emulator(fast=True, keys={KEY: SECRET}) as emu, \
+            client_for(emu.base_url, on_event=events.append) as client:
+        item_id = next(str(i) for i in range(10**15, 10**15 + 50) if emu.expected_item(str(i)))
+        video = emu.expected_item(item_id)["video"]  # type: ignore[index]
+        for url in (video["url_raw"], video["url"], video["pic_url"]):
+            emu.script_media(url, ["http403"])
+        result = await client.download_media(item_id, tmp_path, kinds=("video", "cover"))
+        usage = client.usage
+    assert (usage.refetches.requests, usage.refetches.billed) == (1, 1)
+    assert (usage.requests, usage.billed) == (2, 2) == (emu.stats.requests, emu.stats.charged) == (len(result.charges), 2)
+    media = [e for e in events if isinstance(e, MediaFetched)]
+    assert [(e.kind, e.refreshed) for e in media] == [("video", True), ("cover", False)]

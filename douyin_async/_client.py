@@ -301,12 +301,16 @@ class DouyinClient:
                     video = (await self._gateway.fetch(item_id, after_send=charged)).item
 
                 refreshes: list[Charge] = []
+                fresh: list[Video] = []
 
                 async def refresh() -> Video:
+                    if fresh:  # another kind's URLs expired too: the URLs fetched for the first serve it
+                        return fresh[0]
                     count = len(charges)
                     try:
-                        return (await self._gateway.fetch(video.num_iid, cache=False, after_send=charged,
-                                                          refetch=True)).item
+                        fresh.append((await self._gateway.fetch(video.num_iid, cache=False, after_send=charged,
+                                                                refetch=True)).item)
+                        return fresh[0]
                     finally:
                         refreshes.extend(charges[count:])
 

@@ -104,8 +104,11 @@ class Ledger:
                     event = make()
                 try:
                     listener(event)
-                except Exception:  # a listener's bug never breaks a call: logged once, then detached
+                except Exception as exc:  # a listener's bug never breaks a call: logged once, then detached
                     ledger._listeners.remove(listener)
+                    # Its context is the failure the attempt was ending with, which may quote a request's
+                    # URL (a caller's transport): the log shows the listener's error alone.
+                    exc.__context__ = None
                     log.exception("event listener %r raised; it is detached", listener)
             ledger = ledger.parent
 

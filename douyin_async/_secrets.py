@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
-from urllib.parse import quote, quote_plus, urlencode
+from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
 import msgspec
 
@@ -169,6 +169,12 @@ _JSON = msgspec.json.Decoder()
 
 CREDENTIAL_PARAMS = Redactor()
 """Masks credential query parameters only: for text that no client's secrets are known to."""
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` without the ``user:password@`` of its address: how events, log lines and spans name a host."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl() if "@" in parts.netloc else url
 
 
 class Credentials:

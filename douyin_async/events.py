@@ -38,7 +38,7 @@ class AttemptEnded(msgspec.Struct, frozen=True, gc=False):
     attempt: int
     """1 for a call's first attempt, 2 for its first retry, and so on."""
     host: str
-    """The base URL the attempt went to (never the query: no credentials)."""
+    """The base URL the attempt went to, without credentials (no query, no ``user:password@``)."""
     status: int | None
     """The HTTP status, or None when no response came."""
     code: str | None

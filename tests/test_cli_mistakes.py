@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import zipfile
 from pathlib import Path
 
@@ -108,6 +109,19 @@ MISTAKES: list[tuple[str, list[str], str]] = [
      "douyin-async get: unrecognized arguments: --bogus (see douyin-async get --help)"),
     ("unknown option before the command", ["--bogus", "get", SEED_ID], "douyin-async: unrecognized arguments"),
     ("missing output", ["batch", "ids.txt", *EMU], "the following arguments are required: -o/--output"),
+    ("audit is out", ["batch", "ids.txt", "-o", "out.jsonl", "--audit", "out.jsonl", *EMU],
+     "--audit out.jsonl: the same file as -o"),
+    ("audit is the input", ["batch", "ids.txt", "-o", "out.jsonl", "--audit", "ids.txt", *EMU],
+     "--audit ids.txt: the same file as INPUT"),
+    ("audit is the errors file", ["batch", "ids.txt", "-o", "out.jsonl", "--audit", "out.failed.jsonl", *EMU],
+     "--audit out.failed.jsonl: the same file as --errors"),
+    ("audit is the xlsx out", ["batch", "ids.txt", "-o", "new.xlsx", "--audit", "new.xlsx", *EMU],
+     "--audit new.xlsx: the same file as -o"),
+    ("audit is a directory", ["get", SEED_ID, *EMU, "--audit", "adir"], "--audit adir: is a directory"),
+    ("audit in a missing directory", ["download", SEED_ID, "-d", "media", *EMU, "--audit", "nodir/a.jsonl"],
+     "--audit nodir/a.jsonl: directory nodir does not exist"),
+    ("otel exporter missing", ["batch", "ids.txt", "-o", "out.jsonl", "--download", "media", *EMU, "--otel"],
+     "no traces exporter named 'nosuchexporter'"),
 ]
 
 
@@ -143,8 +157,11 @@ def _zip_bomb(path: Path) -> None:
 
 @pytest.mark.parametrize(("args", "message"), [case[1:] for case in MISTAKES], ids=[case[0] for case in MISTAKES])
 def test_a_mistake_is_one_clear_line_and_exit_2(
-    workdir: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
 ) -> None:
+    if "--otel" in args:
+        pytest.importorskip("opentelemetry.sdk")
+        monkeypatch.setenv("OTEL_TRACES_EXPORTER", "nosuchexporter")
     if "bomb.xlsx" in args:
         _zip_bomb(workdir / "bomb.xlsx")
     before = set(os.listdir(workdir))
@@ -159,6 +176,22 @@ def test_a_mistake_is_one_clear_line_and_exit_2(
     assert len(captured.err.strip().splitlines()) == 1, captured.err
     assert captured.out == ""
     assert set(os.listdir(workdir)) == before  # nothing created, not even an empty OUT
+
+
+@pytest.mark.parametrize("args", [["batch", "ids.txt", "-o", "out.jsonl", "--download", "media"], ["get", SEED_ID],
+                                  ["download", SEED_ID, "-d", "media"]], ids=["batch", "get", "download"])
+def test_otel_without_the_sdk_says_what_to_install_before_creating_anything(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    for name in ["opentelemetry.sdk", *(name for name in sys.modules if name.startswith("opentelemetry.sdk."))]:
+        monkeypatch.setitem(sys.modules, name, None)  # what an environment without the SDK imports
+    before = set(os.listdir(workdir))
+    assert cli.main([*args, *EMU, "--otel"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == (f"douyin-async {args[0]}: --otel needs the OpenTelemetry SDK and an exporter: "
+                                    "pip install 'douyin-async[otel]' opentelemetry-sdk opentelemetry-exporter-otlp")
+    assert captured.out == ""
+    assert set(os.listdir(workdir)) == before
 
 
 def test_the_table_covers_at_least_thirty_mistakes() -> None:

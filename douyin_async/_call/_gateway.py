@@ -21,13 +21,14 @@ from .._http._messages import Request, Response, Transport
 from .._input._ids import normalize_item_id
 from .._ledger import Ledger
 from .._lifecycle import Lifecycle
-from .._secrets import Credentials, Redactor, seal
+from .._secrets import Credentials, Redactor, seal, without_userinfo
 from .._throttle._protocol import Outcome, Throttle, ThrottleLimits
 from .._wire._decode import decode_item_get_video
 from .._wire._models import ItemGetVideoResponse
 from .._wire._quota import Quota, QuotaTracker
 from ..errors import (
     ApiError,
+    ClientClosedError,
     DouyinError,
     EndpointNotFoundError,
     HTTPStatusError,
@@ -111,6 +112,14 @@ class _Call:
                 None if error is None else type(error).__name__, time.time() - duration, duration,
             ))
 
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
+        """A close turns the call's cancellation into ``ClientClosedError`` as it leaves: stamp what it cost."""
+        if isinstance(error, ClientClosedError):
+            error.attempts, error.billed, error.possibly_billed = self.sent, self.billed, self.possibly_billed
+
     def seal(self, error: DouyinError, redact: Redactor) -> DouyinError:
         """Stamp the call's attempts and costs on the error it ends with (so far), and seal it: it
         leaves the client masked, with no traceback into our frames and no foreign link."""
@@ -154,6 +163,8 @@ class Gateway:
         self._unvouched = [0] * len(base_urls)
         """Per mirror, before it vouched: the calls it answered without an envelope."""
         self.base_urls = tuple(base_urls)
+        self.hosts = tuple(map(without_userinfo, self.base_urls))
+        """The base URLs as events and log lines name them: without the ``user:password@`` of a proxy."""
         self.mirror = 0
         """Index in ``base_urls`` of the mirror in use: the first, or the last one that answered."""
         self._credentials = credentials
@@ -207,7 +218,7 @@ class Gateway:
         if moves:
             self.mirror = (mirror + 1) % len(self.base_urls)
             log.info("%s failed (%s); next attempts go to %s",
-                     self.base_urls[mirror], type(failure).__name__, self.base_urls[self.mirror])
+                     self.hosts[mirror], type(failure).__name__, self.hosts[self.mirror])
 
     async def fetch(
         self,
@@ -228,9 +239,9 @@ class Gateway:
         is recorded in ``ledger`` (a batch's; the client's by default), ``refetch`` marking a call
         that refreshes media URLs.
         """
-        with self.lifecycle:  # a call in flight when the client closes ends in ClientClosedError
-            call = _Call(normalize_item_id(item_id, self.redact), cache, lang, before_send, after_send,
-                         ledger if ledger is not None else self.ledger, refetch)
+        call = _Call(normalize_item_id(item_id, self.redact), cache, lang, before_send, after_send,
+                     ledger if ledger is not None else self.ledger, refetch)
+        with call, self.lifecycle:  # a call in flight when the client closes ends in ClientClosedError
             if cache is not None or lang is not None:
                 self.url_prefix(0, cache, lang)  # a bad lang is refused before anything is sent
             # The first attempt runs here and not through the retry policy: most calls succeed at
@@ -292,7 +303,7 @@ class Gateway:
             sent_at = time.monotonic()
             if call.ledger.listening:
                 waited = sent_at - asked
-                call.ledger.emit(lambda: AttemptStarted(call.item_id, call.sent, self.base_urls[mirror], waited))
+                call.ledger.emit(lambda: AttemptStarted(call.item_id, call.sent, self.hosts[mirror], waited))
             answer = await self.transport.send(request)
             if self._max_body is not None and len(answer.body) > self._max_body:
                 raise too_large(self._max_body)  # a transport of the caller's that read it all anyway
@@ -342,7 +353,7 @@ class Gateway:
         if ended is None and charge is Charge.POSSIBLY_BILLED:
             error = "CancelledError"
         event = AttemptEnded(
-            call.item_id, call.sent, self.base_urls[mirror], None if answer is None else answer.status, code, error,
+            call.item_id, call.sent, self.hosts[mirror], None if answer is None else answer.status, code, error,
             charge.label, request_id, waited, duration, time.time() - duration,
         )
         log.debug("attempt %s", event)

@@ -38,6 +38,7 @@ from ._session import (
     redactor_for,
 )
 from ._streams import tolerant_streams
+from ._telemetry import check_otel
 from ._workbook import journal_of
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
@@ -95,6 +96,8 @@ def prepare(args: argparse.Namespace) -> None:
     checks.credentials(args, ENV_KEY, ENV_SECRET)
     check_client(args)
     args.audit_path = checks.writable_file("--audit", args.audit) if args.audit else None
+    if getattr(args, "otel", False):
+        check_otel()
     if args.command == "download":
         checks.directory("-d", args.dir)
     elif args.command == "batch":
@@ -135,6 +138,12 @@ def _prepare_batch(args: argparse.Namespace) -> None:
     if not is_errors_file(args.errors_path):
         checks.fail(f"--errors {errors}: not an errors file of douyin-async (its first line is no failure "
                     "record); give another file")
+    audit = args.audit_path
+    if audit is not None:
+        for flag, taken in (("INPUT", None if args.input == "-" else Path(args.input)), ("-o", args.output_path),
+                            ("-o", args.workbook_path), ("--errors", args.errors_path)):
+            if taken is not None and checks.same_file(audit, taken):
+                checks.fail(f"--audit {args.audit}: the same file as {flag}; give the audit file a name of its own")
     if args.download:
         checks.directory("--download", args.download)
 

@@ -47,10 +47,30 @@ def listeners(audit: Path | None, otel: bool) -> Iterator[list[Listener]]:
         yield found
 
 
+def check_otel() -> None:
+    """Refuse ``--otel`` before a file is created or a request sent when the SDK or an exporter is missing."""
+    with _sdk_needed():
+        import opentelemetry.sdk.metrics.export
+        import opentelemetry.sdk.trace.export  # noqa: F401
+
+        from ..otel import OpenTelemetry  # noqa: F401
+    _exporter("traces")
+    _exporter("metrics")
+
+
+@contextlib.contextmanager
+def _sdk_needed() -> Iterator[None]:
+    """An ImportError inside becomes the usage error that says what to install."""
+    try:
+        yield
+    except ImportError:
+        raise UsageError(f"--otel needs the OpenTelemetry SDK and an exporter: {OTEL_INSTALL}") from None
+
+
 @contextlib.contextmanager
 def _opentelemetry() -> Iterator[Listener]:
     """Spans and metrics exported as the standard ``OTEL_*`` variables say (OTLP unless told otherwise)."""
-    try:
+    with _sdk_needed():
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
         from opentelemetry.sdk.resources import Resource
@@ -58,13 +78,11 @@ def _opentelemetry() -> Iterator[Listener]:
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
         from ..otel import OpenTelemetry
-    except ImportError:
-        raise UsageError(f"--otel needs the OpenTelemetry SDK and an exporter: {OTEL_INSTALL}") from None
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME") or "douyin-async"})
     tracer_provider = TracerProvider(resource=resource)
-    tracer_provider.add_span_processor(BatchSpanProcessor(_exporter("traces")))
+    tracer_provider.add_span_processor(BatchSpanProcessor(_exporter("traces").load()()))
     meter_provider = MeterProvider(resource=resource,
-                                   metric_readers=[PeriodicExportingMetricReader(_exporter("metrics"))])
+                                   metric_readers=[PeriodicExportingMetricReader(_exporter("metrics").load()())])
     try:
         yield OpenTelemetry(tracer_provider=tracer_provider, meter_provider=meter_provider)
     finally:
@@ -73,12 +91,12 @@ def _opentelemetry() -> Iterator[Listener]:
 
 
 def _exporter(signal: str) -> Any:
-    """The exporter ``OTEL_TRACES_EXPORTER`` / ``OTEL_METRICS_EXPORTER`` names (``otlp`` by default),
-    found through the entry points the exporter packages register."""
+    """The entry point of the exporter ``OTEL_TRACES_EXPORTER`` / ``OTEL_METRICS_EXPORTER`` names
+    (``otlp`` by default), which the exporter packages register."""
     name = (os.environ.get(f"OTEL_{signal.upper()}_EXPORTER") or "otlp").split(",")[0].strip()
     found = entry_points(group=f"opentelemetry_{signal}_exporter", name=name)
     if not found:
         package = "opentelemetry-exporter-otlp" if name == "otlp" else f"the package of the {name!r} exporter"
         raise UsageError(f"--otel: no {signal} exporter named {name!r} is installed: pip install {package} "
                          f"(or set OTEL_{signal.upper()}_EXPORTER=console)")
-    return next(iter(found)).load()()
+    return next(iter(found))

@@ -35,7 +35,7 @@ from ..errors import (
     TransportError,
 )
 from ._billing import Charge, charge_of
-from ._retry import RetryPolicy, retry_after_seconds, should_retry
+from ._retry import RetryPolicy, retry_after_seconds
 
 log = logging.getLogger("douyin_async")
 
@@ -196,20 +196,14 @@ class Gateway:
             call = _Call(normalize_item_id(item_id, self.redact), cache, lang, before_send, after_send)
             if cache is not None or lang is not None:
                 self.url_prefix(0, cache, lang)  # a bad lang is refused before anything is sent
-            # The first attempt runs here and not through the retry policy: most calls succeed at
-            # once, and every coroutine frame between the caller and the socket costs on each resume.
             # Errors are raised inside the handler that caught them: raised after it, Python 3.10
             # chains the exception aiohttp raised, whose frames hold the URL, as their context.
             try:
-                return await self._attempt(call)
+                response = await self._policy.call(functools.partial(self._attempt, call), call.item_id)
             except DouyinError as exc:
-                first = call.seal(exc, self.redact)
-                if not should_retry(first):
-                    raise first  # noqa: B904 - sealed: its chain is ours alone
-            try:
-                response = await self._policy.retry(first, functools.partial(self._attempt, call), call.item_id)
-            except DouyinError as exc:
-                raise call.seal(exc, self.redact)  # noqa: B904
+                raise call.seal(exc, self.redact)  # noqa: B904 - sealed: its chain is ours alone
+            if call.sent == 1:  # answered at once: the decoder's counts (one attempt, none lost) hold
+                return response
             return msgspec.structs.replace(response, attempts=call.sent, possibly_billed=call.possibly_billed)
 
     async def _attempt(self, call: _Call) -> ItemGetVideoResponse:

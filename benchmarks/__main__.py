@@ -63,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, under a minute")
     parser.add_argument("--no-write", action="store_true", help="print only; do not write RESULTS.md")
     parser.add_argument("--python-server", action="store_true", help="use the aiohttp server even if nginx exists")
+    parser.add_argument("--count", type=int, metavar="N",
+                        help="overhead: requests per run (default 20000; 1000 with --quick)")
+    parser.add_argument("--rounds", type=int, metavar="N",
+                        help="overhead: interleaved runs of each client (default 5; 1 with --quick)")
     parser.add_argument("--only", metavar="SECTIONS", default=",".join(SECTIONS),
                         help=f"comma-separated sections to run (default: all of {', '.join(SECTIONS)})")
     args = parser.parse_args(argv)
@@ -83,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     with fast_server(prefer_nginx=not args.python_server) as server:
         sections.append(("Environment", environment(server.kind)))
         count, rounds = (1000, 1) if quick else (20_000, 5)
+        count, rounds = args.count or count, args.rounds or rounds
         rows = []
         for loop in loops if "overhead" in only else []:
             results = overhead.run(server.base_url, count=count, concurrency=64, rounds=rounds, loop=loop)

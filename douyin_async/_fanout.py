@@ -178,6 +178,8 @@ class BatchRun:
         self.progress = BatchProgress(total=len(ids) if hasattr(ids, "__len__") else None)  # type: ignore[arg-type]
         self._slots = asyncio.Semaphore(self._window)
         self._jobs: asyncio.Queue[_Job] = asyncio.Queue(maxsize=self._workers_count)
+        self._room = asyncio.Event()
+        """Set once the job queue is down to half: the reader refills it in bursts, not job by job."""
         self._ready: deque[BatchResult] = deque()
         self._pending: dict[int, BatchResult] = {}
         self._changed = asyncio.Event()
@@ -186,7 +188,8 @@ class BatchRun:
         self._reader_done = False
         self._failure: BaseException | None = None
         self._abort: DouyinError | None = None
-        self._waiting: dict[str, list[_Job]] = {}
+        self._waiting: dict[str, list[_Job] | None] = {}
+        """Ids in flight, each with the duplicates that wait for it (None until one does)."""
         self._recent: OrderedDict[str, BatchResult] = OrderedDict()
 
     # -- the consumer side ---------------------------------------------------------------------
@@ -271,8 +274,11 @@ class BatchRun:
                     job.resolve = parsed
                 if self._abort is not None:
                     self._emit(self._aborted(job))
-                else:
-                    await self._jobs.put(job)
+                    continue
+                if self._jobs.full():
+                    self._room.clear()
+                    await self._room.wait()
+                self._jobs.put_nowait(job)
             if self.progress.total is None:
                 self.progress.total = self._read
         except Exception as exc:  # the input itself failed: not a per-id error
@@ -287,6 +293,8 @@ class BatchRun:
         """Runs until cancelled: the consumer cancels the pool once every input has its result."""
         while True:
             job = await self._jobs.get()
+            if self._jobs.qsize() <= self._workers_count // 2:
+                self._room.set()
             try:
                 await self._handle(job)
             except Exception as exc:  # a bug of ours: the consumer raises it rather than wait forever
@@ -320,13 +328,17 @@ class BatchRun:
         item_id = job.item_id
         assert item_id is not None
         if item_id in self._waiting:
-            self._waiting[item_id].append(job)
+            duplicates = self._waiting[item_id]
+            if duplicates is None:
+                self._waiting[item_id] = [job]
+            else:
+                duplicates.append(job)
             return True
         earlier = self._recent.get(item_id)
         if earlier is not None:
             self._emit(self._share(earlier, job))
             return True
-        self._waiting[item_id] = []
+        self._waiting[item_id] = None
         return False
 
     def _stopped_by_caller(self) -> bool:
@@ -368,7 +380,7 @@ class BatchRun:
         result = BatchResult(job.input, job.item_id, response, error, attempts, job.index,
                              billed=billed, possibly_billed=possibly_billed)
         self._emit(result)
-        for duplicate in self._waiting.pop(job.item_id, []):
+        for duplicate in self._waiting.pop(job.item_id) or ():
             self._emit(self._share(result, duplicate))
         if self._dedupe > 0:
             self._recent[job.item_id] = result

@@ -39,7 +39,7 @@ from ..errors import (
 )
 from ..events import AttemptEnded, AttemptStarted, CallEnded, LimitsChanged
 from ._billing import Charge, charge_of
-from ._retry import RetryPolicy, retry_after_seconds, should_retry
+from ._retry import RetryPolicy, retry_after_seconds
 
 log = logging.getLogger("douyin_async")
 
@@ -68,7 +68,6 @@ class _Call:
         "before_send",
         "billed",
         "cache",
-        "done",
         "item_id",
         "lang",
         "ledger",
@@ -88,7 +87,6 @@ class _Call:
         self.ledger, self.refetch = ledger, refetch
         self.sent = self.billed = self.possibly_billed = 0
         self.started = time.monotonic()
-        self.done = False
         self.unvouched = False
         """Whether an answer to this call came without an envelope from a mirror never seen to send one."""
 
@@ -104,7 +102,6 @@ class _Call:
 
     def ended(self, error: BaseException | None) -> None:
         """The call is over: its event, for whoever listens."""
-        self.done = True
         if self.ledger.listening:
             duration = time.monotonic() - self.started
             self.ledger.emit(lambda: CallEnded(
@@ -116,9 +113,11 @@ class _Call:
         return None
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
-        """A close turns the call's cancellation into ``ClientClosedError`` as it leaves: stamp what it cost."""
+        """The call is over, however it ended. A close turns its cancellation into
+        ``ClientClosedError`` as it leaves: stamp what it cost on that too."""
         if isinstance(error, ClientClosedError):
             error.attempts, error.billed, error.possibly_billed = self.sent, self.billed, self.possibly_billed
+        self.ended(error)
 
     def seal(self, error: DouyinError, redact: Redactor) -> DouyinError:
         """Stamp the call's attempts and costs on the error it ends with (so far), and seal it: it
@@ -244,32 +243,15 @@ class Gateway:
         with call, self.lifecycle:  # a call in flight when the client closes ends in ClientClosedError
             if cache is not None or lang is not None:
                 self.url_prefix(0, cache, lang)  # a bad lang is refused before anything is sent
-            # The first attempt runs here and not through the retry policy: most calls succeed at
-            # once, and every coroutine frame between the caller and the socket costs on each resume.
             # Errors are raised inside the handler that caught them: raised after it, Python 3.10
             # chains the exception aiohttp raised, whose frames hold the URL, as their context.
             try:
-                try:
-                    response = await self._attempt(call)
-                    call.ended(None)
-                    return response
-                except DouyinError as exc:
-                    first = call.seal(exc, self.redact)
-                    if not should_retry(first):
-                        call.ended(first)
-                        raise first  # noqa: B904 - sealed: its chain is ours alone
-                try:
-                    response = await self._policy.retry(first, functools.partial(self._attempt, call), call.item_id)
-                except DouyinError as exc:
-                    last = call.seal(exc, self.redact)
-                    call.ended(last)
-                    raise last  # noqa: B904
-                call.ended(None)
-                return msgspec.structs.replace(response, attempts=call.sent, possibly_billed=call.possibly_billed)
-            except BaseException as exc:  # cancelled, or a bug of ours: the call is over all the same
-                if not call.done:
-                    call.ended(exc)
-                raise
+                response = await self._policy.call(functools.partial(self._attempt, call), call.item_id)
+            except DouyinError as exc:
+                raise call.seal(exc, self.redact)  # noqa: B904 - sealed: its chain is ours alone
+            if call.sent == 1:  # answered at once: the decoder's counts (one attempt, none lost) hold
+                return response
+            return msgspec.structs.replace(response, attempts=call.sent, possibly_billed=call.possibly_billed)
 
     async def _attempt(self, call: _Call) -> ItemGetVideoResponse:
         """One attempt: a throttle slot, the exchange, the decoded answer, and what it cost.
@@ -328,10 +310,13 @@ class Gateway:
             self._next_mirror_after(mirror, failure)
         finally:
             before = throttle.limits if call.ledger.listening else None
-            await throttle.release(ticket, outcome)
-            if charge is not None:
-                call.charged(charge, outcome is Outcome.LIMITED)
-                self._record(call, mirror, charge, answer, ended, sent_at - asked, time.monotonic() - sent_at, before)
+            try:
+                await throttle.release(ticket, outcome)
+            finally:  # recorded even when the release fails (a shared throttle's store gone)
+                if charge is not None:
+                    call.charged(charge, outcome is Outcome.LIMITED)
+                    self._record(call, mirror, charge, answer, ended, sent_at - asked,
+                                 time.monotonic() - sent_at, before)
         raise failure
 
     def _record(

@@ -89,22 +89,23 @@ class RetryPolicy:
 
     async def call(self, attempt: Callable[[], Awaitable[T]], label: str) -> T:
         """Run ``attempt`` (for ``label``, as logs name it) until it succeeds, fails for good,
-        or the retries are spent."""
+        or the retries are spent.
+
+        The first attempt runs here, outside tenacity: most calls succeed at once, and tenacity's
+        per-call set-up costs more than the rest of the client. Only its retryable failure goes on
+        to ``_retry``.
+        """
         try:
             return await attempt()
         except DouyinError as exc:
             if not should_retry(exc):
                 raise
             first = exc
-        return await self.retry(first, attempt, label)
+        return await self._retry(first, attempt, label)
 
-    async def retry(self, first: DouyinError, attempt: Callable[[], Awaitable[T]], label: str) -> T:
-        """Go on after ``first``, the retryable failure of a first attempt made outside tenacity.
-
-        Most calls succeed at once, and tenacity's per-call set-up costs more than the rest of the
-        client, so callers make the first attempt themselves; tenacity is handed its failure as
-        the outcome of its own first attempt, and decides every wait and stop from there.
-        """
+    async def _retry(self, first: DouyinError, attempt: Callable[[], Awaitable[T]], label: str) -> T:
+        """Go on after ``first``, the retryable failure of the first attempt: tenacity is handed
+        it as the outcome of its own first attempt, and decides every wait and stop from there."""
         pending: DouyinError | None = first
 
         async def replaying_first(label: str) -> T:

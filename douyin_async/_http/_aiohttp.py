@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from .._lifecycle import LoopBound
@@ -24,6 +25,10 @@ from ._messages import Request, Response, Stream
 
 # Characters yarl sends in a query exactly as given: no percent-escapes to normalise, nothing to quote.
 _PLAIN_QUERY = re.compile(r"[A-Za-z0-9._~&=+\-]*")
+
+_LIMITED_READ = CIMultiDictProxy(CIMultiDict({"Accept-Encoding": ACCEPT_ENCODING}))
+"""The headers a read within a limit needs: the default of a session of ours, so that its requests
+pass none (aiohttp merges headers given per request into a new multidict every time)."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -88,7 +93,7 @@ class AiohttpTransport:
 
     def _new_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=self._connection_limit, ttl_dns_cache=300)
-        return aiohttp.ClientSession(connector=connector)
+        return aiohttp.ClientSession(connector=connector, headers=_LIMITED_READ)
 
     def _timeout(self, request: Request) -> aiohttp.ClientTimeout:
         key = (request.timeout, request.read_timeout)
@@ -126,7 +131,9 @@ class AiohttpTransport:
                     timeout=self._timeout(request), allow_redirects=request.follow_redirects,
                 ) as resp:
                     return Response(resp.status, resp.headers, await resp.read())
-            headers = {"Accept-Encoding": ACCEPT_ENCODING, **(request.headers or {})}
+            headers: Mapping[str, str] | None = {**_LIMITED_READ, **request.headers} if request.headers else (
+                None if self._given is None else _LIMITED_READ  # a session of ours sends it by default
+            )
             async with session.request(
                 request.method, _yarl_url(request.url), headers=headers, timeout=self._timeout(request),
                 allow_redirects=request.follow_redirects, auto_decompress=False,

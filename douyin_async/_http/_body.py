@@ -62,9 +62,11 @@ def _inflater(headers: Mapping[str, str]) -> _Inflater | None:
 async def read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes | None:
     """The whole body of a response requested with ``auto_decompress=False``; None past ``limit``.
 
-    A declared length past the limit is refused before reading; otherwise the body is read in
-    chunks with a running total of the inflated bytes. Past the limit the connection is closed,
-    not reused. Corrupt compressed data raises aiohttp's payload error, mapped like the others.
+    A declared length past the limit is refused before reading; a body within it, neither
+    compressed nor chunked, is read whole (aiohttp reads no more than the declared length); any
+    other is read in chunks with a running total of the inflated bytes. Past the limit the
+    connection is closed, not reused. Corrupt compressed data raises aiohttp's payload error,
+    mapped like the others.
     """
     declared = resp.content_length
     if declared is not None and declared > limit:
@@ -75,6 +77,8 @@ async def read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes | None
     except aiohttp.ClientPayloadError:
         resp.close()
         raise
+    if declared is not None and inflater is None and "Transfer-Encoding" not in resp.headers:
+        return await resp.read()
     chunks, total = [], 0
     async for chunk in resp.content.iter_chunked(_CHUNK):
         if inflater is not None:

@@ -64,7 +64,7 @@ class QuotaTracker:
     plus the answers billed since.
     """
 
-    __slots__ = ("_api_info", "_api_info_at", "_billed", "_counted", "_quota")
+    __slots__ = ("_api_info", "_api_info_at", "_billed", "_counted", "_parsed", "_quota")
 
     def __init__(self) -> None:
         self._quota: Quota | None = None
@@ -73,6 +73,9 @@ class QuotaTracker:
         self._api_info = ""
         self._api_info_at = 0
         self._billed = 0
+        self._parsed: tuple[str, Quota | None] = ("", None)
+        """The last ``api_info`` parsed and its quota: a batch reads the quota before every send,
+        and answers in a row often carry the same text."""
 
     def answered(self, api_info: str) -> None:
         """A billed answer came, with its ``api_info`` (which counts it, when it has a count)."""
@@ -94,8 +97,10 @@ class QuotaTracker:
     @property
     def quota(self) -> Quota | None:
         if self._api_info:
-            parsed = parse_quota(self._api_info)
-            self._api_info = ""
+            text, self._api_info = self._api_info, ""
+            if text != self._parsed[0]:
+                self._parsed = (text, parse_quota(text))
+            parsed = self._parsed[1]
             if parsed is not None:
                 self._note(parsed, self._api_info_at)
         quota = self._quota

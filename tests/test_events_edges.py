@@ -139,3 +139,51 @@ async def test_expired_urls_of_several_kinds_are_refreshed_by_one_billed_call(tm
     assert (usage.requests, usage.billed) == (2, 2) == (emu.stats.requests, emu.stats.charged) == (len(result.charges), 2)
     media = [e for e in events if isinstance(e, MediaFetched)]
     assert [(e.kind, e.refreshed) for e in media] == [("video", True), ("cover", False)]
+
+
+async def test_a_call_ended_by_a_close_says_so_in_its_event() -> None:
+    events: list[Event] = []
+    async with Emulator(keys={KEY: SECRET}, latency=0.5) as emu:
+        client = client_for(emu.base_url, on_event=events.append)
+        async with client:
+            call = asyncio.ensure_future(client.item_get_video(SEED_ID))
+            await asyncio.sleep(0.1)
+            await client.aclose()
+            with pytest.raises(Exception) as caught:
+                await call
+    ended = [e for e in events if isinstance(e, CallEnded)]
+    assert len(ended) == 1 and ended[0].error == type(caught.value).__name__ == "ClientClosedError"
+    assert (ended[0].attempts, ended[0].possibly_billed) == (1, 1)
+
+
+class FailingRelease:
+    """A throttle whose store goes away: every release raises."""
+
+    def __init__(self) -> None:
+        from douyin_async import LocalThrottle
+
+        self._inner = LocalThrottle(rate_limit=None, max_concurrency=4)
+
+    async def acquire(self):  # type: ignore[no-untyped-def]
+        return await self._inner.acquire()
+
+    async def release(self, ticket, outcome) -> None:  # type: ignore[no-untyped-def]
+        await self._inner.release(ticket, outcome)
+        raise TransportError("the throttle's store is gone", retryable=False)
+
+    @property
+    def limits(self):  # type: ignore[no-untyped-def]
+        return self._inner.limits
+
+
+async def test_an_attempt_is_recorded_even_when_the_throttle_release_fails() -> None:
+    events: list[Event] = []
+    async with Emulator(keys={KEY: SECRET}, fast=True) as emu, DouyinClient(
+        KEY, SECRET, base_url=emu.base_url, throttle=FailingRelease(), on_event=events.append, max_retries=0,
+    ) as client:
+        with pytest.raises(TransportError):
+            await client.item_get_video(SEED_ID)
+        usage = client.usage
+    assert emu.stats.charged == 1
+    assert (usage.requests, usage.billed) == (1, 1)
+    assert [e.charge for e in events if isinstance(e, AttemptEnded)] == ["billed"]

@@ -64,6 +64,20 @@ async def sdk(base_url: str, count: int, concurrency: int) -> None:
         await _drive(count, concurrency, lambda n: client.item_get_video(str(10**18 + n)))
 
 
+async def sdk_otel(base_url: str, count: int, concurrency: int) -> None:
+    """The single call with the OpenTelemetry listener on SDK providers (no exporter: the
+    listener's own cost, spans and metrics recorded, none sent)."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from douyin_async.otel import OpenTelemetry
+
+    listener = OpenTelemetry(tracer_provider=TracerProvider(), meter_provider=MeterProvider())
+    async with DouyinClient("bench-key", "bench-secret", base_url=base_url, rate_limit=None,
+                            max_concurrency=None, max_retries=0, on_event=listener) as client:
+        await _drive(count, concurrency, lambda n: client.item_get_video(str(10**18 + n)))
+
+
 async def sdk_batch(base_url: str, count: int, concurrency: int) -> None:
     async with DouyinClient("bench-key", "bench-secret", base_url=base_url, rate_limit=None,
                             max_concurrency=None, max_retries=0) as client:
@@ -129,6 +143,7 @@ SHARE = {"httpx + json": 0.1}
 VARIANTS: dict[str, Variant] = {
     "douyin-async item_get_video": sdk,
     "douyin-async iter_videos": sdk_batch,
+    "douyin-async item_get_video + OpenTelemetry": sdk_otel,
     "aiohttp, prebuilt URL + msgspec": aiohttp_prebuilt_url,
     "raw aiohttp + msgspec": aiohttp_msgspec,
     "aiohttp + json": aiohttp_json,
@@ -149,6 +164,10 @@ def _available() -> dict[str, Variant]:
         import httpx  # noqa: F401
     except ImportError:
         del variants["httpx + json"]
+    try:
+        import opentelemetry.sdk  # noqa: F401
+    except ImportError:
+        del variants["douyin-async item_get_video + OpenTelemetry"]
     return variants
 
 

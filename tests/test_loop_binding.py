@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
@@ -26,6 +28,27 @@ async def _close(part: Part) -> None:
     await part.close()
 
 
+@contextlib.contextmanager
+def running_in_another_thread(first: Callable[[], Awaitable[object]]) -> Iterator[None]:
+    """Another thread runs an event loop that has done ``first`` and keeps running until the block ends."""
+    started, stop = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        await first()
+        started.set()
+        while not stop.is_set():
+            await asyncio.sleep(0.01)
+
+    thread = threading.Thread(target=asyncio.run, args=(hold(),))
+    thread.start()
+    try:
+        assert started.wait(10)
+        yield
+    finally:
+        stop.set()
+        thread.join(10)
+
+
 def test_a_part_is_kept_on_its_loop_and_made_again_once_that_loop_is_closed() -> None:
     bound = LoopBound(Part, "the parts", close=_close)
 
@@ -41,29 +64,15 @@ def test_a_part_is_kept_on_its_loop_and_made_again_once_that_loop_is_closed() ->
 
 def test_a_part_of_another_threads_running_loop_is_refused() -> None:
     bound = LoopBound(Part, "the parts", close=_close)
-    started, stop = threading.Event(), threading.Event()
 
-    async def hold() -> None:
-        await bound.aget()
-        started.set()
-        while not stop.is_set():
-            await asyncio.sleep(0.01)
+    async def use() -> None:
+        with pytest.raises(TransportError, match="another event loop"):
+            await bound.aget()
+        with pytest.raises(TransportError, match="another event loop"):
+            bound.get()
 
-    thread = threading.Thread(target=asyncio.run, args=(hold(),))
-    thread.start()
-    try:
-        assert started.wait(10)
-
-        async def use() -> None:
-            with pytest.raises(TransportError, match="another event loop"):
-                await bound.aget()
-            with pytest.raises(TransportError, match="another event loop"):
-                bound.get()
-
+    with running_in_another_thread(bound.aget):
         asyncio.run(use())
-    finally:
-        stop.set()
-        thread.join(10)
 
 
 def test_a_part_of_a_stopped_loop_that_is_not_closed_is_refused_only_where_it_holds_connections() -> None:
@@ -97,20 +106,5 @@ def test_a_local_throttle_follows_the_rule() -> None:
 
     asyncio.run(one())
     asyncio.run(one())  # the first loop is closed: its queues are made again
-    started, stop = threading.Event(), threading.Event()
-
-    async def hold() -> None:
-        await one()
-        started.set()
-        while not stop.is_set():
-            await asyncio.sleep(0.01)
-
-    thread = threading.Thread(target=asyncio.run, args=(hold(),))
-    thread.start()
-    try:
-        assert started.wait(10)
-        with pytest.raises(TransportError, match="another event loop"):
-            asyncio.run(one())
-    finally:
-        stop.set()
-        thread.join(10)
+    with running_in_another_thread(one), pytest.raises(TransportError, match="another event loop"):
+        asyncio.run(one())

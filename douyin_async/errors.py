@@ -59,6 +59,7 @@ __all__ = [
     "DownloadError",
     "DownloadInProgressError",
     "EndpointNotFoundError",
+    "ForeignStoreError",
     "HTTPStatusError",
     "InsufficientBalanceError",
     "InvalidParamError",
@@ -76,6 +77,7 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseTooLargeError",
     "ServerError",
+    "StorageError",
     "ThrottleUnavailableError",
     "TransportError",
     "UnexpectedItemError",
@@ -370,6 +372,20 @@ class ClientClosedError(DouyinError):
     """
 
     fatal = True
+
+
+class StorageError(DouyinError):
+    """A sink could not read or write its database (a full disk, a lock, a server gone).
+
+    Fatal: a batch whose results cannot be kept must not go on paying for them. What was
+    committed before stays, and a rerun continues from it. The message never holds a password.
+    """
+
+    fatal = True
+
+
+class ForeignStoreError(StorageError):
+    """The database or table given holds something other than douyin-async results: never altered."""
 
 
 class BatchAbortedError(DouyinError):

@@ -58,16 +58,19 @@ from douyin_async.cli._batch import Planner
 from douyin_async.cli._inputs import BadInputError
 from douyin_async.cli._journal import Journal
 from douyin_async.cli._output import Output
+import asyncio
 work, count = Path(sys.argv[1]), int(sys.argv[2])
-journal = Journal(work / "out.jsonl", work / "out.failed.jsonl", Output("jsonl"))
-journal.load()
-journal.open()
-planner = Planner(journal, retry_failed=False, short_link_hosts=("v.douyin.com",))
-for number in range(count):
-    text = f"line {number} of a list that holds no video at all"
-    if planner.sort(text)[0] == "invalid":
-        journal.write(BatchResult(text, None, None, BadInputError(text), 0, -1), text)
-journal.close()
+async def main():
+    journal = Journal(work / "out.jsonl", work / "out.failed.jsonl", Output("jsonl"))
+    await journal.load()
+    await journal.open()
+    planner = Planner(journal, retry_failed=False, short_link_hosts=("v.douyin.com",))
+    for number in range(count):
+        text = f"line {number} of a list that holds no video at all"
+        if planner.sort(text)[0] == "invalid":
+            await journal.write(BatchResult(text, None, None, BadInputError(text), 0, -1), text)
+    await journal.close()
+asyncio.run(main())
 """
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -120,6 +121,32 @@ MISTAKES: list[tuple[str, list[str], str]] = [
     ("audit is a directory", ["get", SEED_ID, *EMU, "--audit", "adir"], "--audit adir: is a directory"),
     ("audit in a missing directory", ["download", SEED_ID, "-d", "media", *EMU, "--audit", "nodir/a.jsonl"],
      "--audit nodir/a.jsonl: directory nodir does not exist"),
+    ("sqlite out of another program", ["batch", "ids.txt", "-o", "theirs.sqlite", *EMU],
+     "-o theirs.sqlite: a SQLite database of another program; give another file"),
+    ("sqlite dry run on another program's", ["batch", "ids.txt", "-o", "theirs.db", *EMU, "--dry-run"],
+     "-o theirs.db: a SQLite database of another program"),
+    ("sqlite out with other columns", ["batch", "ids.txt", "-o", "altered.sqlite", *EMU],
+     "-o altered.sqlite: its table videos has other columns than douyin-async's"),
+    ("db out that is text", ["batch", "ids.txt", "-o", "notes.db", *EMU],
+     "-o notes.db: holds something other than douyin-async results"),
+    ("errors beside a database out", ["batch", "ids.txt", "-o", "new.sqlite", "--errors", "e.jsonl", *EMU],
+     "--errors e.jsonl: a database OUT keeps its failures in its own table; drop --errors"),
+    ("table for a file out", ["batch", "ids.txt", "-o", "out.jsonl", "--table", "mine", *EMU],
+     "--table is for a database OUT"),
+    ("table name not plain", ["batch", "ids.txt", "-o", "new.sqlite", "--table", "Videos; drop", *EMU],
+     "--table 'Videos; drop': give a name of lowercase letters"),
+    ("parquet out without its journal", ["batch", "ids.txt", "-o", "theirs.parquet", *EMU],
+     "-o theirs.parquet: exists and is no Parquet file of douyin-async results"),
+    ("format parquet on another extension", ["batch", "ids.txt", "-o", "out.jsonl", "--format", "parquet", *EMU],
+     "--format parquet: OUT must end in .parquet"),
+    ("postgres out with --errors", ["batch", "ids.txt", "-o", "postgresql://me:hunter2@127.0.0.1:9/db",
+                                    "--errors", "e.jsonl", *EMU],
+     "--errors e.jsonl: a database OUT keeps its failures in its own table"),
+    ("postgres out with --format", ["batch", "ids.txt", "-o", "postgresql://me:hunter2@127.0.0.1:9/db",
+                                    "--format", "csv", *EMU],
+     "--format csv: -o postgresql://***@127.0.0.1:9/db is a PostgreSQL database; drop --format"),
+    ("postgres out unreachable", ["batch", "ids.txt", "-o", "postgresql://me:hunter2@127.0.0.1:9/db", *EMU],
+     "-o postgresql://***@127.0.0.1:9/db: cannot connect"),
     ("otel exporter missing", ["batch", "ids.txt", "-o", "out.jsonl", "--download", "media", *EMU, "--otel"],
      "no traces exporter named 'nosuchexporter'"),
 ]
@@ -144,6 +171,13 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 8)
     (tmp_path / "theirs.xlsx").write_bytes(b"PK\x03\x04 someone's workbook")
     (tmp_path / "notes.xlsx.csv").write_text("my notes\n")
+    (tmp_path / "theirs.parquet").write_bytes(b"PAR1 someone's table PAR1")
+    (tmp_path / "notes.db").write_text("my notes\n")
+    for name, schema in (("theirs.sqlite", "CREATE TABLE notes (body TEXT)"), ("theirs.db", "CREATE TABLE t (x)"),
+                         ("altered.sqlite", "PRAGMA application_id = 1146700115; CREATE TABLE videos (x TEXT)")):
+        database = sqlite3.connect(tmp_path / name)
+        database.executescript(schema)
+        database.close()
     return tmp_path
 
 
@@ -176,6 +210,7 @@ def test_a_mistake_is_one_clear_line_and_exit_2(
     assert len(captured.err.strip().splitlines()) == 1, captured.err
     assert captured.out == ""
     assert set(os.listdir(workdir)) == before  # nothing created, not even an empty OUT
+    assert "hunter2" not in captured.err
 
 
 @pytest.mark.parametrize("args", [["batch", "ids.txt", "-o", "out.jsonl", "--download", "media"], ["get", SEED_ID],

@@ -18,9 +18,11 @@ import traceback
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from .. import DEFAULT_SHORT_LINK_HOSTS, ENV_KEY, ENV_SECRET, DouyinError
+from .. import DEFAULT_SHORT_LINK_HOSTS, ENV_KEY, ENV_SECRET, DouyinError, InvalidSettingError
 from ..emulator import config_from_args
+from ..sinks import PostgresSink
 from . import _checks as checks
 from ._batch import cmd_batch
 from ._commands import cmd_download, cmd_emulator, cmd_get
@@ -37,9 +39,9 @@ from ._session import (
     check_client,
     redactor_for,
 )
+from ._store import sink_for
 from ._streams import tolerant_streams
 from ._telemetry import check_otel
-from ._workbook import journal_of
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "get": cmd_get, "batch": cmd_batch, "download": cmd_download, "emulator": cmd_emulator,
@@ -115,58 +117,107 @@ def _prepare_batch(args: argparse.Namespace) -> None:
         checks.fail(f"--field needs a JSONL INPUT; {args.input} is read as {fmt} (see --input-format)")
     if args.output == "-":
         checks.fail("-o -: OUT must be a file, which a rerun reads to skip what is done; give a file name")
-    args.output_path = checks.writable_file("-o", args.output)
-    if args.input != "-" and checks.same_file(Path(args.input), args.output_path):
-        checks.fail(f"-o {args.output}: the same file as INPUT; results would be mixed with the ids")
-    resolved = args.output_path.resolve()
-    errors = args.errors or str(resolved.with_name(resolved.stem + ".failed.jsonl"))
-    args.workbook_path = None
-    if args.format == "xlsx" and output_format_of(args.output) != "xlsx":
-        checks.fail(f"--format xlsx: OUT must end in .xlsx (a workbook), not {args.output}")
-    if output_format_of(args.output) == "xlsx":
-        if args.format not in (None, "xlsx"):
-            checks.fail(f"-o {args.output}: an .xlsx OUT is a workbook; drop --format {args.format}, or give "
-                        f"OUT the extension of {args.format}")
-        _prepare_workbook(args)
-    args.format = _output_format(args)
-    args.errors_path = checks.writable_file("--errors", errors)
-    if checks.same_file(args.output_path, args.errors_path) or (
-            args.workbook_path is not None and checks.same_file(args.workbook_path, args.errors_path)):
-        checks.fail(f"--errors {errors}: the same file as -o; give another name")
-    if args.input != "-" and checks.same_file(Path(args.input), args.errors_path):
-        checks.fail(f"--errors {errors}: the same file as INPUT; failures would overwrite the ids")
-    if not is_errors_file(args.errors_path):
-        checks.fail(f"--errors {errors}: not an errors file of douyin-async (its first line is no failure "
-                    "record); give another file")
+    args.built_path = args.built_format = args.errors_path = None
+    if urlsplit(args.output).scheme in PostgresSink.SCHEMES:
+        _prepare_postgres(args)
+    else:
+        _prepare_file(args, errors=args.errors)
+    if args.format in ("sqlite", "postgres"):
+        _prepare_tables(args)
+    elif args.table is not None:
+        checks.fail(f"--table is for a database OUT (.sqlite, .db, .sqlite3, .parquet or postgresql://…), "
+                    f"not {args.output}")
     audit = args.audit_path
     if audit is not None:
         for flag, taken in (("INPUT", None if args.input == "-" else Path(args.input)), ("-o", args.output_path),
-                            ("-o", args.workbook_path), ("--errors", args.errors_path)):
+                            ("-o", args.built_path), ("--errors", args.errors_path)):
             if taken is not None and checks.same_file(audit, taken):
                 checks.fail(f"--audit {args.audit}: the same file as {flag}; give the audit file a name of its own")
     if args.download:
         checks.directory("--download", args.download)
 
 
-def _prepare_workbook(args: argparse.Namespace) -> None:
-    """OUT.xlsx: the run writes the CSV journal beside it, which is then what OUT means below."""
-    if importlib.util.find_spec("openpyxl") is None:
-        checks.fail(f"-o {args.output}: writing .xlsx needs openpyxl: pip install 'douyin-async[xlsx]'")
-    workbook = args.output_path.resolve()  # a link to a workbook shares its journal, and its lock
-    journal = journal_of(workbook)
-    if workbook.exists() and not journal.exists():
-        checks.fail(f"-o {args.output}: exists and is no workbook of douyin-async results (those have their "
+def _prepare_file(args: argparse.Namespace, *, errors: str | None) -> None:
+    """OUT is a file: lines (JSON, CSV), a SQLite database, or one rebuilt from a journal at the end."""
+    args.output_path = checks.writable_file("-o", args.output)
+    if args.input != "-" and checks.same_file(Path(args.input), args.output_path):
+        checks.fail(f"-o {args.output}: the same file as INPUT; results would be mixed with the ids")
+    kind = output_format_of(args.output)
+    for built in BUILT:
+        if args.format == built and kind != built:
+            checks.fail(f"--format {built}: OUT must end in .{built}, not {args.output}")
+    if kind in BUILT:
+        if args.format not in (None, kind):
+            checks.fail(f"-o {args.output}: an .{kind} OUT is a {BUILT[kind][2]}; drop --format {args.format}, "
+                        f"or give OUT the extension of {args.format}")
+        _prepare_built(args, kind)
+    args.format = _output_format(args)
+    if args.format == "sqlite":
+        if errors is not None:
+            checks.fail(f"--errors {errors}: a database OUT keeps its failures in its own table; drop --errors")
+        return
+    resolved = args.output_path.resolve()
+    errors = errors or str(resolved.with_name(resolved.stem + ".failed.jsonl"))
+    args.errors_path = checks.writable_file("--errors", errors)
+    if checks.same_file(args.output_path, args.errors_path) or (
+            args.built_path is not None and checks.same_file(args.built_path, args.errors_path)):
+        checks.fail(f"--errors {errors}: the same file as -o; give another name")
+    if args.input != "-" and checks.same_file(Path(args.input), args.errors_path):
+        checks.fail(f"--errors {errors}: the same file as INPUT; failures would overwrite the ids")
+    if not is_errors_file(args.errors_path):
+        checks.fail(f"--errors {errors}: not an errors file of douyin-async (its first line is no failure "
+                    "record); give another file")
+
+
+def _prepare_postgres(args: argparse.Namespace) -> None:
+    """OUT is a PostgreSQL URL: from here on ``args.output`` shows it masked, ``output_url`` holds it."""
+    args.output_url, args.output = args.output, checks.shown(args.output)
+    args.output_path = None
+    if importlib.util.find_spec("asyncpg") is None:
+        checks.fail(f"-o {args.output}: writing to PostgreSQL needs asyncpg: pip install 'douyin-async[postgres]'")
+    if args.format is not None:
+        checks.fail(f"--format {args.format}: -o {args.output} is a PostgreSQL database; drop --format")
+    if args.errors is not None:
+        checks.fail(f"--errors {args.errors}: a database OUT keeps its failures in its own table; drop --errors")
+    args.format = "postgres"
+
+
+def _prepare_tables(args: argparse.Namespace) -> None:
+    """The table name, checked by making the sink (which connects to nothing yet)."""
+    args.table = args.table or "videos"
+    try:
+        args.failures_table = sink_for(args).tables.failures
+    except InvalidSettingError as exc:
+        checks.fail(checks.setting_message(exc))
+
+
+BUILT = {"xlsx": ("csv", "openpyxl", "workbook"), "parquet": ("sqlite", "pyarrow", "Parquet file")}
+"""Outputs rebuilt whole from a journal at the end of each run: the journal's format, the module
+they need (the extra of the same name as the format installs it), and what they are called."""
+
+
+def _prepare_built(args: argparse.Namespace, kind: str) -> None:
+    """OUT.xlsx or OUT.parquet: the run writes the journal beside it, which is then what OUT means below."""
+    journal_format, module, noun = BUILT[kind]
+    if importlib.util.find_spec(module) is None:
+        checks.fail(f"-o {args.output}: writing .{kind} needs {module}: pip install 'douyin-async[{kind}]'")
+    built = args.output_path.resolve()  # a link to it shares its journal, and its lock
+    journal = built.with_name(f"{built.name}.{'csv' if journal_format == 'csv' else 'sqlite'}")
+    if built.exists() and not journal.exists():
+        checks.fail(f"-o {args.output}: exists and is no {noun} of douyin-async results (those have their "
                     f"journal {journal.name} beside them); give another -o")
     try:
-        format_of_existing(journal)
+        existing = format_of_existing(journal)
     except ForeignFileError:
+        existing = "foreign"
+    if existing not in (None, journal_format):
         checks.fail(f"-o {args.output}: {journal.name}, where its results go first, holds something else; "
                     "give another -o")
     if args.input != "-" and checks.same_file(Path(args.input), journal):
         checks.fail(f"-o {args.output}: its journal {journal.name} is INPUT; give another -o")
-    args.workbook_path = workbook
+    args.built_path, args.built_format = built, kind
     args.output_path = checks.writable_file("-o", str(journal))
-    args.format = "csv"
+    args.format = journal_format
 
 
 def _output_format(args: argparse.Namespace) -> str:

@@ -24,14 +24,16 @@ from .. import (
     BatchResult,
     BudgetExhaustedError,
     DouyinClient,
+    ForeignStoreError,
+    StorageError,
 )
-from ._checks import UsageError
+from ._checks import UsageError, shown
 from ._commands import made
 from ._downloads import Downloads
 from ._feed import each, feed
 from ._inputs import BadInputError, InputError, read_inputs, values_in_thread
-from ._journal import Journal, RunLockedError
-from ._output import Output
+from ._journal import RunLockedError
+from ._parquet import write_parquet
 from ._plan import Plan, Planner, plan_of
 from ._progress import Money, ProgressReporter, plural
 from ._session import (
@@ -44,6 +46,7 @@ from ._session import (
     open_client,
     redactor_for,
 )
+from ._store import AnyJournal, journal_for
 from ._summary import RunReport, left_to_do, print_dry_run, print_summary
 from ._workbook import write_workbook
 
@@ -62,13 +65,16 @@ def _inputs(args: argparse.Namespace, *, quiet: bool = False) -> Iterator[str]:
     return (redact(text) for text in texts)
 
 
-def _planner(args: argparse.Namespace, journal: Journal, hosts: Any) -> Planner:
+def _planner(args: argparse.Namespace, journal: AnyJournal, hosts: Any) -> Planner:
     return Planner(journal, retry_failed=args.retry_failed, short_link_hosts=hosts)
 
 
 async def cmd_batch(args: argparse.Namespace) -> int:
-    journal = Journal(args.output_path, args.errors_path, Output(args.format))
-    journal.load()
+    journal = journal_for(args)
+    try:
+        await journal.load()
+    except StorageError as exc:  # not ours, or not reachable: found before anything is sent
+        raise UsageError(f"-o {shown(args.output)}: {_foreign(exc)}") from None
     if journal.earlier_errors:
         print(f"note: earlier runs of -o {args.output} recorded failures in "
               f"{', '.join(str(path) for path in journal.earlier_errors)}; this run writes {args.errors_path}, "
@@ -86,35 +92,56 @@ async def cmd_batch(args: argparse.Namespace) -> int:
     elif args.dry_run:
         raise UsageError("--dry-run needs an input file: standard input can be read only once")
     try:
-        if journal.open() and plan is not None:  # another run wrote OUT since it was read
+        if await journal.open() and plan is not None:  # another run wrote OUT since it was read
             plan = plan_of(_inputs(args, quiet=True), _planner(args, journal, hosts))
+    except ForeignStoreError as exc:
+        await journal.close("failed")
+        raise UsageError(f"-o {shown(args.output)}: {_foreign(exc)}") from None
     except RunLockedError:
         raise UsageError(f"-o {args.output}: another douyin-async run is writing it; wait for it to "
                          "finish, or give another -o") from None
     except OSError as exc:
         raise UsageError(f"-o {args.output}: cannot write it: {exc.strerror or exc}") from None
+    except StorageError as exc:
+        raise UsageError(f"-o {shown(args.output)}: {_foreign(exc)}") from None
+    for run_id, in_flight in journal.unfinished:
+        print(f"note: run {run_id} of -o {shown(args.output)} did not finish (killed?): {plural(in_flight, 'request')} "
+              "it had in flight may have been billed without their answers being stored; those ids are asked "
+              "again", file=sys.stderr)
     try:
         code = await _run(args, journal, plan)
-    except BaseException:
-        _finish(args, journal)
+    except BaseException as exc:
+        await _finish(args, journal, "interrupted" if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError))
+                      else "failed")
         raise
-    written = _finish(args, journal)
+    written = await _finish(args, journal, _STATUS.get(code, "done"))
     return EXIT_FAILED if code == EXIT_OK and not written else code
 
 
 _EMPTY = "holds no input (no id, URL or share text; a CSV or sheet may have only its header): nothing to do"
 
 
-def _finish(args: argparse.Namespace, journal: Journal) -> bool:
-    """Rebuild an .xlsx OUT from its journal, under OUT's lock, then let the journal go.
+_STATUS = {EXIT_INTERRUPTED: "interrupted", EXIT_FATAL: "stopped", EXIT_USAGE: "stopped"}
+"""The status a run's row ends with, by the command's exit code (else "done")."""
 
-    Returns False when the workbook could not be written: its results are safe in the journal.
+
+def _foreign(error: StorageError) -> str:
+    """The error without the place it names first: the message says ``-o OUT`` instead."""
+    return str(error).partition(": ")[2] or str(error)
+
+
+async def _finish(args: argparse.Namespace, journal: AnyJournal, status: str) -> bool:
+    """Rebuild an .xlsx or .parquet OUT from its journal, under OUT's lock, then let the journal go.
+
+    Returns False when that file could not be written: its results are safe in the journal.
     """
     try:
-        if getattr(args, "workbook_path", None) is None:
+        await journal.commit(status)
+        built = getattr(args, "built_path", None)
+        if built is None:
             return True
         try:
-            rows = write_workbook(args.output_path, args.workbook_path)
+            rows = (write_parquet if args.built_format == "parquet" else write_workbook)(args.output_path, built)
         except OSError as exc:
             print(f"douyin-async batch: -o {args.output}: cannot write it ({exc.strerror or exc}); its results "
                   f"are safe in {args.output_path.name}, and a rerun writes it again", file=sys.stderr)
@@ -123,12 +150,13 @@ def _finish(args: argparse.Namespace, journal: Journal) -> bool:
               "resumes from it)", file=sys.stderr)
         return True
     finally:
-        journal.close()
+        await journal.close(status)
 
 
-async def _run(args: argparse.Namespace, journal: Journal, plan: Plan | None) -> int:
+async def _run(args: argparse.Namespace, journal: AnyJournal, plan: Plan | None) -> int:
     outcome = RunReport()
     async with open_client(args) as client:
+        journal.watch(client)
         money = Money(args.price, lambda: client.quota, lambda: client.usage)
         reporter = ProgressReporter(bar=args.bar, total=plan.results if plan else None, money=money)
         planner = _planner(args, journal, args.short_link_hosts)
@@ -139,7 +167,8 @@ async def _run(args: argparse.Namespace, journal: Journal, plan: Plan | None) ->
                 await _fetch(args, client, journal, planner, interrupt, origins, reporter, outcome)
         finally:
             outcome.total = reporter.total
-            outcome.stopped = outcome.progress is not None and outcome.progress.stopped_by is not None
+            outcome.stopped = (outcome.progress is not None and outcome.progress.stopped_by is not None) or (
+                outcome.storage_error is not None)
             reporter.close(outcome.progress)
             outcome.media_bytes = reporter.bytes
         print_summary(args, planner.plan, outcome, money, client)
@@ -147,6 +176,10 @@ async def _run(args: argparse.Namespace, journal: Journal, plan: Plan | None) ->
     if not planner.plan.inputs and not outcome.interrupted and not outcome.input_problems:
         print(f"douyin-async batch: INPUT {args.input} {_EMPTY}", file=sys.stderr)
         return EXIT_USAGE
+    if outcome.storage_error is not None:
+        print(f"stopped: -o {shown(args.output)}: {_foreign(outcome.storage_error)}. What was stored is safe; "
+              f"rerun the same command to continue{left_to_do(outcome)}.", file=sys.stderr)
+        return EXIT_FATAL
     if outcome.interrupted:
         print(f"interrupted: rerun the same command to resume{left_to_do(outcome)}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -168,14 +201,14 @@ async def _run(args: argparse.Namespace, journal: Journal, plan: Plan | None) ->
 
 
 async def _fetch(
-    args: argparse.Namespace, client: DouyinClient, journal: Journal, planner: Planner, interrupt: Interrupt,
+    args: argparse.Namespace, client: DouyinClient, journal: AnyJournal, planner: Planner, interrupt: Interrupt,
     origins: dict[str, str], reporter: ProgressReporter, outcome: RunReport,
 ) -> None:
     downloads = None
     if args.download:
         downloads = Downloads(client, args, reporter, made(Path(args.download)), journal)
-    def bad_input(text: str) -> None:
-        journal.write(BatchResult(text, None, None, BadInputError(text), 0, -1), text)
+    async def bad_input(text: str) -> None:
+        await journal.write(BatchResult(text, None, None, BadInputError(text), 0, -1), text)
 
     texts = _inputs(args)
     values = values_in_thread(texts, interrupt.stop) if args.input == "-" else each(texts)
@@ -187,11 +220,12 @@ async def _fetch(
                 outcome.progress = reporter.last
                 if result.duplicate or isinstance(result.error, BatchAbortedError):
                     continue  # a repeat shares its original's line; an unsent id stays to do
-                journal.write(result, origins.pop(result.item_id, result.input) if result.item_id else result.input)
+                quoted = origins.pop(result.item_id, result.input) if result.item_id else result.input
+                await journal.write(result, quoted)
                 if downloads is not None and result.response is not None and not interrupt.stop.is_set():
                     await downloads.submit(result.response)
             if downloads is not None:
-                for item_id in journal.failed_downloads():
+                async for item_id in journal.failed_downloads():
                     if interrupt.stop.is_set():
                         break
                     await downloads.submit(item_id)
@@ -201,6 +235,8 @@ async def _fetch(
         if not interrupt.gave_up:
             raise
         outcome.abandoned = client.limits.in_flight
+    except StorageError as exc:  # results that cannot be kept must not be paid for: stop at once
+        outcome.storage_error = exc
     outcome.progress = reporter.last
     outcome.interrupted = interrupt.stop.is_set()
 

@@ -32,7 +32,7 @@ MAX_PRICE = 1_000_000.0
 FLAG_OF_SETTING = {
     "rate_limit": "--rate", "max_concurrency": "--concurrency", "max_retries": "--retries",
     "timeout": "--timeout", "base_url": "--base-url", "lang": "--lang", "key": "--key", "secret": "--secret",
-    "redis": "--redis",
+    "redis": "--redis", "table": "--table",
 }
 
 

@@ -23,9 +23,9 @@ from .. import (
     parse_item_id,
 )
 from ..emulator import serve
+from ..sinks._rows import readable_item
 from ._checks import UsageError
 from ._journal import PERMANENT_ERRORS
-from ._output import readable_item
 from ._progress import ProgressReporter
 from ._session import EXIT_FAILED, EXIT_FATAL, EXIT_OK, open_client
 from ._streams import reader_gone

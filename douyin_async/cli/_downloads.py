@@ -13,8 +13,8 @@ from .. import (
     DouyinError,
     ItemGetVideoResponse,
 )
-from ._journal import Journal
 from ._progress import ProgressReporter
+from ._store import AnyJournal
 
 
 class Downloads:
@@ -26,7 +26,7 @@ class Downloads:
 
     def __init__(
         self, client: DouyinClient, args: argparse.Namespace, reporter: ProgressReporter, directory: Path,
-        journal: Journal,
+        journal: AnyJournal,
     ) -> None:
         self._client, self._args, self._reporter, self._directory = client, args, reporter, directory
         self._journal = journal
@@ -56,7 +56,7 @@ class Downloads:
             print(f"download {item_id}: {exc}", file=sys.stderr)
         finally:
             self._slots.release()
-        self._journal.write_download(item_id, error)
+        await self._journal.write_download(item_id, error)
 
     async def drain(self) -> None:
         await asyncio.gather(*self._tasks)

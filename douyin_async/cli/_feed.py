@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 
 from .. import (
     DouyinClient,
@@ -19,7 +19,7 @@ from ._progress import ProgressReporter
 async def feed(
     texts: AsyncIterator[str], planner: Planner, client: DouyinClient, stop: asyncio.Event,
     origins: dict[str, str], reporter: ProgressReporter, problems: list[InputError],
-    bad_input: Callable[[str], None],
+    bad_input: Callable[[str], Awaitable[None]],
 ) -> AsyncGenerator[str, None]:
     """The inputs left to fetch, in order: ids as given, short links resolved; ``bad_input`` is
     told of each input that holds no id (it is not the client's to fetch)."""
@@ -32,7 +32,7 @@ async def feed(
             if kind == "skip":
                 continue
             if kind == "invalid":
-                bad_input(text)
+                await bad_input(text)
                 continue
             task: asyncio.Future[str] | None = None
             if kind == "link":

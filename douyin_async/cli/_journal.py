@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import msgspec
 
-from .. import BatchResult, InvalidParamError, NotFoundError, UnexpectedItemError
+from .. import BatchResult, DouyinError
 from .._locks import lock, open_locked
+from ..sinks import PERMANENT_ERRORS as FINAL_FAILURES
 from ._files import replacing
 from ._inputs import BadInputError
 from ._keys import KeySet, code_of
@@ -38,7 +39,7 @@ _ENCODE = msgspec.json.Encoder().encode
 MAX_RECORD = 16 << 20
 """A last line longer than this is not read to see whether it is whole: it is taken as torn."""
 
-PERMANENT_ERRORS = (NotFoundError, InvalidParamError, UnexpectedItemError, BadInputError)
+PERMANENT_ERRORS: tuple[type[DouyinError], ...] = (*FINAL_FAILURES, BadInputError)
 """Failures that another request would only repeat, and pay for again: not retried on a rerun."""
 _PERMANENT_NAMES = {"NotFoundError", "InvalidParamError", "UnexpectedItemError", "MalformedItemError", "BadInputError"}
 
@@ -95,7 +96,7 @@ class Journal:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def load(self) -> None:
+    async def load(self) -> None:
         """Read both files (without changing them): what is done, and what failed for good."""
         self.done.clear()
         self._loaded_size = _complete_size(self.out_path, self.output.is_whole)
@@ -146,10 +147,16 @@ class Journal:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def open(self) -> bool:
+    def watch(self, client: object) -> None:
+        """Files keep no record of a run's costs: the summary is the record (see ``--audit``)."""
+
+    unfinished: ClassVar[list[tuple[int, int]]] = []
+    """Runs that did not finish: files keep no record of them."""
+
+    async def open(self) -> bool:
         """Lock OUT and repair both files; True when another run changed OUT since ``load``."""
         self.out_path.touch(exist_ok=True)  # checked writable before; this is the first file created
-        self._out = open(self.out_path, "rb+")  # noqa: SIM115 - closed in close()
+        self._out = open(self.out_path, "rb+")  # noqa: SIM115, ASYNC230 - closed in close()
         self._out.seek(0, os.SEEK_END)
         if not lock(self._out, wait=False):
             self._out.close()
@@ -158,7 +165,7 @@ class Journal:
         complete = _complete_size(self.out_path, self.output.is_whole)
         changed = complete != max(self._loaded_size, 0)
         if changed:
-            self.load()
+            await self.load()
         _repair(self._out, complete)
         if self._out.tell() == 0:
             _append(self._out, self.output.header())
@@ -211,7 +218,7 @@ class Journal:
         self._errors = None
         self._open_errors()
 
-    def write(self, result: BatchResult, input_text: Any) -> None:
+    async def write(self, result: BatchResult, input_text: Any) -> None:
         """Append one result: a success to OUT, a failure to the errors file (created when needed)."""
         key = failure_key(result.item_id, input_text)
         if result.response is not None:
@@ -244,7 +251,7 @@ class Journal:
             self._errors_dirty = True  # an older line for this key goes when the file is rewritten
         self._remember(code, permanent)
 
-    def write_download(self, item_id: str, error: Exception | None) -> None:
+    async def write_download(self, item_id: str, error: Exception | None) -> None:
         """A fetched video's media: a failure is recorded (a rerun with --download tries again), a success clears it."""
         key = f"download:{item_id}"
         if error is None:
@@ -259,7 +266,7 @@ class Journal:
         }) + b"\n"
         self._append_failure(key, line, False)
 
-    def failed_downloads(self) -> Iterator[str]:
+    async def failed_downloads(self) -> AsyncIterator[str]:
         """Ids in OUT whose media download failed on an earlier run, each once, read from the errors
         file as it is when asked (what is appended meanwhile is not read)."""
         size = _complete_size(self.errors_path, is_failure)
@@ -273,7 +280,10 @@ class Journal:
                 told.add(failure[0])
                 yield failure[0].removeprefix("download:")
 
-    def close(self) -> None:
+    async def commit(self, status: str) -> None:
+        """Every line is written as it comes: nothing waits to be committed."""
+
+    async def close(self, status: str = "done") -> None:
         """Leave the errors file with one line per key (while OUT is still locked), then close both."""
         if self._errors_dirty and self._out is not None:
             self._rewrite_errors()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -17,15 +16,14 @@ from typing import Any
 import msgspec
 
 from .. import ItemGetVideoResponse
+from ..sinks import SQLiteSink
+from ..sinks._rows import VIDEO_FIELDS, flat_video, readable_item
 
 _ENCODE = msgspec.json.Encoder().encode
 EXCERPT = 200
 """Characters of an input kept in the errors file: enough to find it, never a whole bad line."""
 
-CSV_COLUMNS = (
-    "input", "item_id", "title", "nick", "uid", "short_id", "video_url", "video_url_raw", "cover_url",
-    "music_title", "music_url", "detail_url",
-)
+CSV_COLUMNS = ("input", *VIDEO_FIELDS)
 
 
 def quoted_input(text: Any) -> Any:
@@ -33,18 +31,6 @@ def quoted_input(text: Any) -> Any:
     if isinstance(text, str) and len(text) > EXCERPT:
         return f"{text[:EXCERPT]}... ({len(text)} characters)"
     return text
-
-
-def readable_item(raw: bytes) -> bytes:
-    """The gateway's item as one line of UTF-8, without ``\\u`` escapes: the same JSON values,
-    readable as is. A pretty-printed item is folded onto one line: a record is one line."""
-    if b"\\u" not in raw:
-        return msgspec.json.format(raw, indent=0) if b"\n" in raw or b"\r" in raw else raw
-    try:
-        text = json.dumps(json.loads(raw), ensure_ascii=False, separators=(",", ":"))
-        return text.encode()
-    except (ValueError, RecursionError, UnicodeEncodeError):  # lone surrogates and such: keep the original
-        return raw
 
 
 class Output:
@@ -58,15 +44,10 @@ class Output:
         return _csv_line(CSV_COLUMNS) if self.format == "csv" else b""
 
     def line(self, input_text: Any, response: ItemGetVideoResponse) -> bytes:
-        item = response.item
         if self.format == "csv":
-            video, music = item.video, item.music
-            return _csv_line((
-                str(quoted_input(input_text)), item.num_iid, item.title, item.nick, item.uid, item.short_id, video.url,
-                video.url_raw, video.pic_url, music.title, music.url, item.detail_url,
-            ))
+            return _csv_line((str(quoted_input(input_text)), *flat_video(response)))
         return b'{"input":%s,"item_id":%s,"item":%s}\n' % (
-            _ENCODE(quoted_input(input_text)), _ENCODE(item.num_iid), readable_item(response.raw_item)
+            _ENCODE(quoted_input(input_text)), _ENCODE(response.item.num_iid), readable_item(response.raw_item)
         )
 
     def done_ids(self, lines: Iterable[bytes]) -> Iterator[str]:
@@ -119,6 +100,8 @@ def format_of_existing(path: Path) -> str | None:
         return None
     if not first.strip():
         return None
+    if first.startswith(SQLiteSink.HEADER):
+        return "sqlite"
     if first.rstrip(b"\r\n") == _csv_line(CSV_COLUMNS).rstrip(b"\n"):
         return "csv"
     try:
@@ -156,7 +139,11 @@ def unguarded(value: str) -> str:
     return value[1:] if value.startswith("'") and _FORMULA.match(value, 1) else value
 
 
+OUTPUT_SUFFIXES = {
+    ".csv": "csv", ".xlsx": "xlsx", ".sqlite": "sqlite", ".db": "sqlite", ".sqlite3": "sqlite", ".parquet": "parquet",
+}
+
+
 def output_format_of(path: str) -> str:
-    """The output format an extension implies: csv for .csv, xlsx for .xlsx, else JSONL."""
-    suffix = Path(path).suffix.lower()
-    return {".csv": "csv", ".xlsx": "xlsx"}.get(suffix, "jsonl")
+    """The output format an extension implies (``OUTPUT_SUFFIXES``), else JSONL."""
+    return OUTPUT_SUFFIXES.get(Path(path).suffix.lower(), "jsonl")

@@ -67,13 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fetch every video of INPUT into OUT. Running it again fetches only what is left.")
     batch.add_argument("input", metavar="INPUT", help="text, .csv, .jsonl or .xlsx file, or - for stdin")
     batch.add_argument("-o", "--output", required=True, metavar="OUT",
-                       help="successes: OUT.jsonl (one JSON line each), OUT.csv (flat columns) or OUT.xlsx "
-                            "(the columns of csv, rebuilt from OUT.xlsx.csv at the end of each run)")
+                       help="successes: OUT.jsonl (one JSON line each), OUT.csv (flat columns), OUT.xlsx "
+                            "(the columns of csv, rebuilt from OUT.xlsx.csv at the end of each run), "
+                            "OUT.sqlite/.db/.sqlite3 (tables of videos, failures and runs), OUT.parquet (typed "
+                            "columns, rebuilt from OUT.parquet.sqlite) or postgresql://USER@HOST/DB (the tables "
+                            "of sqlite, shared by many runs)")
     batch.add_argument("--errors", metavar="ERR.jsonl",
-                       help="failures, one line per id (default: OUT's name with .failed.jsonl)")
-    batch.add_argument("--format", choices=["jsonl", "csv", "xlsx"], type=str.lower,
-                       help="format of OUT (default: from its extension; .csv is csv, .xlsx is xlsx, "
-                            "anything else jsonl)")
+                       help="failures, one line per id (default: OUT's name with .failed.jsonl); a database "
+                            "OUT keeps them in its failures table")
+    batch.add_argument("--format", choices=["jsonl", "csv", "xlsx", "sqlite", "parquet"], type=str.lower,
+                       help="format of OUT (default: from its extension; .csv, .xlsx, .parquet are theirs, "
+                            ".sqlite, .db, .sqlite3 sqlite, anything else jsonl)")
+    batch.add_argument("--table", metavar="NAME",
+                       help="a database OUT's table of videos (default: videos); its failures and runs go "
+                            "in NAME_failures and NAME_runs")
     batch.add_argument("--input-format", choices=["text", "csv", "jsonl", "xlsx"], type=str.lower,
                        help="format of INPUT (default: from its extension)")
     batch.add_argument("--column", help="CSV/xlsx column with the ids (default: detected)")

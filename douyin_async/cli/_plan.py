@@ -12,8 +12,9 @@ from .. import (
     find_short_link,
     parse_item_id,
 )
-from ._journal import Journal, failure_key
+from ._journal import failure_key
 from ._keys import KeySet, code_of
+from ._store import AnyJournal
 
 LOOKAHEAD = 16
 """Short links resolved ahead of the client at once."""
@@ -50,7 +51,7 @@ class Plan:
 class Planner:
     """Sorts each input: to fetch, to resolve, to record as invalid, or to skip (and why)."""
 
-    def __init__(self, journal: Journal, *, retry_failed: bool, short_link_hosts: Any) -> None:
+    def __init__(self, journal: AnyJournal, *, retry_failed: bool, short_link_hosts: Any) -> None:
         self._journal, self._retry_failed, self._hosts = journal, retry_failed, short_link_hosts
         self._seen = KeySet()
         self.plan = Plan()

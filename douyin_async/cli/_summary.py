@@ -9,7 +9,7 @@ from .. import (
     BatchProgress,
     DouyinClient,
 )
-from ..errors import CODES
+from ..errors import CODES, StorageError
 from ._inputs import InputError
 from ._plan import Plan
 from ._progress import Money, plural, untried
@@ -32,6 +32,8 @@ class RunReport:
     total: int | None = None
     """Results the run expected (None when the input's size is not known: standard input)."""
     stopped: bool = False
+    storage_error: StorageError | None = None
+    """OUT could not be written (a full disk, a lock, a server gone): the run stopped there."""
 
     @property
     def untried(self) -> int:
@@ -78,7 +80,9 @@ def print_summary(
                  else f", daily quota {quota.limit}")
     print(line + f", elapsed {progress.elapsed:.1f}s")
     if failed or plan.invalid:
-        print(f"failures: {args.errors_path} (one line per id; a rerun retries the transient ones)")
+        where = (f"{args.errors_path} (one line per id" if args.errors_path is not None
+                 else f"table {args.failures_table} of {args.output_path or args.output} (one row per id")
+        print(f"failures: {where}; a rerun retries the transient ones)")
     if args.download:
         retried = (f", {outcome.downloads_retried} failed downloads of earlier runs tried again (one billed "
                    "call each for fresh media URLs)") if outcome.downloads_retried else ""

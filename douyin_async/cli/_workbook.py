@@ -23,11 +23,6 @@ _NOT_IN_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]
 """What XML 1.0 cannot hold: most control characters, lone surrogates, U+FFFE and U+FFFF."""
 
 
-def journal_of(workbook: Path) -> Path:
-    """The CSV journal a workbook is built from, and that a rerun resumes from."""
-    return workbook.with_name(workbook.name + ".csv")
-
-
 def write_workbook(journal: Path, workbook: Path) -> int:
     """Replace ``workbook`` with the results in ``journal``; returns how many there are.
 

@@ -1,0 +1,256 @@
+"""What every sink does: take results as they come, commit them from a writer, and keep a run's record.
+
+``write`` only queues a result (it waits only when the queue is full, so a slow database holds a
+batch back instead of filling memory); one writer task takes everything queued, commits it in one
+transaction, and does it again. Each result is committed as soon as the writer is free, so a
+killed process loses only what was in flight or queued. A commit also updates the run's row with
+the client's ledger (``watch``): the runs table tells what each run sent and what it cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator, Mapping
+from types import TracebackType
+from typing import Any, NamedTuple
+
+import msgspec
+
+from .._fanout import BatchResult
+from .._ledger import Usage
+from ..errors import BatchAbortedError, DouyinError, InvalidParamError, NotFoundError, StorageError, UnexpectedItemError
+from ._tables import DEFAULT_TABLE, TOTAL_FIELDS, Stored, Tables, now
+
+PERMANENT_ERRORS: tuple[type[DouyinError], ...] = (NotFoundError, InvalidParamError, UnexpectedItemError)
+"""Failures another request would only repeat, and pay for again: a rerun does not retry them."""
+
+MAX_PENDING = 4096
+"""Results queued for the writer at most; ``write`` waits beyond that."""
+MAX_COMMIT = 2000
+"""Results committed in one transaction at most."""
+TICK = 1.0
+"""Seconds between updates of the run's row while no result comes (retries still cost money)."""
+
+
+class StoredFailure(NamedTuple):
+    """A failure the tables hold: its key (an id, ``input:…`` or ``download:ID``) and whether it is
+    permanent (a rerun does not retry it unless asked)."""
+
+    key: str
+    permanent: bool
+
+
+class _Flush:
+    """A marker in the queue: everything before it is committed when the writer reaches it."""
+
+
+class Sink:
+    """Results stored in a database as they arrive: one row per video, per failure, per run.
+
+    Use it as ``async with`` around a batch, and ``await sink.write(result)`` for each result of
+    ``iter_videos``. ``watch(client)`` makes the run's row carry the client's ledger totals.
+    """
+
+    def __init__(self, *, table: str = DEFAULT_TABLE, settings: Mapping[str, Any] | None = None) -> None:
+        self.tables = Tables.named(table)
+        self.settings = dict(settings or {})
+        """What the run's row records of how it was run (never credentials)."""
+        self.run_id: int | None = None
+        self.unfinished: list[tuple[int, int]] = []
+        """Earlier runs found unfinished when this one opened: ``(run_id, in_flight)``; their
+        requests in flight may have been billed without their answers being stored."""
+        self._queue: asyncio.Queue[Stored | _Flush] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._failed: StorageError | None = None
+        self._usage_at_start: Usage | None = None
+        self._client: Any = None
+        self._counts = {"fetched": 0, "failed": 0}
+        self._written_totals: tuple[int, ...] | None = None
+
+    # -- the backend's part ---------------------------------------------------------------------
+
+    async def _connect(self) -> None:
+        raise NotImplementedError
+
+    async def _prepare(self) -> int:
+        """Check the tables (``ForeignStoreError``), create what is missing, add this run's row; its id."""
+        raise NotImplementedError
+
+    async def _commit(self, records: list[Stored], totals: dict[str, int], end: str | None) -> None:
+        """Commit ``records`` and the run's totals in one transaction; ``end`` is the final status."""
+        raise NotImplementedError
+
+    async def _disconnect(self) -> None:
+        raise NotImplementedError
+
+    def _wrap(self, exc: BaseException, doing: str) -> StorageError:
+        """A backend's failure as a ``StorageError`` whose message holds no secret."""
+        return StorageError(f"{doing}: {exc}")
+
+    async def done_ids(self) -> AsyncIterator[str]:
+        """The ids of every video the tables hold (streamed: there may be millions)."""
+        raise NotImplementedError
+        yield ""  # pragma: no cover
+
+    async def failures(self) -> AsyncIterator[StoredFailure]:
+        """The failures the tables hold, one per key."""
+        raise NotImplementedError
+        yield StoredFailure("", False)  # pragma: no cover
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Sink:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            status = "done"
+        elif isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
+            status = "interrupted"
+        else:
+            status = "failed"
+        await self.close(status, quiet=exc is not None)
+
+    async def open(self) -> None:
+        """Connect, check and create the tables, and start this run's row and the writer."""
+        if self._writer is not None:
+            return
+        try:
+            await self._connect()
+            self.run_id = await self._prepare()
+        except StorageError:
+            await self._disconnect()
+            raise
+        except Exception as exc:
+            await self._disconnect()
+            raise self._wrap(exc, "cannot open it") from None
+        self._queue = asyncio.Queue(MAX_PENDING)
+        self._writer = asyncio.create_task(self._drain())
+
+    def watch(self, client: Any) -> None:
+        """Record ``client``'s ledger in the run's row: what it sends from now on, and what it costs."""
+        self._client = client
+        self._usage_at_start = client.usage
+
+    async def write(self, result: BatchResult, input: Any = None, *, permanent: bool | None = None) -> None:
+        """Store one result of a batch: its video, or its failure (replacing the key's older one).
+
+        A repeat of an earlier id (``duplicate``) and an input the batch never sent are skipped:
+        they have nothing of their own to store. ``input`` is what the row quotes (default: the
+        result's input); ``permanent`` overrides whether a failure is final (see ``PERMANENT_ERRORS``).
+        """
+        if result.duplicate or (isinstance(result.error, BatchAbortedError) and not result.attempted):
+            return
+        text = str(result.input if input is None else input)
+        key = result.item_id if result.item_id else f"input:{text}"
+        error = result.error
+        if error is not None and permanent is None:
+            permanent = isinstance(error, PERMANENT_ERRORS)
+        await self._put(Stored(
+            key, text, result.item_id, result.response, error, "fetch", result.attempts, result.billed,
+            result.possibly_billed, bool(permanent), now(),
+        ))
+
+    async def write_download(self, item_id: str, error: BaseException | None) -> None:
+        """A video's media: a failure is recorded (to be tried again), a success removes it."""
+        await self._put(Stored(f"download:{item_id}", item_id, item_id, None, error, "download", 0, 0, 0, False,
+                               now()))
+
+    async def _put(self, record: Stored | _Flush) -> None:
+        if self._failed is not None:
+            raise self._failed
+        if self._queue is None:
+            raise StorageError("the sink is not open: use it as `async with`, or await open() first")
+        await self._queue.put(record)
+
+    async def flush(self) -> None:
+        """Wait until everything written so far is committed (raises the writer's failure)."""
+        if self._queue is not None:
+            await self._put(_Flush())
+            await self._queue.join()
+        if self._failed is not None:
+            raise self._failed
+
+    async def close(self, status: str = "done", *, quiet: bool = False) -> None:
+        """Commit what is queued, close the run's row with ``status``, and disconnect.
+
+        ``quiet``: a failure to do so is not raised (the caller is ending on another error).
+        """
+        writer, self._writer = self._writer, None
+        try:
+            if writer is not None:
+                try:
+                    await self.flush()
+                    await self._commit([], self._totals(), status)
+                except StorageError:
+                    if not quiet:
+                        raise
+                except Exception as exc:
+                    if not quiet:
+                        raise self._wrap(exc, "cannot close the run") from None
+                finally:
+                    writer.cancel()
+                    await asyncio.gather(writer, return_exceptions=True)
+        finally:
+            self._queue = None
+            await self._disconnect()
+
+    # -- the writer ----------------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        queue = self._queue
+        assert queue is not None
+        while True:
+            try:
+                first = await asyncio.wait_for(queue.get(), TICK)
+            except asyncio.TimeoutError:
+                batch: list[Stored | _Flush] = []
+            else:
+                batch = [first]
+                while len(batch) < MAX_COMMIT and not queue.empty():
+                    batch.append(queue.get_nowait())
+            records = [record for record in batch if isinstance(record, Stored)]
+            try:
+                totals = self._tally(records)
+                if self._failed is None and (records or self._changed(totals)):
+                    await self._commit(records, totals, None)
+                    self._written_totals = tuple(totals.values())
+            except Exception as exc:
+                if self._failed is None:
+                    self._failed = exc if isinstance(exc, StorageError) else self._wrap(exc, "cannot write it")
+            finally:
+                for _ in batch:
+                    queue.task_done()
+
+    def _tally(self, records: list[Stored]) -> dict[str, int]:
+        for record in records:
+            if record.kind == "fetch":
+                self._counts["fetched" if record.error is None else "failed"] += 1
+        return self._totals()
+
+    def _changed(self, totals: dict[str, int]) -> bool:
+        return tuple(totals.values()) != self._written_totals
+
+    def _totals(self) -> dict[str, int]:
+        """The run's row: the watched client's ledger since ``watch``, and the results stored."""
+        totals = dict.fromkeys(TOTAL_FIELDS, 0)
+        client, start = self._client, self._usage_at_start
+        if client is not None and start is not None:
+            usage = client.usage
+            for name in ("requests", "billed", "possibly_billed", "not_billed", "refused", "retries"):
+                totals[name] = getattr(usage, name) - getattr(start, name)
+            totals["in_flight"] = client.limits.in_flight
+        totals.update(self._counts)
+        return totals
+
+    def _run_row(self) -> dict[str, Any]:
+        """The first values of this run's row."""
+        return {
+            "started_at": now(), "status": "running", "host": socket.gethostname(), "pid": os.getpid(),
+            "settings": msgspec.json.encode(self.settings).decode(),
+        }

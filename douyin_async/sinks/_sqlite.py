@@ -1,0 +1,244 @@
+"""Results in a SQLite file (standard library): WAL, every commit in a thread of its own.
+
+The file is marked as ours (``PRAGMA application_id``) when its tables are made; a file that is
+not SQLite, or holds another program's tables, or tables of our names with other columns, is
+refused with ``ForeignStoreError`` before anything is written to it. Commits run in one thread, so
+the event loop never waits on the disk; a lock held by another program is waited for five seconds,
+then reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import ForeignStoreError, StorageError
+from ._sink import Sink, StoredFailure
+from ._tables import DEFAULT_TABLE, FAILURE_COLUMNS, TOTAL_FIELDS, VIDEO_COLUMNS, Stored, Tables, changes_of, now
+
+APPLICATION_ID = 0x44594153
+"""``PRAGMA application_id`` of a douyin-async database ("DYAS")."""
+BUSY_SECONDS = 5.0
+_READ_CHUNK = 10_000
+T = TypeVar("T")
+
+
+class SQLiteSink(Sink):
+    """Results in a SQLite file: tables ``videos``, ``failures`` and ``runs`` (see ``Sink``)."""
+
+    HEADER = b"SQLite format 3\x00"
+    """What every SQLite file starts with."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, table: str = DEFAULT_TABLE, settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(table=table, settings=settings)
+        self.path = Path(path)
+        self._db: sqlite3.Connection | None = None
+        self._thread: ThreadPoolExecutor | None = None
+
+    def __repr__(self) -> str:
+        return f"SQLiteSink({str(self.path)!r}, table={self.tables.videos!r})"
+
+    async def _in_thread(self, work: Any, *args: Any) -> Any:
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="douyin-async-sqlite")
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work, *args)
+
+    async def _connect(self) -> None:
+        await self._in_thread(self._connect_here)
+
+    def _connect_here(self) -> None:
+        check_ours(self.path, self.tables)
+        self._db = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False)
+
+    async def _prepare(self) -> int:
+        run_id: int = await self._in_thread(self._prepare_here, self._run_row())
+        return run_id
+
+    def _prepare_here(self, row: dict[str, Any]) -> int:
+        db = self._db
+        assert db is not None
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # with WAL: a killed process loses no commit
+        with _transaction(db):
+            if db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                check_ours(self.path, self.tables, db)  # again, inside the write lock
+                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            for table, columns in self.tables.columns().items():
+                key = columns[0][0]
+                spec = ", ".join(f"{name} {kind}" for name, kind, _ in columns)
+                if table == self.tables.runs:
+                    spec = spec.replace("run_id INTEGER", "run_id INTEGER PRIMARY KEY AUTOINCREMENT", 1)
+                    db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({spec})")
+                else:
+                    primary = "item_id" if table == self.tables.videos else key
+                    db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({spec}, PRIMARY KEY ({primary}))")
+            runs = self.tables.runs
+            # This process holds the file (the command line locks it), or none is running: a run
+            # still marked running died without closing.
+            self.unfinished = list(db.execute(
+                f"SELECT run_id, in_flight FROM {runs} WHERE status = 'running' ORDER BY run_id"))
+            db.execute(f"UPDATE {runs} SET status = 'killed' WHERE status = 'running'")
+            names = ", ".join(row)
+            cursor = db.execute(f"INSERT INTO {runs} ({names}) VALUES ({', '.join('?' * len(row))})",
+                                [_value(value) for value in row.values()])
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    async def _commit(self, records: list[Stored], totals: dict[str, int], end: str | None) -> None:
+        await self._in_thread(self._commit_here, records, totals, end)
+
+    def _commit_here(self, records: list[Stored], totals: dict[str, int], end: str | None) -> None:
+        db, tables = self._db, self.tables
+        assert db is not None
+        assert self.run_id is not None
+        changes = changes_of(records, self.run_id)
+        try:
+            with _transaction(db):
+                if changes.cleared:
+                    db.executemany(f"DELETE FROM {tables.failures} WHERE key = ?", ((key,) for key in changes.cleared))
+                if changes.videos:
+                    db.executemany(_upsert(tables.videos, VIDEO_COLUMNS, "item_id"),
+                                   (list(map(_value, row)) for row in changes.videos.values()))
+                if changes.failures:
+                    db.executemany(_upsert(tables.failures, FAILURE_COLUMNS, "key"),
+                                   (list(map(_value, row)) for row in changes.failures.values()))
+                values: list[Any] = [totals[name] for name in TOTAL_FIELDS]
+                assignments = ", ".join(f"{name} = ?" for name in TOTAL_FIELDS)
+                if end is not None:
+                    assignments += ", status = ?, ended_at = ?"
+                    values += [end, _value(now())]
+                db.execute(f"UPDATE {tables.runs} SET {assignments} WHERE run_id = ?", [*values, self.run_id])
+        except sqlite3.OperationalError as exc:
+            raise self._wrap(exc, "cannot write it") from None
+
+    async def _disconnect(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        db, self._db = self._db, None
+        if db is not None:
+            await asyncio.get_running_loop().run_in_executor(thread, db.close)
+        thread.shutdown(wait=False)
+
+    def _wrap(self, exc: BaseException, doing: str) -> StorageError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            text += f" (another program holds it for longer than {BUSY_SECONDS:g} s)"
+        return StorageError(f"{self.path}: {doing}: {text}")
+
+    async def done_ids(self) -> AsyncIterator[str]:
+        async for row in self._read(f"SELECT item_id FROM {self.tables.videos}"):
+            yield row[0]
+
+    async def failures(self) -> AsyncIterator[StoredFailure]:
+        async for row in self._read(f"SELECT key, permanent FROM {self.tables.failures}"):
+            yield StoredFailure(row[0], bool(row[1]))
+
+    async def _read(self, query: str) -> AsyncIterator[tuple[Any, ...]]:
+        """Rows of ``query`` read in chunks in the sink's thread (none if the file or table is missing)."""
+        rows = await self._in_thread(_reader, self.path, self.tables, query)
+        try:
+            while True:
+                chunk = await self._in_thread(next, rows, None)
+                if chunk is None:
+                    return
+                for row in chunk:
+                    yield row
+        finally:
+            await self._in_thread(rows.close)
+            if self._db is None:
+                await self._disconnect()
+
+
+def _reader(path: Path, tables: Tables, query: str) -> Iterator[list[tuple[Any, ...]]]:
+    if not check_ours(path, tables):
+        return
+    try:
+        db = sqlite3.connect(path, timeout=BUSY_SECONDS, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StorageError(f"{path}: cannot read it: {exc}") from None
+    try:
+        table = query.rpartition(" FROM ")[2]
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone() is None:
+            return
+        cursor = db.execute(query)
+        while chunk := cursor.fetchmany(_READ_CHUNK):
+            yield chunk
+    except sqlite3.Error as exc:
+        raise StorageError(f"{path}: cannot read it: {exc}") from None
+    finally:
+        db.close()
+
+
+def check_ours(path: Path, tables: Tables, db: sqlite3.Connection | None = None) -> bool:
+    """Whether ``path`` holds our tables (False: missing or empty, free to create); raises
+    ``ForeignStoreError`` for anything else. Reads only: a foreign file is never altered."""
+    if db is None:
+        try:
+            with open(path, "rb") as stream:
+                header = stream.read(len(SQLiteSink.HEADER))
+        except FileNotFoundError:
+            return False
+        except IsADirectoryError:
+            raise ForeignStoreError(f"{path}: is a directory, not a SQLite database") from None
+        except OSError as exc:
+            raise StorageError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+        if not header:
+            return False
+        if header != SQLiteSink.HEADER:
+            raise ForeignStoreError(f"{path}: not a SQLite database; give another file")
+    connection = db or sqlite3.connect(path, timeout=BUSY_SECONDS)
+    try:
+        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+        found = {name: [row[1] for row in connection.execute(f"PRAGMA table_info({name})")]
+                 for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise ForeignStoreError(f"{path}: not a SQLite database we can read ({exc}); give another file") from None
+    finally:
+        if db is None:
+            connection.close()
+    found.pop("sqlite_sequence", None)
+    if application_id not in (0, APPLICATION_ID) or (application_id == 0 and found):
+        raise ForeignStoreError(f"{path}: a SQLite database of another program; give another file")
+    for table, columns in tables.columns().items():
+        if table in found and found[table] != [name for name, _, _ in columns]:
+            raise ForeignStoreError(f"{path}: its table {table} has other columns than douyin-async's; "
+                                    "give another file or another table name")
+    return bool(found)
+
+
+def _upsert(table: str, columns: tuple[tuple[str, str, str], ...], key: str) -> str:
+    names = [name for name, _, _ in columns]
+    updates = ", ".join(f"{name} = excluded.{name}" for name in names if name != key)
+    return (f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+            f"ON CONFLICT ({key}) DO UPDATE SET {updates}")
+
+
+def _value(value: Any) -> Any:
+    """A value as SQLite stores it: times as ISO 8601 text in UTC, flags as 0 and 1."""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="milliseconds")
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+class _transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error): the write lock is taken at once."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")

@@ -13,6 +13,8 @@ import pytest
 from douyin_async import DouyinClient, RetryOptions
 from douyin_async.emulator import Emulator
 
+from .postgres_server import AVAILABLE as POSTGRES_AVAILABLE
+from .postgres_server import PostgresServer
 from .redis_server import REDIS_SERVER, RedisServer
 
 KEY = "test-key"
@@ -76,6 +78,34 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the tests that do not stop it (each uses tables of its own)."""
+    server = _postgres()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server of this test's own, to kill and restart."""
+    server = _postgres()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+def _postgres() -> PostgresServer:
+    if not POSTGRES_AVAILABLE:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql; .ci/run installs it)")
+    return PostgresServer()
 
 
 async def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

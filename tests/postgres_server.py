@@ -8,6 +8,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -49,16 +50,19 @@ class PostgresServer:
 
     def start(self) -> None:
         assert POSTGRES is not None
+        log = open(self.root / "log", "ab")  # noqa: SIM115 - the server's, closed with the process
         self.process = subprocess.Popen(
             [*self._user, POSTGRES, "-D", str(self.data), "-p", str(self.port), "-k", str(self.root),
              "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
              "-c", "full_page_writes=off", "-c", "max_connections=50"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=log, stderr=log, start_new_session=True,
         )
+        log.close()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"postgres exited with {self.process.returncode}")
+                log_text = (self.root / "log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"postgres exited with {self.process.returncode}: {log_text}")
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
                 if self.psql("SELECT 1").strip() == "1":
                     return
@@ -73,13 +77,21 @@ class PostgresServer:
         return done.stdout
 
     def kill(self) -> None:
-        """SIGKILL to the postmaster: every connection drops at once."""
+        """SIGKILL to the postmaster and its backends (one process group): every connection drops at once."""
         if self.process is not None:
-            subprocess.run(["pkill", "-KILL", "-f", f"{POSTGRES} -D {self.data}"], check=False)
-            self.process.kill()
+            group = self.process.pid
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
             self.process.wait(10)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # until every backend is gone: they hold the shared memory
+                try:
+                    os.killpg(group, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.02)
             self.process = None
-            time.sleep(0.5)  # the backends notice their postmaster is gone
+            (self.data / "postmaster.pid").unlink(missing_ok=True)
 
     def stop(self) -> None:
         if self.process is not None:

@@ -41,7 +41,7 @@ def settings_of(args: argparse.Namespace) -> dict[str, Any]:
 def sink_for(args: argparse.Namespace) -> Sink:
     settings = settings_of(args)
     if args.format == "postgres":
-        return PostgresSink(args.output, table=args.table, settings=settings)
+        return PostgresSink(args.output_url, table=args.table, settings=settings)
     return SQLiteSink(args.output_path, table=args.table, settings=settings)
 
 

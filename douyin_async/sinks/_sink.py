@@ -26,8 +26,9 @@ from ._tables import DEFAULT_TABLE, TOTAL_FIELDS, Stored, Tables, now
 PERMANENT_ERRORS: tuple[type[DouyinError], ...] = (NotFoundError, InvalidParamError, UnexpectedItemError)
 """Failures another request would only repeat, and pay for again: a rerun does not retry them."""
 
-MAX_PENDING = 4096
-"""Results queued for the writer at most; ``write`` waits beyond that."""
+MAX_PENDING = 256
+"""Results queued for the writer at most; ``write`` waits beyond that. A killed process loses what
+is queued, so this bounds what a rerun asks again beyond the requests in flight."""
 MAX_COMMIT = 2000
 """Results committed in one transaction at most."""
 TICK = 1.0
@@ -244,7 +245,7 @@ class Sink:
             usage = client.usage
             for name in ("requests", "billed", "possibly_billed", "not_billed", "refused", "retries"):
                 totals[name] = getattr(usage, name) - getattr(start, name)
-            totals["in_flight"] = client.limits.in_flight
+            totals["in_flight"] = client.limits.in_flight + (self._queue.qsize() if self._queue else 0)
         totals.update(self._counts)
         return totals
 

@@ -49,6 +49,8 @@ FAILURE_COLUMNS: tuple[Column, ...] = (
     ("failed_at", "TEXT", "timestamptz"),
     ("run_id", "INTEGER", "bigint"),
 )
+# ``in_flight``: requests sent whose results are not stored yet (answers awaited, or queued for the
+# writer) at the last commit; a run killed then may have been billed for them.
 TOTAL_FIELDS = (
     "requests", "billed", "possibly_billed", "not_billed", "refused", "retries", "in_flight", "fetched", "failed",
 )

@@ -1,0 +1,208 @@
+"""The sinks from Python: every result stored once, the run's row from the ledger, the loop never
+blocked, foreign databases refused untouched, and a PostgreSQL password never shown."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from douyin_async import BatchResult, DouyinClient, NotFoundError
+from douyin_async.emulator import Emulator
+from douyin_async.sinks import ForeignStoreError, PostgresSink, SQLiteSink, StorageError
+
+from .conftest import KEY, SECRET, SEED_ID
+from .postgres_server import PostgresServer
+
+PASSWORD = "pg-sink-secret-4711"
+
+
+def ids(count: int, start: int = 7092264344980868363) -> list[str]:
+    return [str(start + n) for n in range(count)]
+
+
+def rows(path: Path, query: str) -> list[tuple[Any, ...]]:
+    database = sqlite3.connect(path)
+    try:
+        return database.execute(query).fetchall()
+    finally:
+        database.close()
+
+
+def client_for(emulator: Emulator, **options: Any) -> DouyinClient:
+    return DouyinClient(KEY, SECRET, base_url=emulator.base_url, rate_limit=None, max_concurrency=16, **options)
+
+
+async def test_sqlite_sink_stores_every_result_once_and_the_run_from_the_ledger(tmp_path: Path) -> None:
+    wanted = ids(150)
+    path = tmp_path / "videos.sqlite"
+    async with Emulator(fast=True, keys={KEY: SECRET}) as emulator, client_for(emulator) as client:
+        async with SQLiteSink(path, settings={"why": "test"}) as sink:
+            sink.watch(client)
+            async for result in client.iter_videos([*wanted, "not an id", wanted[0]]):
+                await sink.write(result)
+        charged = emulator.stats.charged
+        found = {i for i in wanted if emulator.expected_item(i) is not None}
+    assert {row[0] for row in rows(path, "SELECT item_id FROM videos")} == found
+    failures = rows(path, "SELECT key, error, permanent, billed FROM failures ORDER BY key")
+    assert {key for key, *_ in failures} == (set(wanted) - found) | {"input:not an id"}
+    assert all(permanent == 1 for _, _, permanent, _ in failures)
+    assert ("input:not an id", "InvalidParamError", 1, 0) in failures
+    (run,) = rows(path, "SELECT status, requests, billed, possibly_billed, in_flight, fetched, failed, settings, "
+                        "ended_at IS NOT NULL FROM runs")
+    assert run == ("done", 150, charged, 0, 0, len(found), 151 - len(found), '{"why":"test"}', 1)
+    item, title, fetched_at = rows(path, f"SELECT item, title, fetched_at FROM videos WHERE item_id = '{SEED_ID}'")[0] \
+        if SEED_ID in found else rows(path, "SELECT item, title, fetched_at FROM videos LIMIT 1")[0]
+    assert item.startswith('{"num_iid":') and "\\u" not in item and title
+    assert fetched_at.endswith("+00:00")
+    assert rows(path, "PRAGMA journal_mode") == [("wal",)]
+
+
+async def test_a_later_record_of_an_id_replaces_the_earlier_one(tmp_path: Path) -> None:
+    """In one commit or across two: a success clears the id's failure, and a refetch replaces its row."""
+    path = tmp_path / "videos.sqlite"
+    async with Emulator(fast=True, keys={KEY: SECRET}) as emulator, client_for(emulator) as client:
+        response = await client.item_get_video(SEED_ID)
+        failed = BatchResult(SEED_ID, SEED_ID, None, NotFoundError("gone", code="2000"), 1, 0, billed=1)
+        ok = BatchResult(SEED_ID, SEED_ID, response, None, 2, 0, billed=1)
+        async with SQLiteSink(path) as sink:
+            await sink.write(failed)
+            await sink.write(ok)  # queued together: one commit
+        assert rows(path, "SELECT count(*) FROM failures") == [(0,)]
+        async with SQLiteSink(path) as sink:
+            await sink.write(failed)
+            await sink.flush()
+            assert rows(path, "SELECT key FROM failures") == [(SEED_ID,)]
+            await sink.write(ok)
+            await sink.write_download(SEED_ID, OSError("disk full"))
+        assert rows(path, "SELECT key, kind FROM failures") == [(f"download:{SEED_ID}", "download")]
+        assert rows(path, "SELECT item_id, attempts, run_id FROM videos") == [(SEED_ID, 2, 2)]
+        async with SQLiteSink(path) as sink:
+            assert [failure.key async for failure in sink.failures()] == [f"download:{SEED_ID}"]
+            await sink.write_download(SEED_ID, None)
+        assert rows(path, "SELECT count(*) FROM failures") == [(0,)]
+
+
+async def test_the_loop_runs_on_while_the_database_is_locked(tmp_path: Path) -> None:
+    """Commits wait in the sink's thread: a heartbeat task keeps beating while another program holds the lock."""
+    path = tmp_path / "videos.sqlite"
+    async with Emulator(fast=True, keys={KEY: SECRET}) as emulator, client_for(emulator) as client:
+        response = await client.item_get_video(SEED_ID)
+        async with SQLiteSink(path) as sink:
+            other = sqlite3.connect(path, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")  # another program writes for a while
+            gaps: list[float] = []
+
+            async def heartbeat() -> None:
+                last = time.monotonic()
+                while True:
+                    await asyncio.sleep(0.01)
+                    now = time.monotonic()
+                    gaps.append(now - last)
+                    last = now
+
+            beating = asyncio.create_task(heartbeat())
+            await sink.write(BatchResult(SEED_ID, SEED_ID, response, None, 1, 0, billed=1))
+            await asyncio.sleep(1.0)  # the writer is stuck on the lock meanwhile
+            other.execute("COMMIT")
+            other.close()
+            await sink.flush()
+            beating.cancel()
+        assert rows(path, "SELECT count(*) FROM videos") == [(1,)]
+        assert len(gaps) > 20 and max(gaps) < 0.5, max(gaps)
+
+
+async def test_a_lock_held_too_long_stops_the_sink_with_a_typed_error(tmp_path: Path) -> None:
+    path = tmp_path / "videos.sqlite"
+    async with Emulator(fast=True, keys={KEY: SECRET}) as emulator, client_for(emulator) as client:
+        response = await client.item_get_video(SEED_ID)
+        sink = SQLiteSink(path)
+        await sink.open()
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            await sink.write(BatchResult(SEED_ID, SEED_ID, response, None, 1, 0, billed=1))
+            with pytest.raises(StorageError, match="locked") as caught:
+                await sink.flush()
+            assert caught.value.fatal
+            with pytest.raises(StorageError):  # and every later write says so
+                await sink.write(BatchResult(SEED_ID, SEED_ID, response, None, 1, 0))
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+            await sink.close("failed", quiet=True)
+
+
+@pytest.mark.parametrize("kind", ["another program's", "other columns", "not sqlite"])
+async def test_a_database_that_is_not_ours_is_refused_and_left_as_it_was(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "theirs.sqlite"
+    if kind == "not sqlite":
+        path.write_text("my notes\n")
+    else:
+        database = sqlite3.connect(path)
+        database.executescript("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine')" if kind ==
+                               "another program's" else "PRAGMA application_id = 1146700115; CREATE TABLE runs (x)")
+        database.close()
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(ForeignStoreError):
+        await SQLiteSink(path).open()
+    with pytest.raises(ForeignStoreError):
+        [item_id async for item_id in SQLiteSink(path).done_ids()]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["theirs.sqlite"]  # no -wal, no -journal
+
+
+def test_a_table_name_must_be_plain() -> None:
+    with pytest.raises(ValueError, match="table="):
+        SQLiteSink("x.sqlite", table="videos; DROP TABLE runs")
+
+
+async def test_postgres_sink_stores_and_never_shows_its_password(shared_postgres: PostgresServer) -> None:
+    url = shared_postgres.url(password=PASSWORD)
+    wanted = ids(120)
+    async with Emulator(fast=True, keys={KEY: SECRET}) as emulator, client_for(emulator) as client:
+        sink = PostgresSink(url, table="library_run", settings={"output": "masked"})
+        assert PASSWORD not in repr(sink)
+        async with sink:
+            sink.watch(client)
+            async for result in client.iter_videos([*wanted, "not an id"]):
+                await sink.write(result)
+        charged = emulator.stats.charged
+        found = {i for i in wanted if emulator.expected_item(i) is not None}
+    assert set(shared_postgres.psql("SELECT item_id FROM library_run").split()) == found
+    assert shared_postgres.psql("SELECT count(*) FROM library_run_failures").strip() == str(121 - len(found))
+    assert shared_postgres.psql("SELECT status, billed, in_flight FROM library_run_runs").strip() == f"done|{charged}|0"
+    assert [item async for item in PostgresSink(url, table="library_run").done_ids()].__len__() == len(found)
+
+    refused = PostgresSink(f"postgresql://postgres:{PASSWORD}@127.0.0.1:9/postgres")
+    with pytest.raises(StorageError) as caught:
+        await refused.open()
+    assert "cannot connect" in str(caught.value)
+    assert PASSWORD not in str(caught.value) + repr(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+async def test_two_postgres_sinks_on_one_table_keep_each_video_once(shared_postgres: PostgresServer) -> None:
+    """Two runs that overlap (here: on purpose) at once: each row once, the newest answer kept."""
+    url = shared_postgres.url()
+    wanted = ids(200)
+
+    async def run(part: list[str], emulator: Emulator) -> None:
+        async with client_for(emulator) as client, PostgresSink(url, table="shared_run") as sink:
+            sink.watch(client)
+            async for result in client.iter_videos(part):
+                await sink.write(result)
+
+    async with Emulator(fast=True, keys={KEY: SECRET}) as emulator:
+        await asyncio.gather(run(wanted[:140], emulator), run(wanted[60:], emulator))
+        found = {i for i in wanted if emulator.expected_item(i) is not None}
+        charged = emulator.stats.charged
+    stored = shared_postgres.psql("SELECT item_id FROM shared_run").split()
+    assert len(stored) == len(set(stored)) and set(stored) == found
+    billed = shared_postgres.psql("SELECT sum(billed) FROM shared_run_runs").strip()
+    assert int(billed) == charged == 280

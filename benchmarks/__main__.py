@@ -18,7 +18,7 @@ import platform
 import sys
 from pathlib import Path
 
-from . import decode, goodput, inputs, overhead, scale, shared_throttle
+from . import decode, goodput, inputs, overhead, scale, shared_throttle, storage
 from .servers import fast_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +55,7 @@ def environment(server_kind: str) -> str:
     ])
 
 
-SECTIONS = ("overhead", "scale", "inputs", "goodput", "decode", "redis")
+SECTIONS = ("overhead", "scale", "inputs", "storage", "goodput", "decode", "redis")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,6 +116,13 @@ def main(argv: list[str] | None = None) -> int:
             table = inputs.run(server.base_url, lines=lines, rows=rows, real_ids=fetch)
             sections.append(("Inputs: peak memory of douyin-async batch (one process per case)",
                              markdown(inputs.HEADER, table)))
+
+        if "storage" in only:
+            count, rounds = (2_000, 1) if quick else (100_000, 3)
+            table = storage.run(server.base_url, count=count, rounds=rounds)
+            sections.append((f"Storage: douyin-async batch of {count:,} ids into each kind of OUT (fast server, "
+                             "64 in flight, one process per run)", markdown(storage.HEADER, table)))
+            print(sections[-1][1], flush=True)
 
     goodput_cases: list[goodput.Case] = []
     recovered: goodput.Recovery | None = None

@@ -1,0 +1,112 @@
+"""Where results go, and what it costs a run: ``python -m benchmarks --only storage`` (or
+``python -m benchmarks.storage --count N --rounds N``).
+
+The real ``douyin-async batch`` fetches the same ids from the fast server into each kind of OUT,
+one fresh process and a fresh OUT per run, interleaved (jsonl, csv, sqlite, parquet, postgres,
+jsonl, ...) so that drift on a noisy machine hits all of them alike. The table gives medians of
+wall time and of the command's CPU (user + system, its children's), and each format's wall
+time against JSON lines in the same round (median of the per-round ratios). PostgreSQL runs
+against a private cluster on loopback (fsync off), when its server is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from .inputs import write_ids
+
+HEADER = ["OUT", "runs", "wall s (median)", "CPU s (median)", "ids/s", "wall vs jsonl (median of rounds)"]
+FORMATS = ("videos.jsonl", "videos.csv", "videos.sqlite", "videos.parquet", "postgres")
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[str | None]:
+    """A private PostgreSQL cluster's URL, or None when its server is not installed."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.postgres_server import AVAILABLE, PostgresServer
+
+    if not AVAILABLE:
+        yield None
+        return
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server.url()
+    finally:
+        server.remove()
+
+
+def _one(args: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of ``douyin-async *args`` in a child process."""
+    env = {**os.environ, "DOUYIN_API_KEY": "k", "DOUYIN_API_SECRET": "s"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "douyin_async", *args], env=env, cwd=cwd,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise RuntimeError(f"douyin-async {' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def run(base_url: str, *, count: int, rounds: int, formats: tuple[str, ...] = FORMATS) -> list[list[str]]:
+    """The table's rows, one per format present on this machine."""
+    walls: dict[str, list[float]] = {name: [] for name in formats}
+    cpus: dict[str, list[float]] = {name: [] for name in formats}
+    with tempfile.TemporaryDirectory(prefix="douyin-bench-storage-") as scratch, postgres() as database:
+        work = Path(scratch)
+        write_ids(work / "ids.txt", count)
+        real = ["--base-url", base_url, "--no-progress", "--rate", "0", "--concurrency", "64"]
+        present = [name for name in formats if name != "postgres" or database is not None]
+        for number in range(rounds):
+            for name in present:
+                if name == "postgres":
+                    assert database is not None
+                    table = f"round{number}"
+                    out = [database, "--table", table]
+                else:
+                    for stale in work.glob(f"{name}*"):
+                        stale.unlink()
+                    out = [name]
+                    if name.endswith(".jsonl"):
+                        out += ["--errors", "errors.jsonl"]
+                wall, cpu = _one(["batch", "ids.txt", "-o", *out, *real], work)
+                walls[name].append(wall)
+                cpus[name].append(cpu)
+                print(f"round {number + 1}: {name} {wall:.1f} s wall, {cpu:.1f} s CPU", flush=True)
+    rows = []
+    for name in present:
+        ratios = [wall / base for wall, base in zip(walls[name], walls["videos.jsonl"], strict=True)]
+        wall = statistics.median(walls[name])
+        label = "postgresql://… (COPY + ON CONFLICT)" if name == "postgres" else name
+        rows.append([label, str(len(walls[name])), f"{wall:.1f}", f"{statistics.median(cpus[name]):.1f}",
+                     f"{count / wall:,.0f}", f"{statistics.median(ratios):.2f}"])
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .servers import fast_server
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.storage", description=__doc__)
+    parser.add_argument("--count", type=int, default=100_000, help="ids per run (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each format (default: %(default)s)")
+    options = parser.parse_args(argv)
+    with fast_server() as server:
+        for row in run(server.base_url, count=options.count, rounds=options.rounds):
+            print("| " + " | ".join(row) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

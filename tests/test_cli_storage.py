@@ -240,6 +240,26 @@ async def test_a_database_locked_mid_run_stops_it_and_the_rerun_continues(tmp_pa
         assert statuses[-1] == "done" and statuses[0] in ("stopped", "killed")
 
 
+async def test_a_second_run_on_one_sqlite_out_stops_at_once(tmp_path: Path) -> None:
+    wanted = ids(300)
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join(wanted) + "\n")
+    out = tmp_path / "videos.sqlite"
+    async with Emulator(fast=True, keys=KEYS) as emu:
+        emu.config.latency = 0.02
+        args = ("batch", str(source), "-o", str(out), "--base-url", emu.base_url)
+        first = await _spawn(*args)
+        while count_in(out) < 10:
+            assert first.returncode is None, await first.communicate()
+            await asyncio.sleep(0.02)
+        second = await run(*args)
+        await first.communicate()
+        assert second.returncode == 2, second.stderr
+        assert "another douyin-async run is writing it" in second.stderr
+        assert first.returncode == 1
+        assert emu.stats.requests == 300  # the second sent nothing
+
+
 async def test_a_failed_download_is_kept_in_the_table_and_tried_again(tmp_path: Path) -> None:
     wanted = ids(6)
     source = tmp_path / "ids.txt"

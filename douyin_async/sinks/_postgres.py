@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from ..errors import ForeignStoreError, InvalidSettingError, StorageError
 from ._sink import Sink, StoredFailure
-from ._tables import DEFAULT_TABLE, FAILURE_COLUMNS, TOTAL_FIELDS, VIDEO_COLUMNS, Stored, changes_of, now
+from ._tables import DEFAULT_TABLE, FAILURE_COLUMNS, TOTAL_FIELDS, VIDEO_COLUMNS, Stored, changes_of, now, utc
 
 CONNECT_SECONDS = 10.0
 COMMAND_SECONDS = 60.0
@@ -54,6 +54,8 @@ class PostgresSink(Sink):
         password = urlsplit(url).password or ""
         self._secrets = [text for text in {password, quote(password, safe="")} if len(text) >= 2]
         self._connection: Any = None
+
+    _time = staticmethod(utc)
 
     def __repr__(self) -> str:
         return f"PostgresSink({masked_url(self.url)!r}, table={self.tables.videos!r})"
@@ -130,7 +132,7 @@ class PostgresSink(Sink):
     async def _commit(self, records: list[Stored], totals: dict[str, int], end: str | None) -> None:
         tables, connection = self.tables, self._connection
         assert self.run_id is not None
-        changes = changes_of(records, self.run_id)
+        changes = changes_of(records)
         try:
             async with connection.transaction():
                 if changes.cleared:

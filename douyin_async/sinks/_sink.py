@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import Any, NamedTuple
@@ -21,12 +22,12 @@ import msgspec
 from .._fanout import BatchResult
 from .._ledger import Usage
 from ..errors import BatchAbortedError, DouyinError, InvalidParamError, NotFoundError, StorageError, UnexpectedItemError
-from ._tables import DEFAULT_TABLE, TOTAL_FIELDS, Stored, Tables, now
+from ._tables import DEFAULT_TABLE, TOTAL_FIELDS, Stored, Tables, failure_row, now, video_row
 
 PERMANENT_ERRORS: tuple[type[DouyinError], ...] = (NotFoundError, InvalidParamError, UnexpectedItemError)
 """Failures another request would only repeat, and pay for again: a rerun does not retry them."""
 
-MAX_PENDING = 256
+MAX_PENDING = 1000
 """Results queued for the writer at most; ``write`` waits beyond that. A killed process loses what
 is queued, so this bounds what a rerun asks again beyond the requests in flight."""
 MAX_COMMIT = 2000
@@ -84,6 +85,11 @@ class Sink:
         raise NotImplementedError
 
     async def _disconnect(self) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _time(seconds: float) -> Any:
+        """A time as the database takes it."""
         raise NotImplementedError
 
     def _wrap(self, exc: BaseException, doing: str) -> StorageError:
@@ -149,18 +155,26 @@ class Sink:
             return
         text = str(result.input if input is None else input)
         key = result.item_id if result.item_id else f"input:{text}"
-        error = result.error
-        if error is not None and permanent is None:
-            permanent = isinstance(error, PERMANENT_ERRORS)
-        await self._put(Stored(
-            key, text, result.item_id, result.response, error, "fetch", result.attempts, result.billed,
-            result.possibly_billed, bool(permanent), now(),
-        ))
+        error, run_id, at = result.error, self._run(), self._time(time.time())
+        if error is None:
+            row = video_row(text, result.response, result.attempts, result.billed, at, run_id)
+        else:
+            final = isinstance(error, PERMANENT_ERRORS) if permanent is None else permanent
+            row = failure_row(key, text, result.item_id, "fetch", error, final, result.attempts, result.billed,
+                              result.possibly_billed, at, run_id)
+        await self._put(Stored(key, "fetch", error is None, row))
 
     async def write_download(self, item_id: str, error: BaseException | None) -> None:
         """A video's media: a failure is recorded (to be tried again), a success removes it."""
-        await self._put(Stored(f"download:{item_id}", item_id, item_id, None, error, "download", 0, 0, 0, False,
-                               now()))
+        key = f"download:{item_id}"
+        row = None if error is None else failure_row(key, item_id, item_id, "download", error, False, 0, 0, 0,
+                                                    self._time(time.time()), self._run())
+        await self._put(Stored(key, "download", error is None, row))
+
+    def _run(self) -> int:
+        if self.run_id is None:
+            raise StorageError("the sink is not open: use it as `async with`, or await open() first")
+        return self.run_id
 
     async def _put(self, record: Stored | _Flush) -> None:
         if self._failed is not None:
@@ -231,7 +245,7 @@ class Sink:
     def _tally(self, records: list[Stored]) -> dict[str, int]:
         for record in records:
             if record.kind == "fetch":
-                self._counts["fetched" if record.error is None else "failed"] += 1
+                self._counts["fetched" if record.ok else "failed"] += 1
         return self._totals()
 
     def _changed(self, totals: dict[str, int]) -> bool:

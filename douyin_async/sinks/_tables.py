@@ -94,19 +94,15 @@ def now() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """One result on its way to the tables: a video, or a failure (``error``), with its key."""
+    """One result on its way to the tables, its row built already (in the event loop: the writer's
+    thread then runs little but the database's own code)."""
 
     key: str
-    input: str
-    item_id: str | None
-    response: Any
-    error: BaseException | None
     kind: str
-    attempts: int
-    billed: int
-    possibly_billed: int
-    permanent: bool
-    at: datetime
+    """``fetch``, or ``download`` for a video's media."""
+    ok: bool
+    row: tuple[Any, ...] | None
+    """The video's row, or the failure's (None for a download that succeeded: its failure goes)."""
 
 
 @dataclass
@@ -118,35 +114,44 @@ class Changes:
     cleared: set[str]
 
 
-def changes_of(records: list[Stored], run_id: int) -> Changes:
-    """The rows for ``records``, in their order: a later record of a key wins, a video or a
-    successful download removes the key's failure."""
+def changes_of(records: list[Stored]) -> Changes:
+    """What ``records`` do, in their order: a later record of a key wins, a video or a successful
+    download removes the key's failure."""
     changes = Changes({}, {}, set())
     for record in records:
-        if record.error is None:
+        if record.row is None or record.ok:
             changes.failures.pop(record.key, None)
             changes.cleared.add(record.key)
-            if record.response is not None:
-                changes.videos[record.key] = video_row(record, run_id)
+            if record.row is not None:
+                changes.videos[record.key] = record.row
             continue
         changes.cleared.discard(record.key)
-        changes.failures[record.key] = failure_row(record, run_id)
+        changes.failures[record.key] = record.row
     return changes
 
 
-def video_row(record: Stored, run_id: int) -> tuple[Any, ...]:
-    response = record.response
+def video_row(input: str, response: Any, attempts: int, billed: int, at: Any, run_id: int) -> tuple[Any, ...]:
+    """A row of ``videos`` (``at``: the time, as the database takes it)."""
     item = readable_item(response.raw_item).decode("utf-8", "replace")
-    return (
-        record.input, *flat_video(response), item, record.attempts, record.billed, response.request_id,
-        response.server_time, record.at, run_id,
-    )
+    return (input, *flat_video(response), item, attempts, billed, response.request_id, response.server_time, at,
+            run_id)
 
 
-def failure_row(record: Stored, run_id: int) -> tuple[Any, ...]:
-    error = record.error
+def failure_row(
+    key: str, input: str, item_id: str | None, kind: str, error: BaseException, permanent: bool, attempts: int,
+    billed: int, possibly_billed: int, at: Any, run_id: int,
+) -> tuple[Any, ...]:
+    """A row of ``failures``."""
     code = error.code if isinstance(error, DouyinError) else None
-    return (
-        record.key, record.input, record.item_id, record.kind, code, type(error).__name__, str(error),
-        record.permanent, record.attempts, record.billed, record.possibly_billed, record.at, run_id,
-    )
+    return (key, input, item_id, kind, code, type(error).__name__, str(error), permanent, attempts, billed,
+            possibly_billed, at, run_id)
+
+
+def utc(seconds: float) -> datetime:
+    """A time as PostgreSQL takes it: an aware datetime in UTC."""
+    return datetime.fromtimestamp(seconds, timezone.utc)
+
+
+def iso_utc(seconds: float) -> str:
+    """A time as SQLite keeps it: ISO 8601 text in UTC, to the millisecond (its date functions read it)."""
+    return utc(seconds).isoformat(timespec="milliseconds")

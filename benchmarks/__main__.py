@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="overhead: requests per run (default 20000; 1000 with --quick)")
     parser.add_argument("--rounds", type=int, metavar="N",
                         help="overhead: interleaved runs of each client (default 5; 1 with --quick)")
+    parser.add_argument("--core", action="store_true",
+                        help="overhead: only the SDK's two calls and the two hand-written clients")
     parser.add_argument("--only", metavar="SECTIONS", default=",".join(SECTIONS),
                         help=f"comma-separated sections to run (default: all of {', '.join(SECTIONS)})")
     args = parser.parse_args(argv)
@@ -90,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         count, rounds = args.count or count, args.rounds or rounds
         rows = []
         for loop in loops if "overhead" in only else []:
-            results = overhead.run(server.base_url, count=count, concurrency=64, rounds=rounds, loop=loop)
+            results = overhead.run(server.base_url, count=count, concurrency=64, rounds=rounds, loop=loop,
+                                   core=args.core)
             rows += overhead.rows(results, loop)
         if rows:
             sections.append((

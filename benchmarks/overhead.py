@@ -1,8 +1,9 @@
 """Client overhead with the throttle off: requests per second and client CPU per request.
 
 Every variant sends the same requests at the same concurrency to the same fast server, from this
-process, interleaved A B C D A B C D so that drift on a noisy machine hits all of them alike; the
-table reports medians. The server runs in another process, so ``time.process_time`` is the
+process, interleaved A B C D, then D C B A, and so on, so that drift on a noisy machine hits all of
+them alike and none always runs first; the table reports medians, and the range of the per-round
+ratios, which shows how noisy the run was. The server runs in another process, so ``time.process_time`` is the
 client's CPU alone, and a client at ~100% CPU is CPU-bound (the server is not the bottleneck).
 """
 
@@ -158,28 +159,36 @@ class Measurement:
     cpu_share: list[float] = field(default_factory=list)
 
 
-def _available() -> dict[str, Variant]:
-    variants = dict(VARIANTS)
+CORE = ("douyin-async item_get_video", "douyin-async iter_videos", "aiohttp, prebuilt URL + msgspec",
+        "raw aiohttp + msgspec")
+"""The SDK's two calls and the two hand-written clients they are held to: a shorter run."""
+
+
+def _available(core: bool = False) -> dict[str, Variant]:
+    variants = {name: VARIANTS[name] for name in CORE} if core else dict(VARIANTS)
     try:
         import httpx  # noqa: F401
     except ImportError:
-        del variants["httpx + json"]
+        variants.pop("httpx + json", None)
     try:
         import opentelemetry.sdk  # noqa: F401
     except ImportError:
-        del variants["douyin-async item_get_video + OpenTelemetry"]
+        variants.pop("douyin-async item_get_video + OpenTelemetry", None)
     return variants
 
 
-def run(base_url: str, *, count: int, concurrency: int, rounds: int, loop: str) -> dict[str, Measurement]:
-    """Each variant ``rounds`` times, interleaved, on the named event loop."""
-    variants = _available()
+def run(
+    base_url: str, *, count: int, concurrency: int, rounds: int, loop: str, core: bool = False
+) -> dict[str, Measurement]:
+    """Each variant (or only the ``CORE`` ones) ``rounds`` times, interleaved, on the named event loop."""
+    variants = _available(core)
     results = {name: Measurement() for name in variants}
     runner = _runner(loop)
     for variant in variants.values():  # warm-up: imports, connections, caches
         runner(variant(base_url, min(count, 500), concurrency))
-    for _ in range(rounds):
-        for name, variant in variants.items():
+    for round_ in range(rounds):
+        order = list(variants.items())
+        for name, variant in order if round_ % 2 == 0 else reversed(order):
             n = max(int(count * SHARE.get(name, 1.0)), concurrency)
             wall, cpu = time.perf_counter(), time.process_time()
             runner(variant(base_url, n, concurrency))
@@ -202,23 +211,30 @@ STRICT = "aiohttp, prebuilt URL + msgspec"
 PARAMS = "raw aiohttp + msgspec"
 
 
+def _round_ratios(measured: Measurement, reference: Measurement) -> list[float]:
+    """Throughput over the reference's, round by round: each round ran both close together, so drift cancels."""
+    return [a / b for a, b in zip(measured.rates, reference.rates, strict=True)]
+
+
 def _paired_ratio(measured: Measurement, reference: Measurement) -> float:
-    """The median of per-round ratios: each round ran both back to back, so drift cancels."""
-    return statistics.median(a / b for a, b in zip(measured.rates, reference.rates, strict=True))
+    """The median of per-round ratios."""
+    return statistics.median(_round_ratios(measured, reference))
 
 
 def rows(results: dict[str, Measurement], loop: str) -> list[list[str]]:
     table = []
     for name, measured in results.items():
         rate = statistics.median(measured.rates)
+        ratios = _round_ratios(measured, results[STRICT])
         table.append([
             name, loop, f"{rate:,.0f}", f"{statistics.median(measured.cpu_per_request) * 1e6:,.0f} µs",
             f"{statistics.median(measured.cpu_per_request) * 10_000:.2f} s",
             f"{statistics.median(measured.cpu_share):.0%}",
-            f"{_paired_ratio(measured, results[STRICT]):.2f}", f"{_paired_ratio(measured, results[PARAMS]):.2f}",
+            f"{_paired_ratio(measured, results[STRICT]):.2f}", f"{min(ratios):.2f}–{max(ratios):.2f}",
+            f"{_paired_ratio(measured, results[PARAMS]):.2f}",
         ])
     return table
 
 
 HEADER = ["client", "loop", "req/s (median)", "client CPU / request", "CPU s / 10k req",
-          "client CPU busy", "vs prebuilt URL (strict)", "vs params dict"]
+          "client CPU busy", "vs prebuilt URL (strict)", "strict, range over rounds", "vs params dict"]

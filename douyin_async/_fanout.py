@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, OrderedDict, deque
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from collections import Counter, deque
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -176,10 +176,18 @@ class BatchRun:
         self._on_progress = progress
         self._stop_event = stop
         self.progress = BatchProgress(total=len(ids) if hasattr(ids, "__len__") else None)  # type: ignore[arg-type]
-        self._slots = asyncio.Semaphore(self._window)
-        self._jobs: asyncio.Queue[_Job] = asyncio.Queue(maxsize=self._workers_count)
+        self._yielded = 0
+        self._space = asyncio.Event()
+        """Set when the consumer frees a slot of the read-ahead window while the reader waits for one."""
+        self._reader_waits = False
+        self._jobs: deque[_Job] = deque()
+        """Jobs read and not yet taken: at most one per worker."""
+        self._idle: deque[asyncio.Future[None]] = deque()
+        """Workers waiting for a job, woken one per job."""
         self._room = asyncio.Event()
-        """Set once the job queue is down to half: the reader refills it in bursts, not job by job."""
+        """Set once the jobs are down to half: the reader refills them in bursts, not job by job."""
+        self._refilling = False
+        """Whether the reader waits for ``_room``."""
         self._ready: deque[BatchResult] = deque()
         self._pending: dict[int, BatchResult] = {}
         self._changed = asyncio.Event()
@@ -190,7 +198,9 @@ class BatchRun:
         self._abort: DouyinError | None = None
         self._waiting: dict[str, list[_Job] | None] = {}
         """Ids in flight, each with the duplicates that wait for it (None until one does)."""
-        self._recent: OrderedDict[str, BatchResult] = OrderedDict()
+        self._recent: dict[str, BatchResult] = {}
+        self._recent_ids: deque[str] = deque()
+        """The ids of ``_recent`` in the order they came: the first goes when there are too many."""
 
     # -- the consumer side ---------------------------------------------------------------------
 
@@ -200,25 +210,30 @@ class BatchRun:
             asyncio.create_task(self._worker(), name=f"douyin-batch-worker-{n}")
             for n in range(self._workers_count)
         ]
-        yielded = 0
+        progress = self.progress
         try:
             while True:
                 result = self._take()
                 if result is not None:
-                    yielded += 1
-                    self._slots.release()
-                    self._count(result)
+                    self._yielded += 1
+                    if self._reader_waits:
+                        self._space.set()
+                    progress.done += 1
+                    if result.error is None:
+                        progress.ok += 1
+                    else:
+                        self._count_failure(result.error)
                     if self._on_progress is not None:
                         # Called here, in the consumer's task: if it raises, the batch stops
                         # and the caller gets that exception, instead of a worker dying silently.
                         limits = self._fetcher.limits
-                        self.progress.rate, self.progress.concurrency = limits.rate, limits.concurrency
-                        self._on_progress(self.progress)
+                        progress.rate, progress.concurrency = limits.rate, limits.concurrency
+                        self._on_progress(progress)
                     yield result
                     continue
                 if self._failure is not None:
                     raise self._failure
-                if self._reader_done and yielded == self._read:
+                if self._reader_done and self._yielded == self._read:
                     return
                 self._changed.clear()
                 await self._changed.wait()
@@ -235,15 +250,11 @@ class BatchRun:
             return result
         return self._ready.popleft() if self._ready else None
 
-    def _count(self, result: BatchResult) -> None:
-        progress = self.progress
-        progress.done += 1
-        if result.error is None:
-            progress.ok += 1
-        elif isinstance(result.error, BatchAbortedError):
-            progress.aborted += 1
+    def _count_failure(self, error: DouyinError) -> None:
+        if isinstance(error, BatchAbortedError):
+            self.progress.aborted += 1
         else:
-            progress.failed[result.error.code or type(result.error).__name__] += 1
+            self.progress.failed[error.code or type(error).__name__] += 1
 
     def _emit(self, result: BatchResult) -> None:
         if self._ordered:
@@ -256,10 +267,20 @@ class BatchRun:
 
     async def _reader(self) -> None:
         try:
-            async for value in _aiterate(self._ids):
-                await self._slots.acquire()
+            ids = self._ids
+            source = aiter(ids) if isinstance(ids, AsyncIterable) else None
+            values = iter(ids) if source is None else iter(())  # type: ignore[arg-type]
+            while True:
+                # A plain iterable is read without an await: no coroutine step per input.
+                value = next(values, _END) if source is None else await anext(source, _END)
+                if value is _END:
+                    break
+                while self._read - self._yielded >= self._window:  # every slot taken: wait for one
+                    self._reader_waits = True
+                    self._space.clear()
+                    await self._space.wait()
+                self._reader_waits = False
                 if self._stopped_by_caller():
-                    self._slots.release()
                     break  # the caller stopped the batch: the rest of the input stays unread
                 job = _Job(self._read, value, None)
                 self._read += 1
@@ -275,10 +296,11 @@ class BatchRun:
                 if self._abort is not None:
                     self._emit(self._aborted(job))
                     continue
-                if self._jobs.full():
+                if len(self._jobs) >= self._workers_count:
                     self._room.clear()
+                    self._refilling = True
                     await self._room.wait()
-                self._jobs.put_nowait(job)
+                self._put(job)
             if self.progress.total is None:
                 self.progress.total = self._read
         except Exception as exc:  # the input itself failed: not a per-id error
@@ -292,28 +314,62 @@ class BatchRun:
     async def _worker(self) -> None:
         """Runs until cancelled: the consumer cancels the pool once every input has its result."""
         while True:
-            job = await self._jobs.get()
-            if self._jobs.qsize() <= self._workers_count // 2:
+            jobs = self._jobs
+            job = jobs.popleft() if jobs else await self._next_job()
+            if self._refilling and len(jobs) <= self._workers_count // 2:
+                self._refilling = False
                 self._room.set()
             try:
-                await self._handle(job)
+                if job.resolve is not None and not await self._resolved(job):
+                    continue
+                if self._abort is not None:
+                    self._emit(self._aborted(job))
+                elif not self._claim(job):
+                    await self._fetch(job)
             except Exception as exc:  # a bug of ours: the consumer raises it rather than wait forever
                 self._failure = exc
                 self._changed.set()
                 return
 
-    async def _handle(self, job: _Job) -> None:
-        if job.resolve is not None:
-            try:
-                job.item_id = await job.resolve(job.input)
-            except Exception as exc:  # one input's failure is its result
-                self._emit(BatchResult(job.input, None, None, self._as_error(exc, job.index), 0, job.index))
+    def _put(self, job: _Job) -> None:
+        self._jobs.append(job)
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        idle = self._idle
+        while idle:
+            waiter = idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
                 return
-        assert job.item_id is not None
-        if self._abort is not None:
-            self._emit(self._aborted(job))
-        elif not self._claim(job):
-            await self._fetch(job)
+
+    async def _next_job(self) -> _Job:
+        """The next job, once the reader has put one: a worker waits here only when there is none.
+
+        A plain deque and one future per waiting worker: an ``asyncio.Queue`` costs a dozen calls
+        per job, and most jobs are taken without waiting.
+        """
+        jobs = self._jobs
+        while not jobs:
+            waiter = asyncio.get_running_loop().create_future()
+            self._idle.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled() and jobs:
+                    self._wake_one()  # the wake it was given goes to another worker
+                raise
+        return jobs.popleft()
+
+    async def _resolved(self, job: _Job) -> bool:
+        """Look the input's id up (a short link); on failure its error is its result (False)."""
+        assert job.resolve is not None
+        try:
+            job.item_id = await job.resolve(job.input)
+        except Exception as exc:  # one input's failure is its result
+            self._emit(BatchResult(job.input, None, None, self._as_error(exc, job.index), 0, job.index))
+            return False
+        return True
 
     def _as_error(self, exc: Exception, index: int) -> DouyinError:
         """``exc`` as one input's typed error: itself if it is ours, else wrapped and logged."""
@@ -348,7 +404,8 @@ class BatchRun:
 
     def _before_send(self) -> None:
         """Every attempt: stop if the batch has stopped, or if this one could exceed a budget."""
-        self._stopped_by_caller()
+        if self._stop_event is not None:
+            self._stopped_by_caller()
         if self._abort is not None:
             raise BatchAbortedError(self._abort)
         self._check_budget()
@@ -377,15 +434,16 @@ class BatchRun:
         else:
             assert error is not None
             attempts, billed, possibly_billed = error.attempts, error.billed, error.possibly_billed
-        result = BatchResult(job.input, job.item_id, response, error, attempts, job.index,
-                             billed=billed, possibly_billed=possibly_billed)
+        result = BatchResult(job.input, job.item_id, response, error, attempts, job.index, False,
+                             billed, possibly_billed)
         self._emit(result)
         for duplicate in self._waiting.pop(job.item_id) or ():
             self._emit(self._share(result, duplicate))
         if self._dedupe > 0:
-            self._recent[job.item_id] = result
-            if len(self._recent) > self._dedupe:
-                self._recent.popitem(last=False)
+            self._recent[job.item_id] = result  # never there already: a recent id is not fetched again
+            self._recent_ids.append(job.item_id)
+            if len(self._recent_ids) > self._dedupe:
+                del self._recent[self._recent_ids.popleft()]
 
     def _check_budget(self) -> None:
         """Stop before a send that could exceed the caller's charge limit or the key's quota.
@@ -450,11 +508,6 @@ class BatchIterator(AsyncGenerator[BatchResult, None]):
         await self._results.aclose()
 
 
-async def _aiterate(ids: Ids) -> AsyncIterator[Any]:
-    if isinstance(ids, AsyncIterable):
-        async for value in ids:
-            yield value
-    else:
-        for value in ids:
-            yield value
+_END = object()
+"""The end of the input."""
 

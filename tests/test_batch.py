@@ -375,3 +375,22 @@ async def test_aclosing_stops_it_the_same_way() -> None:
         settled = emu.stats.requests
         await asyncio.sleep(0.5)
         assert emu.stats.requests == settled <= 8
+
+
+async def test_a_waiting_worker_cancelled_after_its_wake_hands_the_wake_on() -> None:
+    """Two workers wait for a job; the one woken for it is cancelled before it runs: the other
+    takes the job, so no job is left behind by a wake that went nowhere."""
+    from douyin_async._fanout import BatchRun, _Job
+
+    async with DouyinClient(KEY, SECRET, base_url="http://127.0.0.1:9/douyin", rate_limit=None) as client:
+        run = BatchRun(client._gateway, [], parse=str, cache=None, lang=None, ordered=False, concurrency=2,
+                       max_billed_calls=None, respect_quota=False, dedupe=0, progress=None)
+        first = asyncio.create_task(run._next_job())
+        second = asyncio.create_task(run._next_job())
+        await asyncio.sleep(0)  # both wait
+        job = _Job(0, "1", "1")
+        run._put(job)  # wakes the first
+        first.cancel()
+        assert await asyncio.wait_for(second, 1) is job
+        with pytest.raises(asyncio.CancelledError):
+            await first

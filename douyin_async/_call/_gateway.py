@@ -71,10 +71,12 @@ class _Call:
         "item_id",
         "lang",
         "ledger",
+        "listening",
         "possibly_billed",
         "refetch",
         "sent",
         "started",
+        "timed",
         "unvouched",
     )
 
@@ -86,7 +88,11 @@ class _Call:
         self.before_send, self.after_send = before_send, after_send
         self.ledger, self.refetch = ledger, refetch
         self.sent = self.billed = self.possibly_billed = 0
-        self.started = time.monotonic()
+        self.listening = ledger.listening
+        """Whether anyone listens for this call's events: asked once, not at every step."""
+        self.timed = self.listening or log.isEnabledFor(logging.DEBUG)
+        """Whether an event or a debug line will say how long things took: else no clock is read."""
+        self.started = time.monotonic() if self.timed else 0.0
         self.unvouched = False
         """Whether an answer to this call came without an envelope from a mirror never seen to send one."""
 
@@ -102,7 +108,7 @@ class _Call:
 
     def ended(self, error: BaseException | None) -> None:
         """The call is over: its event, for whoever listens."""
-        if self.ledger.listening:
+        if self.listening:
             duration = time.monotonic() - self.started
             self.ledger.emit(lambda: CallEnded(
                 self.item_id, self.sent, self.billed, self.possibly_billed, error is None,
@@ -261,7 +267,8 @@ class Gateway:
         """
         mirror = self.mirror
         throttle = self.throttle
-        asked = time.monotonic()
+        timed = call.timed
+        asked = time.monotonic() if timed else 0.0
         ticket = await throttle.acquire()
         outcome = Outcome.NO_ANSWER
         charge: Charge | None = None
@@ -282,8 +289,9 @@ class Gateway:
                 call.before_send()
             call.sent += 1
             charge = Charge.POSSIBLY_BILLED  # until an answer says otherwise
-            sent_at = time.monotonic()
-            if call.ledger.listening:
+            if timed:
+                sent_at = time.monotonic()
+            if call.listening:
                 waited = sent_at - asked
                 call.ledger.emit(lambda: AttemptStarted(call.item_id, call.sent, self.hosts[mirror], waited))
             answer = await self.transport.send(request)
@@ -309,14 +317,15 @@ class Gateway:
             charge, ended = charge_of(failure), failure
             self._next_mirror_after(mirror, failure)
         finally:
-            before = throttle.limits if call.ledger.listening else None
+            before = throttle.limits if call.listening else None
             try:
                 await throttle.release(ticket, outcome)
             finally:  # recorded even when the release fails (a shared throttle's store gone)
                 if charge is not None:
                     call.charged(charge, outcome is Outcome.LIMITED)
-                    self._record(call, mirror, charge, answer, ended, sent_at - asked,
-                                 time.monotonic() - sent_at, before)
+                    if timed:
+                        self._record(call, mirror, charge, answer, ended, sent_at - asked,
+                                     time.monotonic() - sent_at, before)
         raise failure
 
     def _record(
@@ -324,11 +333,9 @@ class Gateway:
         ended: ItemGetVideoResponse | DouyinError | None, waited: float, duration: float,
         before: ThrottleLimits | None,
     ) -> None:
-        """An attempt's event and debug line, built only for a listener or a debug log; and the
-        limits' event when the throttle moved them."""
-        listening = call.ledger.listening
-        if not listening and not log.isEnabledFor(logging.DEBUG):
-            return
+        """An attempt's event and debug line, made only for a listener or a debug log (a call
+        ``timed``); and the limits' event when the throttle moved them."""
+        listening = call.listening
         if isinstance(ended, ItemGetVideoResponse):
             code, error, request_id = "0000", None, ended.request_id or None
         elif isinstance(ended, ApiError):

@@ -35,17 +35,21 @@ from ._quota import parse_quota
 
 
 class _Envelope(msgspec.Struct, gc=False):
-    """The well-formed wire shape, loose only where the seed itself is: item, error_code, times."""
+    """The well-formed wire shape, loose only where the seed itself is: item, error_code, times.
+
+    Its fields come in the order the gateway sends them: msgspec matches a key fastest when it
+    is the field after the last one matched.
+    """
 
     item: Video | list[Video] | None = None
-    error_code: str | int = ""
     error: str = ""
     reason: str = ""
-    request_id: str = ""
-    execution_time: float | str | None = None
-    server_time: str = ""
+    error_code: str | int = ""
     cache: int | str = 0
     api_info: str = ""
+    execution_time: float | str | None = None
+    server_time: str = ""
+    request_id: str = ""
 
 
 _NULL = msgspec.Raw(b"null")

@@ -23,8 +23,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from .inputs import write_ids
+from .inputs import FIRST_ID, write_ids
 
 HEADER = ["OUT", "runs", "wall s (median)", "CPU s (median)", "ids/s", "wall vs jsonl (median of rounds)"]
 FORMATS = ("videos.jsonl", "videos.csv", "videos.sqlite", "videos.parquet", "postgres")
@@ -118,6 +119,38 @@ def run(base_url: str, *, count: int, rounds: int, formats: tuple[str, ...] = FO
         rows.append([label, str(len(walls[name])), f"{wall:.1f}", f"{statistics.median(cpus[name]):.1f}",
                      f"{count / wall:,.0f}", f"{statistics.median(ratios):.2f}"])
     return rows
+
+
+async def killed_twice(out: str, count: int, stored: Any, runs: Any) -> dict[str, Any]:
+    """SIGKILL a run at a third and at two thirds of ``count`` ids, rerun to the end: what was billed,
+    what the runs table says, what was asked twice. ``stored(work)`` counts the videos in OUT so far,
+    ``runs(work)`` reads the runs table."""
+    import asyncio
+    import signal
+
+    from douyin_async.emulator import Emulator
+
+    with tempfile.TemporaryDirectory(prefix="douyin-bench-kill-") as scratch:
+        work = Path(scratch)
+        write_ids(work / "ids.txt", count)
+        env = {**os.environ, "DOUYIN_API_KEY": "k", "DOUYIN_API_SECRET": "s"}
+        async with Emulator(fast=True, keys={"k": "s"}) as emu:
+            args = [sys.executable, "-m", "douyin_async", "batch", "ids.txt", "-o", out, "--base-url", emu.base_url,
+                    "--no-progress", "--rate", "0", "--concurrency", "64"]
+            found = sum(emu.expected_item(str(FIRST_ID + n * 7919)) is not None for n in range(count))
+            for mark in (found // 3, 2 * found // 3):
+                process = await asyncio.create_subprocess_exec(*args, cwd=work, env=env, stdout=subprocess.DEVNULL,
+                                                               stderr=subprocess.DEVNULL)
+                while await asyncio.to_thread(stored, work) < mark and process.returncode is None:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+                process.send_signal(signal.SIGKILL)
+                await process.wait()
+            last = await asyncio.create_subprocess_exec(*args, cwd=work, env=env, stdout=subprocess.PIPE,
+                                                        stderr=subprocess.PIPE)
+            _, err = await last.communicate()
+            return {"charged": emu.stats.charged, "ids": count, "found": found, "stored": stored(work),
+                    "runs": runs(work),
+                    "note": [line for line in err.decode().splitlines() if line.startswith("note: run")]}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,10 +104,10 @@ async def cmd_batch(args: argparse.Namespace) -> int:
         raise UsageError(f"-o {args.output}: cannot write it: {exc.strerror or exc}") from None
     except StorageError as exc:
         raise UsageError(f"-o {shown(args.output)}: {_foreign(exc)}") from None
-    for run_id, in_flight in journal.unfinished:
-        print(f"note: run {run_id} of -o {shown(args.output)} did not finish (killed?): {plural(in_flight, 'request')} "
-              "it had in flight may have been billed without their answers being stored; those ids are asked "
-              "again", file=sys.stderr)
+    for run_id, lost in journal.unfinished:
+        print(f"note: run {run_id} of -o {shown(args.output)} did not finish (killed?): it may have paid for "
+              f"calls whose answers it never stored ({lost} at its last commit, and those it made after); "
+              "those ids are asked again", file=sys.stderr)
     try:
         code = await _run(args, journal, plan)
     except BaseException as exc:

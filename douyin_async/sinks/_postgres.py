@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from ..errors import ForeignStoreError, InvalidSettingError, StorageError
 from ._sink import Sink, StoredFailure
-from ._tables import DEFAULT_TABLE, FAILURE_COLUMNS, TOTAL_FIELDS, VIDEO_COLUMNS, Stored, changes_of, now, utc
+from ._tables import DEFAULT_TABLE, FAILURE_COLUMNS, TOTAL_FIELDS, VIDEO_COLUMNS, Stored, changes_of, now, unstored, utc
 
 CONNECT_SECONDS = 10.0
 COMMAND_SECONDS = 60.0
@@ -114,9 +114,9 @@ class PostgresSink(Sink):
                 await connection.execute(f"CREATE TABLE IF NOT EXISTS {table} ({spec})")
             host = socket.gethostname()
             running = await connection.fetch(
-                f"SELECT run_id, pid, in_flight FROM {tables.runs} WHERE status = 'running' AND host = $1 "
-                "ORDER BY run_id FOR UPDATE", host)
-            self.unfinished = [(row["run_id"], row["in_flight"]) for row in running if not _alive(row["pid"])]
+                f"SELECT run_id, pid, {unstored(tables, 'r.run_id')} AS lost FROM {tables.runs} r "
+                "WHERE status = 'running' AND host = $1 ORDER BY run_id", host)
+            self.unfinished = [(row["run_id"], max(0, row["lost"])) for row in running if not _alive(row["pid"])]
             if self.unfinished:
                 await connection.execute(f"UPDATE {tables.runs} SET status = 'killed' WHERE run_id = ANY($1::bigint[])",
                                          [run for run, _ in self.unfinished])

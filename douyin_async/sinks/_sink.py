@@ -61,8 +61,9 @@ class Sink:
         """What the run's row records of how it was run (never credentials)."""
         self.run_id: int | None = None
         self.unfinished: list[tuple[int, int]] = []
-        """Earlier runs found unfinished when this one opened: ``(run_id, in_flight)``; their
-        requests in flight may have been billed without their answers being stored."""
+        """Earlier runs found unfinished (killed) when this one opened: ``(run_id, calls)``, where
+        ``calls`` may have been billed without their answers being stored (in flight, or answered
+        and not yet committed, at the run's last commit): their ids are asked again."""
         self._queue: asyncio.Queue[Stored | _Flush] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._failed: StorageError | None = None

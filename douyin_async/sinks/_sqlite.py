@@ -30,6 +30,7 @@ from ._tables import (
     changes_of,
     iso_utc,
     now,
+    unstored,
 )
 
 APPLICATION_ID = 0x44594153
@@ -101,8 +102,9 @@ class SQLiteSink(Sink):
             runs = self.tables.runs
             # This process holds the file (the command line locks it), or none is running: a run
             # still marked running died without closing.
-            self.unfinished = list(db.execute(
-                f"SELECT run_id, in_flight FROM {runs} WHERE status = 'running' ORDER BY run_id"))
+            self.unfinished = [(run_id, max(0, lost)) for run_id, lost in db.execute(
+                f"SELECT run_id, {unstored(self.tables, 'r.run_id')} FROM {runs} r WHERE status = 'running' "
+                "ORDER BY run_id")]
             db.execute(f"UPDATE {runs} SET status = 'killed' WHERE status = 'running'")
             names = ", ".join(row)
             cursor = db.execute(f"INSERT INTO {runs} ({names}) VALUES ({', '.join('?' * len(row))})",

@@ -88,6 +88,15 @@ class Tables:
         return {self.videos: VIDEO_COLUMNS, self.failures: FAILURE_COLUMNS, self.runs: RUN_COLUMNS}
 
 
+def unstored(tables: Tables, run_id: str) -> str:
+    """SQL for the calls run ``run_id`` (an SQL expression) may have paid for whose answer it did not
+    store: what its ledger counted at its last commit, and what it had in flight or queued then,
+    less what its stored rows say they cost. For a run killed since: the ids asked again."""
+    return (f"(SELECT billed + possibly_billed + in_flight FROM {tables.runs} WHERE run_id = {run_id})"
+            f" - (SELECT coalesce(sum(billed), 0) FROM {tables.videos} WHERE run_id = {run_id})"
+            f" - (SELECT coalesce(sum(billed + possibly_billed), 0) FROM {tables.failures} WHERE run_id = {run_id})")
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
 

@@ -19,7 +19,7 @@ import msgspec
 from .errors import DouyinError
 
 MASK = "***"
-_SECRET_PARAMS = re.compile(r"(?i)\b(key|secret|api_key|apikey|token|password|passwd)=([^&\s#'\"<>]*)")
+_SECRET_PARAMS = re.compile(r"(?i)\b(key|secret|api_key|apikey|token|password|passwd|sslpassword)=([^&\s#'\"<>]*)")
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)\S*@")
 """The ``user:password@`` of a URL (a Redis or proxy address), up to its last ``@``: a password
 may hold ``@``, ``/`` or ``?`` that its owner did not escape."""

@@ -147,6 +147,13 @@ MISTAKES: list[tuple[str, list[str], str]] = [
      "--format csv: -o postgresql://***@127.0.0.1:9/db is a PostgreSQL database; drop --format"),
     ("postgres out unreachable", ["batch", "ids.txt", "-o", "postgresql://me:hunter2@127.0.0.1:9/db", *EMU],
      "-o postgresql://***@127.0.0.1:9/db: cannot connect"),
+    ("postgres out with a key password unreachable",
+     ["batch", "ids.txt", "-o", "postgresql://me@127.0.0.1:9/db?sslpassword=hunter2", *EMU],
+     "-o postgresql://***@127.0.0.1:9/db?sslpassword=***: cannot connect"),
+    ("postgres url that cannot be read", ["batch", "ids.txt", "-o", "postgresql://me:hunter2@[::1:5432/db", *EMU],
+     "-o postgresql://***@[::1:5432/db: give a PostgreSQL URL"),
+    ("sqlite out of another program with a view only", ["batch", "ids.txt", "-o", "view.sqlite", *EMU],
+     "-o view.sqlite: a SQLite database of another program"),
     ("otel exporter missing", ["batch", "ids.txt", "-o", "out.jsonl", "--download", "media", *EMU, "--otel"],
      "no traces exporter named 'nosuchexporter'"),
 ]
@@ -174,7 +181,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "theirs.parquet").write_bytes(b"PAR1 someone's table PAR1")
     (tmp_path / "notes.db").write_text("my notes\n")
     for name, schema in (("theirs.sqlite", "CREATE TABLE notes (body TEXT)"), ("theirs.db", "CREATE TABLE t (x)"),
-                         ("altered.sqlite", "PRAGMA application_id = 1146700115; CREATE TABLE videos (x TEXT)")):
+                         ("altered.sqlite", "PRAGMA application_id = 1146700115; CREATE TABLE videos (x TEXT)"),
+                         ("view.sqlite", "CREATE VIEW v AS SELECT 1")):
         database = sqlite3.connect(tmp_path / name)
         database.executescript(schema)
         database.close()

@@ -179,6 +179,32 @@ def test_parquet_without_pyarrow_is_one_line(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == ["ids.txt"]
 
 
+def test_parquet_with_a_pyarrow_that_cannot_be_imported_is_one_line_before_anything_is_sent(tmp_path: Path) -> None:
+    (tmp_path / "ids.txt").write_text("7092264344980868359\n")
+    broken = tmp_path / "broken"
+    (broken / "pyarrow").mkdir(parents=True)
+    (broken / "pyarrow" / "__init__.py").write_text("raise ImportError('numpy ABI mismatch')\n")
+    env = {**ENV, "PYTHONPATH": str(broken)}
+    done = subprocess.run([sys.executable, "-m", "douyin_async", "batch", "ids.txt", "-o", "v.parquet", "--emulator"],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    assert done.returncode == 2, done.stderr
+    assert "needs pyarrow: pip install 'douyin-async[parquet]' (it is installed, but importing it failed: numpy ABI" \
+        in done.stderr
+    assert sorted(os.listdir(tmp_path)) == ["broken", "ids.txt"]
+
+
+async def test_a_run_killed_before_its_first_commit_is_noted_with_a_number(tmp_path: Path) -> None:
+    out = tmp_path / "videos.sqlite"
+    program = ("import asyncio, os, sys; from douyin_async.sinks import SQLiteSink\n"
+               "async def main():\n    await SQLiteSink(sys.argv[1]).open()\n    os._exit(0)\nasyncio.run(main())")
+    subprocess.run([sys.executable, "-c", program, str(out)], check=True, timeout=60, env=ENV)  # noqa: ASYNC221
+    (tmp_path / "ids.txt").write_text("7092264344980868359\n")
+    async with Emulator(fast=True, keys=KEYS) as emu:
+        done = await run("batch", str(tmp_path / "ids.txt"), "-o", str(out), "--base-url", emu.base_url)
+    assert done.returncode == 0, done.stderr
+    assert "note: run 1 of -o" in done.stderr and "(0 at its last commit" in done.stderr, done.stderr
+
+
 def _file_size_limit(limit: int) -> Callable[[], None]:
     def apply() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead of killing
@@ -241,12 +267,12 @@ async def test_a_database_locked_mid_run_stops_it_and_the_rerun_continues(tmp_pa
 
 
 async def test_a_second_run_on_one_sqlite_out_stops_at_once(tmp_path: Path) -> None:
-    wanted = ids(300)
+    wanted = ids(600)
     source = tmp_path / "ids.txt"
     source.write_text("\n".join(wanted) + "\n")
     out = tmp_path / "videos.sqlite"
     async with Emulator(fast=True, keys=KEYS) as emu:
-        emu.config.latency = 0.02
+        emu.config.latency = 0.05
         args = ("batch", str(source), "-o", str(out), "--base-url", emu.base_url)
         first = await _spawn(*args)
         while count_in(out) < 10:
@@ -257,7 +283,7 @@ async def test_a_second_run_on_one_sqlite_out_stops_at_once(tmp_path: Path) -> N
         assert second.returncode == 2, second.stderr
         assert "another douyin-async run is writing it" in second.stderr
         assert first.returncode == 1
-        assert emu.stats.requests == 300  # the second sent nothing
+        assert emu.stats.requests == 600  # the second sent nothing
 
 
 async def test_a_failed_download_is_kept_in_the_table_and_tried_again(tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -138,28 +140,94 @@ async def test_a_lock_held_too_long_stops_the_sink_with_a_typed_error(tmp_path: 
             await sink.close("failed", quiet=True)
 
 
-@pytest.mark.parametrize("kind", ["another program's", "other columns", "not sqlite"])
+def _pending_wal(path: Path) -> None:
+    """Another program's WAL database whose last transaction is still in its -wal file (it died)."""
+    program = ("import os, sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute('pragma journal_mode=wal'); "
+               "db.execute('pragma wal_autocheckpoint=0'); db.execute('create table t(a)'); "
+               "db.execute('insert into t values (1)'); db.commit(); os._exit(0)")
+    subprocess.run([sys.executable, "-c", program, str(path)], check=True, timeout=30)
+
+
+@pytest.mark.parametrize("kind", ["another program's", "other columns", "not sqlite", "a view only", "user_version",
+                                  "pending WAL"])
 async def test_a_database_that_is_not_ours_is_refused_and_left_as_it_was(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "theirs.sqlite"
     if kind == "not sqlite":
         path.write_text("my notes\n")
+    elif kind == "pending WAL":
+        _pending_wal(path)
+    elif kind in ("a view only", "user_version"):
+        database = sqlite3.connect(path)
+        database.execute("CREATE VIEW v AS SELECT 1" if kind == "a view only" else "PRAGMA user_version = 7")
+        database.close()
     else:
         database = sqlite3.connect(path)
         database.executescript("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine')" if kind ==
                                "another program's" else "PRAGMA application_id = 1146700115; CREATE TABLE runs (x)")
         database.close()
-    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    def files() -> dict[str, str]:  # -shm is SQLite's shared index of the WAL, rewritten by any reader
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()
+                if not p.name.endswith("-shm")}
+
+    before = files()
     with pytest.raises(ForeignStoreError):
         await SQLiteSink(path).open()
     with pytest.raises(ForeignStoreError):
         [item_id async for item_id in SQLiteSink(path).done_ids()]
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["theirs.sqlite"]  # no -wal, no -journal
+    assert files() == before
 
 
-def test_a_table_name_must_be_plain() -> None:
+def test_a_table_name_must_be_plain_and_a_path_a_file() -> None:
     with pytest.raises(ValueError, match="table="):
         SQLiteSink("x.sqlite", table="videos; DROP TABLE runs")
+    with pytest.raises(ValueError, match="give a file"):
+        SQLiteSink(":memory:")
+
+
+async def test_one_sqlite_file_has_one_sink_at_a_time_and_a_reopened_one_counts_afresh(tmp_path: Path) -> None:
+    path = tmp_path / "videos.sqlite"
+    async with Emulator(fast=True, keys={KEY: SECRET}) as emulator, client_for(emulator) as client:
+        response = await client.item_get_video(SEED_ID)
+        sink = SQLiteSink(path)
+        async with sink:
+            with pytest.raises(StorageError, match="another douyin-async run is writing it"):
+                await SQLiteSink(path).open()
+            await sink.write(BatchResult(SEED_ID, SEED_ID, response, None, 1, 0, billed=1))
+        async with sink:  # the same sink again: a new run, counted from nothing
+            pass
+    assert rows(path, "SELECT status, fetched FROM runs ORDER BY run_id") == [("done", 1), ("done", 0)]
+
+
+async def test_a_stuck_commit_holds_writes_back_instead_of_paying_on(tmp_path: Path) -> None:
+    """A commit that waits on another program's lock: after a second, write() waits for it."""
+    path = tmp_path / "videos.sqlite"
+    async with Emulator(fast=True, keys={KEY: SECRET}) as emulator, client_for(emulator) as client:
+        response = await client.item_get_video(SEED_ID)
+        async with SQLiteSink(path) as sink:
+            other = sqlite3.connect(path, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            try:
+                await sink.write(BatchResult(SEED_ID, SEED_ID, response, None, 1, 0, billed=1))
+                await asyncio.sleep(1.5)  # the writer is stuck on the lock
+                later = asyncio.create_task(sink.write(BatchResult(SEED_ID, SEED_ID, response, None, 1, 0)))
+                await asyncio.sleep(0.5)
+                assert not later.done()  # held back while the commit is stuck
+            finally:
+                other.execute("ROLLBACK")
+                other.close()
+            await asyncio.wait_for(later, 10)  # and let go once it goes through
+        assert rows(path, "SELECT count(*) FROM videos") == [(1,)]
+
+
+def test_a_postgres_url_shows_no_password_in_any_form() -> None:
+    for url in ("postgresql://u@h/db?password=REPRSECRET", "postgresql://u@h/db?sslpassword=REPRSECRET",
+                "postgres://u:REPR%40SECRET@h:5/db", "postgresql://u:REPR@SECRET@h/db"):
+        sink = PostgresSink(url)
+        assert "REPR" not in repr(sink) and "SECRET" not in sink.shown_url, repr(sink)
+    for unreadable in ("postgresql://u:REPRSECRET@[::1:5432/db", "postgresql://u:REPR/SECRET@h/db"):
+        with pytest.raises(ValueError, match="give a PostgreSQL URL") as caught:
+            PostgresSink(unreadable)
+        assert "SECRET" not in str(caught.value)
 
 
 async def test_postgres_sink_stores_and_never_shows_its_password(shared_postgres: PostgresServer) -> None:
@@ -185,6 +253,23 @@ async def test_postgres_sink_stores_and_never_shows_its_password(shared_postgres
     assert "cannot connect" in str(caught.value)
     assert PASSWORD not in str(caught.value) + repr(caught.value)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+async def test_a_role_that_may_only_write_uses_tables_made_before(shared_postgres: PostgresServer) -> None:
+    """A fleet's application role without CREATE on the schema: the tables exist, it writes them."""
+    shared_postgres.psql("CREATE SCHEMA app; CREATE ROLE writer LOGIN")
+    owner = PostgresSink(shared_postgres.url() + "?search_path=app", table="fleet_rw")
+    await owner.open()
+    await owner.close()
+    shared_postgres.psql("GRANT USAGE ON SCHEMA app TO writer; "
+                         "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO writer; "
+                         "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA app TO writer")
+    url = f"postgresql://writer@127.0.0.1:{shared_postgres.port}/postgres?search_path=app"
+    async with Emulator(fast=True, keys={KEY: SECRET}) as emulator, client_for(emulator) as client, \
+            PostgresSink(url, table="fleet_rw") as sink:
+        async for result in client.iter_videos(ids(5)):
+            await sink.write(result)
+    assert shared_postgres.psql("SELECT count(*) FROM app.fleet_rw_runs WHERE status = 'done'").strip() == "2"
 
 
 async def test_two_postgres_sinks_on_one_table_keep_each_video_once(shared_postgres: PostgresServer) -> None:

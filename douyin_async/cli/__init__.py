@@ -18,7 +18,6 @@ import traceback
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from .. import DEFAULT_SHORT_LINK_HOSTS, ENV_KEY, ENV_SECRET, DouyinError, InvalidSettingError
 from ..emulator import config_from_args
@@ -118,7 +117,7 @@ def _prepare_batch(args: argparse.Namespace) -> None:
     if args.output == "-":
         checks.fail("-o -: OUT must be a file, which a rerun reads to skip what is done; give a file name")
     args.built_path = args.built_format = args.errors_path = None
-    if urlsplit(args.output).scheme in PostgresSink.SCHEMES:
+    if args.output.partition("://")[0].lower() in PostgresSink.SCHEMES:
         _prepare_postgres(args)
     else:
         _prepare_file(args, errors=args.errors)
@@ -188,10 +187,11 @@ def _prepare_tables(args: argparse.Namespace) -> None:
     try:
         args.failures_table = sink_for(args).tables.failures
     except InvalidSettingError as exc:
-        checks.fail(checks.setting_message(exc))
+        message = str(exc)
+        checks.fail(f"-o {args.output}: {message[5:]}" if message.startswith("url: ") else checks.setting_message(exc))
 
 
-BUILT = {"xlsx": ("csv", "openpyxl", "workbook"), "parquet": ("sqlite", "pyarrow", "Parquet file")}
+BUILT = {"xlsx": ("csv", "openpyxl", "workbook"), "parquet": ("sqlite", "pyarrow.parquet", "Parquet file")}
 """Outputs rebuilt whole from a journal at the end of each run: the journal's format, the module
 they need (the extra of the same name as the format installs it), and what they are called."""
 
@@ -199,8 +199,12 @@ they need (the extra of the same name as the format installs it), and what they 
 def _prepare_built(args: argparse.Namespace, kind: str) -> None:
     """OUT.xlsx or OUT.parquet: the run writes the journal beside it, which is then what OUT means below."""
     journal_format, module, noun = BUILT[kind]
-    if importlib.util.find_spec(module) is None:
-        checks.fail(f"-o {args.output}: writing .{kind} needs {module}: pip install 'douyin-async[{kind}]'")
+    try:  # imported, not only found: an install that cannot be imported fails here, before anything is paid for
+        importlib.import_module(module)
+    except ImportError as exc:
+        missing = module.partition(".")[0]
+        why = "" if exc.name in (missing, module) else f" (it is installed, but importing it failed: {exc})"
+        checks.fail(f"-o {args.output}: writing .{kind} needs {missing}: pip install 'douyin-async[{kind}]'{why}")
     built = args.output_path.resolve()  # a link to it shares its journal, and its lock
     journal = built.with_name(f"{built.name}.{'csv' if journal_format == 'csv' else 'sqlite'}")
     if built.exists() and not journal.exists():

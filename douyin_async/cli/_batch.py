@@ -142,8 +142,9 @@ async def _finish(args: argparse.Namespace, journal: AnyJournal, status: str) ->
             return True
         try:
             rows = (write_parquet if args.built_format == "parquet" else write_workbook)(args.output_path, built)
-        except OSError as exc:
-            print(f"douyin-async batch: -o {args.output}: cannot write it ({exc.strerror or exc}); its results "
+        except Exception as exc:  # a full disk, or the library failing on this data: the journal holds it all
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+            print(f"douyin-async batch: -o {args.output}: cannot write it ({why}); its results "
                   f"are safe in {args.output_path.name}, and a rerun writes it again", file=sys.stderr)
             return False
         print(f"wrote {args.output}: {plural(rows, 'result')}, from {args.output_path.name} (keep it: a rerun "

@@ -13,13 +13,12 @@ import argparse
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import Any, ClassVar
 
 from .. import BatchResult, DouyinClient
-from .._locks import lock
 from ..sinks import PostgresSink, Sink, SQLiteSink
 from ._checks import shown
-from ._journal import PERMANENT_ERRORS, Journal, RunLockedError, failure_key
+from ._journal import PERMANENT_ERRORS, Journal, failure_key
 from ._keys import KeySet
 from ._output import Output, quoted_input
 
@@ -54,7 +53,6 @@ class StoreJournal:
     def __init__(self, sink: Sink, lock_path: Path | None) -> None:
         self.sink, self._lock_path = sink, lock_path
         self.done, self.failures, self.permanent = KeySet(), KeySet(), KeySet()
-        self._lock: IO[bytes] | None = None
         self._seen: tuple[int, int] | None = None
 
     async def load(self) -> None:
@@ -83,17 +81,12 @@ class StoreJournal:
         return sum(stat.st_size for stat in stats), max((stat.st_mtime_ns for stat in stats), default=0)
 
     async def open(self) -> bool:
-        """Lock a SQLite OUT, make the tables and this run's row; True when OUT changed since ``load``."""
-        if self._lock_path is not None:
-            self._lock = open(self._lock_path, "ab")  # noqa: SIM115, ASYNC230 - closed after the database
-            if not lock(self._lock, wait=False):
-                self._lock.close()
-                self._lock = None
-                raise RunLockedError(str(self._lock_path))
+        """Make the tables and this run's row (a SQLite sink locks its file); True when OUT changed
+        since ``load`` (another run wrote it in between)."""
         changed = self._stamp() != self._seen
+        await self.sink.open()
         if changed:
             await self.load()
-        await self.sink.open()
         return changed
 
     def watch(self, client: DouyinClient) -> None:
@@ -129,16 +122,11 @@ class StoreJournal:
                 yield key.removeprefix("download:")
 
     async def commit(self, status: str) -> None:
-        """Commit what is queued and end the run's row with ``status``; OUT stays locked."""
+        """Commit what is queued, end the run's row with ``status``, and let OUT go."""
         await self.sink.close(status, quiet=status != "done")
 
     async def close(self, status: str = "done") -> None:
-        try:
-            await self.commit(status)
-        finally:
-            if self._lock is not None:
-                self._lock.close()
-                self._lock = None
+        await self.commit(status)
 
 
 AnyJournal = Journal | StoreJournal

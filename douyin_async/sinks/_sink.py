@@ -32,6 +32,9 @@ MAX_PENDING = 1000
 is queued, so this bounds what a rerun asks again beyond the requests in flight."""
 MAX_COMMIT = 2000
 """Results committed in one transaction at most."""
+STALLED = 1.0
+"""Seconds a commit may take before ``write`` waits for it: a database that is locked or gone must
+not let the batch go on paying for answers it cannot keep."""
 TICK = 1.0
 """Seconds between updates of the run's row while no result comes (retries still cost money)."""
 
@@ -71,6 +74,10 @@ class Sink:
         self._client: Any = None
         self._counts = {"fetched": 0, "failed": 0}
         self._written_totals: tuple[int, ...] | None = None
+        self._committing: float | None = None
+        """When the commit under way began (``time.monotonic``)."""
+        self._progress: asyncio.Event | None = None
+        """Set whenever a commit ends, well or not."""
 
     # -- the backend's part ---------------------------------------------------------------------
 
@@ -128,6 +135,8 @@ class Sink:
         """Connect, check and create the tables, and start this run's row and the writer."""
         if self._writer is not None:
             return
+        self._counts = {"fetched": 0, "failed": 0}
+        self._written_totals = None
         try:
             await self._connect()
             self.run_id = await self._prepare()
@@ -138,6 +147,7 @@ class Sink:
             await self._disconnect()
             raise self._wrap(exc, "cannot open it") from None
         self._queue = asyncio.Queue(MAX_PENDING)
+        self._progress = asyncio.Event()
         self._writer = asyncio.create_task(self._drain())
 
     def watch(self, client: Any) -> None:
@@ -178,10 +188,13 @@ class Sink:
         return self.run_id
 
     async def _put(self, record: Stored | _Flush) -> None:
+        if self._queue is None or self._progress is None:
+            raise StorageError("the sink is not open: use it as `async with`, or await open() first")
+        while self._failed is None and self._committing is not None and \
+                time.monotonic() - self._committing > STALLED:
+            await self._progress.wait()
         if self._failed is not None:
             raise self._failed
-        if self._queue is None:
-            raise StorageError("the sink is not open: use it as `async with`, or await open() first")
         await self._queue.put(record)
 
     async def flush(self) -> None:
@@ -213,7 +226,7 @@ class Sink:
                     writer.cancel()
                     await asyncio.gather(writer, return_exceptions=True)
         finally:
-            self._queue = None
+            self._queue = self._progress = None
             await self._disconnect()
 
     # -- the writer ----------------------------------------------------------------------------
@@ -234,12 +247,18 @@ class Sink:
             try:
                 totals = self._tally(records)
                 if self._failed is None and (records or self._changed(totals)):
+                    self._committing = time.monotonic()
+                    assert self._progress is not None
+                    self._progress.clear()
                     await self._commit(records, totals, None)
                     self._written_totals = tuple(totals.values())
             except Exception as exc:
                 if self._failed is None:
                     self._failed = exc if isinstance(exc, StorageError) else self._wrap(exc, "cannot write it")
             finally:
+                self._committing = None
+                if self._progress is not None:
+                    self._progress.set()
                 for _ in batch:
                     queue.task_done()
 
@@ -268,5 +287,5 @@ class Sink:
         """The first values of this run's row."""
         return {
             "started_at": now(), "status": "running", "host": socket.gethostname(), "pid": os.getpid(),
-            "settings": msgspec.json.encode(self.settings).decode(),
+            **dict.fromkeys(TOTAL_FIELDS, 0), "settings": msgspec.json.encode(self.settings).decode(),
         }

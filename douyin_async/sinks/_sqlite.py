@@ -16,9 +16,10 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
-from ..errors import ForeignStoreError, StorageError
+from .._locks import lock
+from ..errors import ForeignStoreError, InvalidSettingError, StorageError
 from ._sink import Sink, StoredFailure
 from ._tables import (
     DEFAULT_TABLE,
@@ -55,8 +56,12 @@ class SQLiteSink(Sink):
         self, path: str | os.PathLike[str], *, table: str = DEFAULT_TABLE, settings: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(table=table, settings=settings)
-        self.path = Path(path)
+        if str(path) == ":memory:" or str(path).startswith("file:"):
+            raise InvalidSettingError(f"path={str(path)!r}: give a file; results kept in memory are lost, and paid "
+                                      "for again, by the next run")
+        self.path = Path(path).absolute()  # never one of SQLite's special names
         self._db: sqlite3.Connection | None = None
+        self._lock: IO[bytes] | None = None
         self._thread: ThreadPoolExecutor | None = None
 
     _time = staticmethod(iso_utc)
@@ -74,6 +79,12 @@ class SQLiteSink(Sink):
 
     def _connect_here(self) -> None:
         check_ours(self.path, self.tables)
+        self._lock = open(self.path, "ab")  # noqa: SIM115 - closed after the database, in _disconnect
+        if not lock(self._lock, wait=False):
+            self._lock.close()
+            self._lock = None
+            raise StorageError(f"{self.path}: another douyin-async run is writing it; wait for it to finish, or "
+                               "give another file")
         self._db = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False)
 
     async def _prepare(self) -> int:
@@ -100,9 +111,8 @@ class SQLiteSink(Sink):
                     primary = "item_id" if table == self.tables.videos else key
                     db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({spec}, PRIMARY KEY ({primary}))")
             runs = self.tables.runs
-            # This process holds the file (the command line locks it), or none is running: a run
-            # still marked running died without closing.
-            self.unfinished = [(run_id, max(0, lost)) for run_id, lost in db.execute(
+            # This sink holds the file's lock: a run still marked running died without closing.
+            self.unfinished = [(run_id, max(0, lost or 0)) for run_id, lost in db.execute(
                 f"SELECT run_id, {unstored(self.tables, 'r.run_id')} FROM {runs} r WHERE status = 'running' "
                 "ORDER BY run_id")]
             db.execute(f"UPDATE {runs} SET status = 'killed' WHERE status = 'running'")
@@ -145,6 +155,9 @@ class SQLiteSink(Sink):
         if db is not None:
             await asyncio.get_running_loop().run_in_executor(thread, db.close)
         thread.shutdown(wait=False)
+        if self._lock is not None:  # after the database: closing it drops SQLite's own locks on the file
+            self._lock.close()
+            self._lock = None
 
     def _wrap(self, exc: BaseException, doing: str) -> StorageError:
         text = str(exc)
@@ -213,18 +226,25 @@ def check_ours(path: Path, tables: Tables, db: sqlite3.Connection | None = None)
             return False
         if header != SQLiteSink.HEADER:
             raise ForeignStoreError(f"{path}: not a SQLite database; give another file")
-    connection = db or sqlite3.connect(path, timeout=BUSY_SECONDS)
+    try:
+        # Read only: a foreign file's pending WAL is not checkpointed, nor its hot journal rolled back.
+        connection = db or sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=BUSY_SECONDS)
+    except sqlite3.Error as exc:
+        raise ForeignStoreError(f"{path}: not a SQLite database we can read ({exc}); give another file") from None
     try:
         application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        objects = connection.execute("SELECT type, name FROM sqlite_master").fetchall()
         found = {name: [row[1] for row in connection.execute(f"PRAGMA table_info({name})")]
-                 for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                 for kind, name in objects if kind == "table"}
     except sqlite3.DatabaseError as exc:
         raise ForeignStoreError(f"{path}: not a SQLite database we can read ({exc}); give another file") from None
     finally:
         if db is None:
             connection.close()
     found.pop("sqlite_sequence", None)
-    if application_id not in (0, APPLICATION_ID) or (application_id == 0 and found):
+    others = [name for _, name in objects if name != "sqlite_sequence"]
+    if application_id not in (0, APPLICATION_ID) or (application_id == 0 and (others or version)):
         raise ForeignStoreError(f"{path}: a SQLite database of another program; give another file")
     for table, columns in tables.columns().items():
         if table in found and found[table] != [name for name, _, _ in columns]:

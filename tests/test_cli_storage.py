@@ -21,22 +21,11 @@ from douyin_async.sinks._sink import MAX_PENDING
 
 from .conftest import run_cli
 from .postgres_server import PostgresServer
+from .test_sinks import ids, rows
 
 KEYS = {"store-key": "store-secret"}
 ENV = {**os.environ, "PYTHONIOENCODING": "utf-8", "DOUYIN_API_KEY": "store-key", "DOUYIN_API_SECRET": "store-secret"}
 PASSWORD = "pg-cli-secret-0815"
-
-
-def ids(count: int, start: int = 7092264344980868363) -> list[str]:
-    return [str(start + n) for n in range(count)]
-
-
-def rows(path: Path, query: str) -> list[tuple[Any, ...]]:
-    database = sqlite3.connect(path)
-    try:
-        return database.execute(query).fetchall()
-    finally:
-        database.close()
 
 
 def count_in(path: Path) -> int:

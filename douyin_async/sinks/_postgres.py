@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .._secrets import Redactor
 from ..errors import ForeignStoreError, InvalidSettingError, StorageError
-from ._sink import Sink, StoredFailure
+from ._sink import Sink
 from ._tables import DEFAULT_TABLE, FAILURE_COLUMNS, TOTAL_FIELDS, VIDEO_COLUMNS, Stored, changes_of, now, unstored, utc
 
 CONNECT_SECONDS = 10.0
@@ -165,14 +165,6 @@ class PostgresSink(Sink):
             raise
         except Exception as exc:
             raise self._wrap(exc, "cannot write it") from None
-
-    async def done_ids(self) -> AsyncIterator[str]:
-        async for row in self._read(f"SELECT item_id FROM {self.tables.videos}"):
-            yield row[0]
-
-    async def failures(self) -> AsyncIterator[StoredFailure]:
-        async for row in self._read(f"SELECT key, permanent FROM {self.tables.failures}"):
-            yield StoredFailure(row[0], bool(row[1]))
 
     async def _read(self, query: str) -> AsyncIterator[Any]:
         """Rows of ``query`` through a cursor (none when the tables are not made yet)."""

@@ -104,15 +104,19 @@ class Sink:
         """A backend's failure as a ``StorageError`` whose message holds no secret."""
         return StorageError(f"{doing}: {exc}")
 
+    def _read(self, query: str) -> AsyncIterator[Any]:
+        """The rows of ``query``, streamed (none when the tables are not made yet); works before ``open``."""
+        raise NotImplementedError
+
     async def done_ids(self) -> AsyncIterator[str]:
         """The ids of every video the tables hold (streamed: there may be millions)."""
-        raise NotImplementedError
-        yield ""  # pragma: no cover
+        async for row in self._read(f"SELECT item_id FROM {self.tables.videos}"):
+            yield row[0]
 
     async def failures(self) -> AsyncIterator[StoredFailure]:
         """The failures the tables hold, one per key."""
-        raise NotImplementedError
-        yield StoredFailure("", False)  # pragma: no cover
+        async for row in self._read(f"SELECT key, permanent FROM {self.tables.failures}"):
+            yield StoredFailure(row[0], bool(row[1]))
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from typing import IO, Any, TypeVar
 
 from .._locks import lock
 from ..errors import ForeignStoreError, InvalidSettingError, StorageError
-from ._sink import Sink, StoredFailure
+from ._sink import Sink
 from ._tables import (
     DEFAULT_TABLE,
     FAILURE_COLUMNS,
@@ -164,14 +164,6 @@ class SQLiteSink(Sink):
         if "locked" in text or "busy" in text:
             text += f" (another program holds it for longer than {BUSY_SECONDS:g} s)"
         return StorageError(f"{self.path}: {doing}: {text}")
-
-    async def done_ids(self) -> AsyncIterator[str]:
-        async for row in self._read(f"SELECT item_id FROM {self.tables.videos}"):
-            yield row[0]
-
-    async def failures(self) -> AsyncIterator[StoredFailure]:
-        async for row in self._read(f"SELECT key, permanent FROM {self.tables.failures}"):
-            yield StoredFailure(row[0], bool(row[1]))
 
     async def _read(self, query: str) -> AsyncIterator[tuple[Any, ...]]:
         """Rows of ``query`` read in chunks in the sink's thread (none if the file or table is missing)."""

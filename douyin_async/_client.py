@@ -390,6 +390,7 @@ class DouyinClient:
         stop: asyncio.Event | None = None,
         max_charged_calls: int | None = None,
         on_event: Listener | Iterable[Listener] | None = None,
+        read_ahead: int | None = None,
     ) -> BatchIterator:
         """Fetch many ids; yields exactly one ``BatchResult`` per input, never raising per id.
 
@@ -403,6 +404,10 @@ class DouyinClient:
         Setting ``stop`` stops it the same way (a graceful Ctrl-C): nothing more is sent or read
         from ``ids``, requests in flight finish, and inputs read but not sent yield ``BatchAbortedError``.
         A repeated id is fetched once while it is in flight or among the last ``dedupe`` ids.
+        ``read_ahead`` bounds the inputs read and not yet yielded, those in flight included
+        (default ``max(64, 8 × concurrency)``); a consumer that stores each result before it takes
+        the next may set it to the concurrency, so that a killed process loses little more than
+        the requests in flight.
         To leave early, leave ``async with``: the batch stops sending at once (a bare ``break``
         keeps it sending until the generator is collected).
 
@@ -411,6 +416,8 @@ class DouyinClient:
         ...         print(result.item_id, result.ok and result.response.item.title)
         """
         self._gateway.url_prefix(0, cache, lang)  # a bad lang is refused now, not once per id
+        check_count("concurrency", concurrency, minimum=1, optional=True)
+        check_count("read_ahead", read_ahead, minimum=1, optional=True)
         if max_charged_calls is not None:
             check("max_charged_calls", max_charged_calls, max_billed_calls in (None, max_charged_calls),
                   "the older name of max_billed_calls: give one of the two")
@@ -429,6 +436,7 @@ class DouyinClient:
             progress=progress,
             stop=stop,
             on_event=on_event,
+            read_ahead=read_ahead,
         )
         return BatchIterator(run.__aiter__())
 

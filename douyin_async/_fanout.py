@@ -160,6 +160,7 @@ class BatchRun:
         progress: ProgressCallback | None,
         stop: asyncio.Event | None = None,
         on_event: Listener | Iterable[Listener] | None = None,
+        read_ahead: int | None = None,
     ) -> None:
         self._fetcher = fetcher
         self.ledger = Ledger(parent=fetcher.ledger, listeners=listeners_of(on_event))
@@ -169,7 +170,7 @@ class BatchRun:
         self._cache, self._lang = cache, lang
         self._ordered = ordered
         self._workers_count = concurrency or fetcher.limits.concurrency_ceiling or 32
-        self._window = max(64, self._workers_count * 8)
+        self._window = read_ahead or max(64, self._workers_count * 8)
         self._max_billed = max_billed_calls
         self._respect_quota = respect_quota
         self._dedupe = dedupe
@@ -481,7 +482,7 @@ class BatchIterator(AsyncGenerator[BatchResult, None]):
     """What ``iter_videos`` returns: an async generator of results that is also an async context
     manager. Leaving ``async with`` (or calling ``aclose()``) stops the batch at once: nothing more
     is sent. A ``break`` out of a bare ``async for`` leaves the batch running until the generator
-    is collected, sending up to its read-ahead window (``max(64, 8 × workers)`` requests).
+    is collected, sending up to its read-ahead window (``read_ahead``, by default ``max(64, 8 × workers)`` requests).
     """
 
     __slots__ = ("_results",)

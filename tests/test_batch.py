@@ -6,6 +6,7 @@ import asyncio
 import itertools
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -237,6 +238,30 @@ async def test_slow_consumer_applies_back_pressure() -> None:
         assert pulled <= 1 + 64 + 2 + 1
         assert emu.stats.requests <= 64 + 2
         await results.aclose()
+
+
+@pytest.mark.parametrize("read_ahead", [1, 5, 200])
+async def test_read_ahead_bounds_what_is_sent_while_the_consumer_is_away(read_ahead: int) -> None:
+    async with Emulator(fast=True) as emu, client_for(emu, max_concurrency=16) as client, \
+            client.iter_videos(IDS, concurrency=16, read_ahead=read_ahead) as results:
+        await results.__anext__()
+        await asyncio.sleep(0.3)  # a consumer that stores what it took before it takes more
+        # The result taken gave its slot back: read_ahead more inputs may be out meanwhile.
+        assert emu.stats.requests == min(read_ahead + 1, len(IDS))
+        taken = 1 + len([result async for result in results])
+    assert taken == len(IDS)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"read_ahead": 0}, "read_ahead=0 is not allowed: a whole number >= 1 or None"),
+    ({"concurrency": 0}, "concurrency=0 is not allowed: a whole number >= 1 or None"),
+    ({"read_ahead": 2.5}, "read_ahead=2.5"),
+])
+async def test_bad_batch_settings_are_refused_before_anything_is_sent(options: dict[str, Any], message: str) -> None:
+    async with Emulator(fast=True) as emu, client_for(emu) as client:
+        with pytest.raises(InvalidSettingError, match=message):
+            client.iter_videos(IDS, **options)
+        assert emu.stats.requests == 0
 
 
 async def test_breaking_out_leaves_no_tasks_behind() -> None:

@@ -219,6 +219,30 @@ async def test_a_stuck_commit_holds_writes_back_instead_of_paying_on(tmp_path: P
         assert rows(path, "SELECT count(*) FROM videos") == [(1,)]
 
 
+async def test_no_more_results_wait_for_the_writer_than_the_client_may_have_in_flight(tmp_path: Path) -> None:
+    """What a kill can lose is bounded: the sixteenth result waiting for a commit holds the next
+    write back, even before the commit has waited long enough to be called stuck."""
+    path = tmp_path / "videos.sqlite"
+    async with Emulator(fast=True, keys={KEY: SECRET}) as emulator, client_for(emulator) as client:
+        response = await client.item_get_video(SEED_ID)
+        async with SQLiteSink(path) as sink:
+            sink.watch(client)  # max_concurrency=16
+            await sink.flush()
+            other = sqlite3.connect(path, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            try:
+                for n in range(16):
+                    await asyncio.wait_for(sink.write(BatchResult(str(n), str(n), response, None, 1, n)), 0.5)
+                later = asyncio.create_task(sink.write(BatchResult("16", "16", response, None, 1, 16)))
+                await asyncio.sleep(0.3)  # less than a stuck commit's second
+                assert not later.done()
+            finally:
+                other.execute("ROLLBACK")
+                other.close()
+            await asyncio.wait_for(later, 10)
+    assert rows(path, "SELECT fetched, in_flight FROM runs") == [(17, 0)]
+
+
 def test_a_postgres_url_shows_no_password_in_any_form() -> None:
     for url in ("postgresql://u@h/db?password=REPRSECRET", "postgresql://u@h/db?sslpassword=REPRSECRET",
                 "postgres://u:REPR%40SECRET@h:5/db", "postgresql://u:REPR@SECRET@h/db"):

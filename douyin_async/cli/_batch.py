@@ -214,7 +214,10 @@ async def _fetch(
     texts = _inputs(args)
     values = values_in_thread(texts, interrupt.stop) if args.input == "-" else each(texts)
     inputs = feed(values, planner, client, interrupt.stop, origins, reporter, outcome.input_problems, bad_input)
-    results = client.iter_videos(inputs, max_billed_calls=args.max_billed, progress=reporter, stop=interrupt.stop)
+    # Each result is stored before the next is taken, so a read-ahead of the concurrency keeps the
+    # requests sent and not yet stored (all that a kill can lose) near what may be in flight.
+    results = client.iter_videos(inputs, max_billed_calls=args.max_billed, progress=reporter, stop=interrupt.stop,
+                                 read_ahead=client.limits.concurrency_ceiling)
     try:
         async with aclosing(inputs), aclosing(results):
             async for result in results:

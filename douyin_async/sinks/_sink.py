@@ -1,10 +1,10 @@
 """What every sink does: take results as they come, commit them from a writer, and keep a run's record.
 
-``write`` only queues a result (it waits only when the queue is full, so a slow database holds a
-batch back instead of filling memory); one writer task takes everything queued, commits it in one
-transaction, and does it again. Each result is committed as soon as the writer is free, so a
-killed process loses only what was in flight or queued. A commit also updates the run's row with
-the client's ledger (``watch``): the runs table tells what each run sent and what it cost.
+``write`` only queues a result; one writer task takes everything queued, commits it in one
+transaction, and does it again. ``write`` waits while as many results wait to be committed as the
+watched client may have requests in flight, so a killed process loses at most about twice the
+requests in flight, and memory stays bounded. A commit also updates the run's row with the
+client's ledger (``watch``): the runs table tells what each run sent and what it cost.
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ from ._tables import DEFAULT_TABLE, TOTAL_FIELDS, Stored, Tables, failure_row, n
 PERMANENT_ERRORS: tuple[type[DouyinError], ...] = (NotFoundError, InvalidParamError, UnexpectedItemError)
 """Failures another request would only repeat, and pay for again: a rerun does not retry them."""
 
-MAX_PENDING = 1000
-"""Results queued for the writer at most; ``write`` waits beyond that. A killed process loses what
-is queued, so this bounds what a rerun asks again beyond the requests in flight."""
-MAX_COMMIT = 2000
-"""Results committed in one transaction at most."""
+MOST_UNSTORED = 64
+"""Results written and not yet committed at most, when no client is watched (with one: its
+concurrency ceiling); ``write`` waits beyond that. A killed process loses them, so this bounds
+what a rerun asks again beyond the requests in flight."""
 STALLED = 1.0
 """Seconds a commit may take before ``write`` waits for it: a database that is locked or gone must
 not let the batch go on paying for answers it cannot keep."""
@@ -68,6 +67,9 @@ class Sink:
         ``calls`` may have been billed without their answers being stored (in flight, or answered
         and not yet committed, at the run's last commit): their ids are asked again."""
         self._queue: asyncio.Queue[Stored | _Flush] | None = None
+        self._unstored = 0
+        """Results written and not yet committed: queued, or in the commit under way."""
+        self._most_unstored = MOST_UNSTORED
         self._writer: asyncio.Task[None] | None = None
         self._failed: StorageError | None = None
         self._usage_at_start: Usage | None = None
@@ -77,7 +79,7 @@ class Sink:
         self._committing: float | None = None
         """When the commit under way began (``time.monotonic``)."""
         self._progress: asyncio.Event | None = None
-        """Set whenever a commit ends, well or not."""
+        """Set whenever a commit ends, well or not (cleared by whoever waits for it)."""
 
     # -- the backend's part ---------------------------------------------------------------------
 
@@ -150,7 +152,8 @@ class Sink:
         except Exception as exc:
             await self._disconnect()
             raise self._wrap(exc, "cannot open it") from None
-        self._queue = asyncio.Queue(MAX_PENDING)
+        self._queue = asyncio.Queue()
+        self._unstored = 0
         self._progress = asyncio.Event()
         self._writer = asyncio.create_task(self._drain())
 
@@ -158,6 +161,7 @@ class Sink:
         """Record ``client``'s ledger in the run's row: what it sends from now on, and what it costs."""
         self._client = client
         self._usage_at_start = client.usage
+        self._most_unstored = client.limits.concurrency_ceiling or MOST_UNSTORED
 
     async def write(self, result: BatchResult, input: Any = None, *, permanent: bool | None = None) -> None:
         """Store one result of a batch: its video, or its failure (replacing the key's older one).
@@ -194,12 +198,18 @@ class Sink:
     async def _put(self, record: Stored | _Flush) -> None:
         if self._queue is None or self._progress is None:
             raise StorageError("the sink is not open: use it as `async with`, or await open() first")
-        while self._failed is None and self._committing is not None and \
-                time.monotonic() - self._committing > STALLED:
+        while self._failed is None and (self._unstored >= self._most_unstored or self._stalled()):
+            self._progress.clear()
             await self._progress.wait()
         if self._failed is not None:
             raise self._failed
-        await self._queue.put(record)
+        if isinstance(record, Stored):
+            self._unstored += 1
+        self._queue.put_nowait(record)
+
+    def _stalled(self) -> bool:
+        """Whether the commit under way has taken so long that the database may be locked or gone."""
+        return self._committing is not None and time.monotonic() - self._committing > STALLED
 
     async def flush(self) -> None:
         """Wait until everything written so far is committed (raises the writer's failure)."""
@@ -245,15 +255,13 @@ class Sink:
                 batch: list[Stored | _Flush] = []
             else:
                 batch = [first]
-                while len(batch) < MAX_COMMIT and not queue.empty():
+                while not queue.empty():
                     batch.append(queue.get_nowait())
             records = [record for record in batch if isinstance(record, Stored)]
             try:
                 totals = self._tally(records)
                 if self._failed is None and (records or self._changed(totals)):
                     self._committing = time.monotonic()
-                    assert self._progress is not None
-                    self._progress.clear()
                     await self._commit(records, totals, None)
                     self._written_totals = tuple(totals.values())
             except Exception as exc:
@@ -261,16 +269,20 @@ class Sink:
                     self._failed = exc if isinstance(exc, StorageError) else self._wrap(exc, "cannot write it")
             finally:
                 self._committing = None
+                self._unstored -= len(records)
                 if self._progress is not None:
                     self._progress.set()
                 for _ in batch:
                     queue.task_done()
 
     def _tally(self, records: list[Stored]) -> dict[str, int]:
+        """The run's row once ``records`` are committed."""
         for record in records:
             if record.kind == "fetch":
                 self._counts["fetched" if record.ok else "failed"] += 1
-        return self._totals()
+        totals = self._totals()
+        totals["in_flight"] = max(0, totals["in_flight"] - len(records))
+        return totals
 
     def _changed(self, totals: dict[str, int]) -> bool:
         return tuple(totals.values()) != self._written_totals
@@ -283,7 +295,7 @@ class Sink:
             usage = client.usage
             for name in ("requests", "billed", "possibly_billed", "not_billed", "refused", "retries"):
                 totals[name] = getattr(usage, name) - getattr(start, name)
-            totals["in_flight"] = client.limits.in_flight + (self._queue.qsize() if self._queue else 0)
+            totals["in_flight"] = client.limits.in_flight + self._unstored
         totals.update(self._counts)
         return totals
 

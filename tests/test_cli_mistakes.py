@@ -135,6 +135,8 @@ MISTAKES: list[tuple[str, list[str], str]] = [
      "--table is for a database OUT"),
     ("table name not plain", ["batch", "ids.txt", "-o", "new.sqlite", "--table", "Videos; drop", *EMU],
      "--table 'Videos; drop': give a name of lowercase letters"),
+    ("table name a word of SQL", ["batch", "ids.txt", "-o", "new.sqlite", "--table", "order", *EMU],
+     "--table 'order': a word of SQL, which a database would not take as a table's name"),
     ("parquet out without its journal", ["batch", "ids.txt", "-o", "theirs.parquet", *EMU],
      "-o theirs.parquet: exists and is no Parquet file of douyin-async results"),
     ("format parquet on another extension", ["batch", "ids.txt", "-o", "out.jsonl", "--format", "parquet", *EMU],

@@ -180,6 +180,11 @@ async def test_a_database_that_is_not_ours_is_refused_and_left_as_it_was(tmp_pat
 def test_a_table_name_must_be_plain_and_a_path_a_file() -> None:
     with pytest.raises(ValueError, match="table="):
         SQLiteSink("x.sqlite", table="videos; DROP TABLE runs")
+    for word in ("select", "order", "user", "index", "transaction"):  # PostgreSQL's, SQLite's
+        with pytest.raises(ValueError, match=f"table='{word}': a word of SQL"):
+            SQLiteSink("x.sqlite", table=word)
+        with pytest.raises(ValueError, match=f"table='{word}': a word of SQL"):
+            PostgresSink("postgresql://u@h/db", table=word)
     with pytest.raises(ValueError, match="give a file"):
         SQLiteSink(":memory:")
 

@@ -10,6 +10,7 @@ A table name given by the user (``videos`` by default) names the other two: ``NA
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -19,6 +20,17 @@ from ._rows import VIDEO_FIELDS, flat_video, readable_item
 
 DEFAULT_TABLE = "videos"
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,47}")
+_POSTGRES_RESERVED = frozenset("""
+    all analyse analyze and any array as asc asymmetric authorization binary both case cast check collate collation
+    column concurrently constraint create cross current_catalog current_date current_role current_schema current_time
+    current_timestamp current_user default deferrable desc distinct do else end except false fetch for foreign freeze
+    from full grant group having ilike in initially inner intersect into is isnull join lateral leading left like limit
+    localtime localtimestamp natural not notnull null offset on only or order outer overlaps placing primary references
+    returning right select session_user similar some symmetric system_user table tablesample then to trailing true
+    union unique user using variadic verbose when where window with
+""".split())
+"""The words PostgreSQL's documentation marks reserved (some of them "can be function or type"):
+none of them names a table unquoted."""
 
 Column = tuple[str, str, str]
 """A column's name, its SQLite type and its PostgreSQL type."""
@@ -80,6 +92,9 @@ class Tables:
         if not isinstance(table, str) or not _NAME.fullmatch(table):
             raise InvalidSettingError(f"table={table!r}: give a name of lowercase letters, digits and _ "
                                       "(at most 48), not starting with a digit")
+        if not _plain_name(table):
+            raise InvalidSettingError(f"table={table!r}: a word of SQL, which a database would not take as a "
+                                      "table's name; give another name")
         if table == DEFAULT_TABLE:
             return cls("videos", "failures", "runs")
         return cls(table, f"{table}_failures", f"{table}_runs")
@@ -164,3 +179,17 @@ def utc(seconds: float) -> datetime:
 def iso_utc(seconds: float) -> str:
     """A time as SQLite keeps it: ISO 8601 text in UTC, to the millisecond (its date functions read it)."""
     return utc(seconds).isoformat(timespec="milliseconds")
+
+
+def _plain_name(name: str) -> bool:
+    """Whether both databases take ``name`` as a table's name unquoted: SQLite is asked itself."""
+    if name in _POSTGRES_RESERVED:
+        return False
+    database = sqlite3.connect(":memory:")
+    try:
+        database.execute(f"CREATE TABLE {name} (x)")
+    except sqlite3.Error:
+        return False
+    finally:
+        database.close()
+    return True

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import pytest
 from douyin_async import BatchResult, DouyinClient, NotFoundError
 from douyin_async.emulator import Emulator
 from douyin_async.sinks import ForeignStoreError, PostgresSink, SQLiteSink, StorageError
+from douyin_async.sinks._sink import UNSTORED_PER_REQUEST
 
 from .conftest import KEY, SECRET, SEED_ID
 from .postgres_server import PostgresServer
@@ -224,10 +227,12 @@ async def test_a_stuck_commit_holds_writes_back_instead_of_paying_on(tmp_path: P
         assert rows(path, "SELECT count(*) FROM videos") == [(1,)]
 
 
-async def test_no_more_results_wait_for_the_writer_than_the_client_may_have_in_flight(tmp_path: Path) -> None:
-    """What a kill can lose is bounded: the sixteenth result waiting for a commit holds the next
-    write back, even before the commit has waited long enough to be called stuck."""
+async def test_no_more_results_wait_for_the_writer_than_a_few_per_request_in_flight(tmp_path: Path) -> None:
+    """What a kill can lose is bounded: with 16 requests in flight at most, the 64th result waiting
+    for a commit holds the next write back, even before the commit has waited long enough to be
+    called stuck."""
     path = tmp_path / "videos.sqlite"
+    most = UNSTORED_PER_REQUEST * 16
     async with Emulator(fast=True, keys={KEY: SECRET}) as emulator, client_for(emulator) as client:
         response = await client.item_get_video(SEED_ID)
         async with SQLiteSink(path) as sink:
@@ -236,16 +241,16 @@ async def test_no_more_results_wait_for_the_writer_than_the_client_may_have_in_f
             other = sqlite3.connect(path, isolation_level=None)
             other.execute("BEGIN IMMEDIATE")
             try:
-                for n in range(16):
+                for n in range(most):
                     await asyncio.wait_for(sink.write(BatchResult(str(n), str(n), response, None, 1, n)), 0.5)
-                later = asyncio.create_task(sink.write(BatchResult("16", "16", response, None, 1, 16)))
+                later = asyncio.create_task(sink.write(BatchResult("x", "x", response, None, 1, most)))
                 await asyncio.sleep(0.3)  # less than a stuck commit's second
                 assert not later.done()
             finally:
                 other.execute("ROLLBACK")
                 other.close()
             await asyncio.wait_for(later, 10)
-    assert rows(path, "SELECT fetched, in_flight FROM runs") == [(17, 0)]
+    assert rows(path, "SELECT fetched, in_flight FROM runs") == [(most + 1, 0)]
 
 
 def test_a_postgres_url_shows_no_password_in_any_form() -> None:
@@ -320,3 +325,21 @@ async def test_two_postgres_sinks_on_one_table_keep_each_video_once(shared_postg
     assert len(stored) == len(set(stored)) and set(stored) == found
     billed = shared_postgres.psql("SELECT sum(billed) FROM shared_run_runs").strip()
     assert int(billed) == charged == 280
+
+
+async def test_a_postgres_run_is_found_killed_by_its_lock_not_by_its_host_and_pid(
+    shared_postgres: PostgresServer,
+) -> None:
+    """A row marked running whose connection is gone is killed, even with this live process's pid
+    and host (a pid reused, or fleet machines of one name); a run that still runs, elsewhere, is not."""
+    url = shared_postgres.url()
+    async with PostgresSink(url, table="who_runs") as running:
+        shared_postgres.psql(f"INSERT INTO who_runs_runs (started_at, status, host, pid, requests, billed, "
+                             f"possibly_billed, not_billed, refused, retries, in_flight, fetched, failed, settings) "
+                             f"VALUES (now(), 'running', '{socket.gethostname()}', {os.getpid()}, "
+                             f"5, 5, 0, 0, 0, 0, 2, 3, 0, '{{}}')")
+        async with PostgresSink(url, table="who_runs") as later:
+            assert [run for run, _ in later.unfinished] == [running.run_id + 1]
+            assert later.unfinished[0][1] == 5 + 2  # billed and in flight, less what its stored rows cost: none
+    statuses = shared_postgres.psql("SELECT status FROM who_runs_runs ORDER BY run_id").split()
+    assert statuses == ["done", "killed", "done"]  # the first ran all along: never called killed

@@ -9,8 +9,6 @@ start together do not race to create them. The URL's password is never printed: 
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -113,11 +111,11 @@ class PostgresSink(Sink):
                 else:
                     spec += f", PRIMARY KEY ({'item_id' if table == tables.videos else 'key'})"
                 await connection.execute(f"CREATE TABLE IF NOT EXISTS {table} ({spec})")
-            host = socket.gethostname()
             running = await connection.fetch(
-                f"SELECT run_id, pid, {unstored(tables, 'r.run_id')} AS lost FROM {tables.runs} r "
-                "WHERE status = 'running' AND host = $1 ORDER BY run_id", host)
-            self.unfinished = [(row["run_id"], max(0, row["lost"] or 0)) for row in running if not _alive(row["pid"])]
+                f"SELECT run_id, {unstored(tables, 'r.run_id')} AS lost FROM {tables.runs} r "
+                "WHERE status = 'running' ORDER BY run_id")
+            self.unfinished = [(row["run_id"], max(0, row["lost"] or 0)) for row in running
+                               if not await self._alive(row["run_id"])]
             if self.unfinished:
                 await connection.execute(f"UPDATE {tables.runs} SET status = 'killed' WHERE run_id = ANY($1::bigint[])",
                                          [run for run, _ in self.unfinished])
@@ -126,9 +124,23 @@ class PostgresSink(Sink):
             run_id: int = await connection.fetchval(
                 f"INSERT INTO {tables.runs} ({names}) VALUES ({', '.join(f'${n + 1}' for n in range(len(row)))}) "
                 "RETURNING run_id", *row.values())
+            await connection.execute("SELECT pg_advisory_lock(hashtext($1), $2)", self._run_lock, run_id)
         await connection.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} (LIKE {tables.videos}) ON COMMIT DELETE ROWS")
         return run_id
+
+    @property
+    def _run_lock(self) -> str:
+        """The name of the advisory locks each run holds on its connection while it runs."""
+        return f"douyin-async run:{self.tables.runs}"
+
+    async def _alive(self, run_id: int) -> bool:
+        """Whether the run marked running still runs, on any machine: its connection holds its lock
+        until it ends, however it ends (PostgreSQL frees it when the connection goes)."""
+        free = await self._connection.fetchval("SELECT pg_try_advisory_lock(hashtext($1), $2)", self._run_lock, run_id)
+        if free:
+            await self._connection.execute("SELECT pg_advisory_unlock(hashtext($1), $2)", self._run_lock, run_id)
+        return not free
 
     async def _commit(self, records: list[Stored], totals: dict[str, int], end: str | None) -> None:
         tables, connection = self.tables, self._connection
@@ -184,17 +196,3 @@ class PostgresSink(Sink):
         finally:
             if own:
                 await self._disconnect()
-
-
-def _alive(pid: int | None) -> bool:
-    """Whether process ``pid`` of this host still runs (a run marked running that is not, died)."""
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-

@@ -133,7 +133,7 @@ class SQLiteSink(Sink):
         try:
             with _transaction(db):
                 if changes.cleared:
-                    db.executemany(f"DELETE FROM {tables.failures} WHERE key = ?", ((key,) for key in changes.cleared))
+                    _delete(db, tables.failures, "key", list(changes.cleared))
                 if changes.videos:
                     _upsert(db, tables.videos, VIDEO_COLUMNS, "item_id", list(changes.videos.values()))
                 if changes.failures:
@@ -258,6 +258,13 @@ def _upsert(
         chunk = rows[start:start + per_statement]
         db.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES {', '.join([row] * len(chunk))} "
                    f"ON CONFLICT ({key}) DO UPDATE SET {updates}", [value for values in chunk for value in values])
+
+
+def _delete(db: sqlite3.Connection, table: str, key: str, keys: list[str]) -> None:
+    """Delete the rows of ``keys``, many to a statement (``executemany`` would take the GIL back per key)."""
+    for start in range(0, len(keys), _VARIABLES):
+        chunk = keys[start:start + _VARIABLES]
+        db.execute(f"DELETE FROM {table} WHERE {key} IN ({', '.join('?' * len(chunk))})", chunk)
 
 
 def _value(value: Any) -> Any:

@@ -343,7 +343,7 @@ async def test_two_machines_fill_one_table_and_a_rerun_anywhere_skips_their_work
     url = shared_postgres.url()
     table = _pg(shared_postgres, "fleet")
     async with Emulator(fast=True, keys=KEYS) as emu:
-        emu.config.latency = 0.002
+        emu.config.latency = 0.05  # each run lasts about two seconds: longer than a process takes to start
         both = await asyncio.gather(*(run("batch", str(half), "-o", url, "--table", "fleet", "--base-url",
                                           emu.base_url) for half in halves))
         assert [done.returncode for done in both] == [1, 1], [done.stderr for done in both]

@@ -140,7 +140,9 @@ async def test_a_lock_held_too_long_stops_the_sink_with_a_typed_error(tmp_path: 
         finally:
             other.execute("ROLLBACK")
             other.close()
-            await sink.close("failed", quiet=True)
+            await sink.close(quiet=True)
+    # The database takes the run's last update once the lock is gone: the row says what happened.
+    assert rows(path, "SELECT status FROM runs") == [("failed",)]
 
 
 def _pending_wal(path: Path) -> None:
@@ -343,3 +345,30 @@ async def test_a_postgres_run_is_found_killed_by_its_lock_not_by_its_host_and_pi
             assert later.unfinished[0][1] == 5 + 2  # billed and in flight, less what its stored rows cost: none
     statuses = shared_postgres.psql("SELECT status FROM who_runs_runs ORDER BY run_id").split()
     assert statuses == ["done", "killed", "done"]  # the first ran all along: never called killed
+
+
+async def test_a_run_lock_holds_for_run_ids_past_32_bits_and_per_schema(shared_postgres: PostgresServer) -> None:
+    """The lock's keys are 32-bit: a bigint run_id is split over them, and the schema is in the name,
+    so a live run in one schema never hides a dead run of the same number in another."""
+    url = shared_postgres.url()
+    shared_postgres.psql("CREATE SCHEMA s_a; CREATE SCHEMA s_b")
+    async with PostgresSink(url + "?search_path=s_a", table="big_ids"):
+        pass
+    shared_postgres.psql("ALTER TABLE s_a.big_ids_runs ALTER COLUMN run_id RESTART WITH 2147483648")
+    async with PostgresSink(url + "?search_path=s_a", table="big_ids") as sink:
+        assert sink.run_id == 2147483648
+    dead = PostgresSink(url + "?search_path=s_b")
+    await dead.open()
+    dead._connection.terminate()  # the process dies: its row says running, its lock is gone
+    dead._connection = None
+    async with PostgresSink(url + "?search_path=s_a") as live, PostgresSink(url + "?search_path=s_b") as later:
+        assert live.run_id == dead.run_id == 1
+        assert [run for run, _ in later.unfinished] == [1]
+
+
+async def test_a_table_named_like_the_staging_table_is_a_table_like_any(shared_postgres: PostgresServer) -> None:
+    async with Emulator(fast=True, keys={KEY: SECRET}) as emulator, client_for(emulator) as client, \
+            PostgresSink(shared_postgres.url(), table="douyin_async_staging") as sink:
+        async for result in client.iter_videos([SEED_ID]):
+            await sink.write(result)
+    assert shared_postgres.psql("SELECT item_id FROM douyin_async_staging").split() == [SEED_ID]

@@ -226,26 +226,31 @@ class Sink:
     async def close(self, status: str = "done", *, quiet: bool = False) -> None:
         """Commit what is queued, close the run's row with ``status``, and disconnect.
 
-        ``quiet``: a failure to do so is not raised (the caller is ending on another error).
+        A failed commit leaves the row ``failed`` when the database still takes the update (else
+        ``running``, which the next run reports as killed). ``quiet``: a failure to do so is not
+        raised (the caller is ending on another error).
         """
         writer, self._writer = self._writer, None
+        failure: StorageError | None = None
         try:
             if writer is not None:
                 try:
                     await self.flush()
-                    await self._commit([], self._totals(), status)
-                except StorageError:
-                    if not quiet:
-                        raise
-                except Exception as exc:
-                    if not quiet:
-                        raise self._wrap(exc, "cannot close the run") from None
+                except StorageError as exc:
+                    failure, status = exc, "failed"
                 finally:
                     writer.cancel()
                     await asyncio.gather(writer, return_exceptions=True)
+                try:
+                    await self._commit([], self._totals(), status)
+                except Exception as exc:
+                    failure = failure or (exc if isinstance(exc, StorageError) else
+                                          self._wrap(exc, "cannot close the run"))
         finally:
             self._queue = self._progress = None
             await self._disconnect()
+        if failure is not None and not quiet:
+            raise failure
 
     # -- the writer ----------------------------------------------------------------------------
 

@@ -3,8 +3,8 @@
 ``write`` only queues a result; one writer task takes everything queued, commits it in one
 transaction, and does it again. ``write`` waits while a few results per request the watched
 client may have in flight wait to be committed, so what a killed process loses, and memory, stay
-bounded. A commit also updates the run's row with the
-client's ledger (``watch``): the runs table tells what each run sent and what it cost.
+bounded. A commit also updates the run's row with the client's ledger (``watch``): the runs
+table tells what each run sent and what it cost.
 """
 
 from __future__ import annotations

@@ -170,7 +170,7 @@ async def _run(args: argparse.Namespace, journal: AnyJournal, plan: Plan | None)
             outcome.total = reporter.total
             outcome.stopped = (outcome.progress is not None and outcome.progress.stopped_by is not None) or (
                 outcome.storage_error is not None)
-            reporter.close(outcome.progress)
+            reporter.close(outcome.progress, early=outcome.interrupted or outcome.stopped)
             outcome.media_bytes = reporter.bytes
         print_summary(args, planner.plan, outcome, money, client)
     progress = outcome.progress

@@ -88,8 +88,11 @@ def untried(progress: BatchProgress, total: int | None) -> int:
 
 
 def describe(progress: BatchProgress, *, total: int | None = None, speed: float | None = None,
-             money: Money | None = None) -> str:
-    """One line: counts, failures by code, speed, cost, the throttle's current limits, ETA."""
+             money: Money | None = None, early: bool = False) -> str:
+    """One line: counts, failures by code, speed, cost, the throttle's current limits, ETA.
+
+    ``early``: the run is ending before its input did (a stop, a signal), so the line says what was
+    not tried, as it does whenever inputs were given back untried."""
     total = total if total is not None else progress.total
     done = f"{finished(progress)}/{total}" if total else f"{finished(progress)}"
     failed = " ".join(f"{code}:{n}" for code, n in sorted(progress.failed.items())) or "0"
@@ -97,7 +100,7 @@ def describe(progress: BatchProgress, *, total: int | None = None, speed: float 
     if progress.concurrency:
         throttle += f" x{progress.concurrency}"
     parts = [f"done {done}", f"ok {progress.ok}", f"failed {failed}"]
-    if progress.aborted:
+    if progress.aborted or early:
         parts.append(f"not yet tried {untried(progress, total)}")
     parts.append(f"{speed:.1f}/s" if speed is not None else "-/s")
     money = money or Money()
@@ -137,8 +140,9 @@ class ProgressReporter:
         self._task: Any = None
         self._bytes_task: Any = None
         self._bytes_last = time.monotonic()
-        self._shown: tuple[int, int] | None = None
-        """What the last plain line showed (results, bytes): the closing line is not printed twice."""
+        self._shown: tuple[int, int, bool] | None = None
+        """What the last plain line showed (results, bytes, whether it said what was not tried): the
+        closing line is not printed twice."""
         if bar if bar is not None else stream.isatty():
             self._bar = _rich_bar(stream)
             if self._bar is not None:
@@ -166,8 +170,8 @@ class ProgressReporter:
         elapsed = max(time.monotonic() - self._bytes_started, 1e-9)
         return f"downloaded {self.bytes / 2**20:.1f} MiB  {self.bytes / 2**20 / elapsed:.1f} MiB/s"
 
-    def describe(self, progress: BatchProgress) -> str:
-        return describe(progress, total=self.total, speed=self._speed.per_second(), money=self.money)
+    def describe(self, progress: BatchProgress, *, early: bool = False) -> str:
+        return describe(progress, total=self.total, speed=self._speed.per_second(), money=self.money, early=early)
 
     def __call__(self, progress: BatchProgress) -> None:
         self.last = progress
@@ -183,22 +187,23 @@ class ProgressReporter:
             self._last = now
             print(self._plain(progress), file=self._stream, flush=True)
 
-    def _plain(self, progress: BatchProgress) -> str:
-        self._shown = (progress.done, self.bytes)
-        line = self.describe(progress)
+    def _plain(self, progress: BatchProgress, *, early: bool = False) -> str:
+        self._shown = (progress.done, self.bytes, early)
+        line = self.describe(progress, early=early)
         return f"{line}  {self.describe_bytes()}" if self.bytes else line
 
-    def close(self, progress: BatchProgress | None) -> None:
+    def close(self, progress: BatchProgress | None, *, early: bool = False) -> None:
+        """The closing line; ``early``: the run ends before its input did (see ``describe``)."""
         if self._bar is not None:
             if progress is not None:
                 self._bar.update(self._videos_task(), completed=progress.done, total=self.total,
-                                 status=self.describe(progress))
+                                 status=self.describe(progress, early=early))
             if self._bytes_task is not None:
                 self._bar.update(self._bytes_task, completed=self.bytes, status=self.describe_bytes())
             self._bar.stop()
         elif progress is not None:
-            if self._shown != (progress.done, self.bytes):
-                print(self._plain(progress), file=self._stream, flush=True)
+            if self._shown != (progress.done, self.bytes, early):
+                print(self._plain(progress, early=early), file=self._stream, flush=True)
         elif self.bytes:
             print(self.describe_bytes(), file=self._stream, flush=True)
 

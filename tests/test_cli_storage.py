@@ -137,17 +137,18 @@ async def test_sqlite_killed_twice_stores_every_video_once_and_pays_twice_only_f
                                       lambda query: rows(out, query.format(videos="videos", runs="runs")))
 
 
-async def test_parquet_is_rebuilt_from_its_journal_with_typed_columns(tmp_path: Path) -> None:
+@pytest.mark.parametrize("table", [[], ["--table", "clips"]], ids=["default", "table"])
+async def test_parquet_is_rebuilt_from_its_journal_with_typed_columns(tmp_path: Path, table: list[str]) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
     wanted = ids(40)
     source = tmp_path / "ids.txt"
     source.write_text("\n".join(wanted) + "\n")
     out = tmp_path / "videos.parquet"
     async with Emulator(fast=True, keys=KEYS) as emu:
-        first = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url)
+        first = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url, *table)
         found = {i for i in wanted if emu.expected_item(i) is not None}
         assert f"wrote {out}: {len(found)} results, from videos.parquet.sqlite" in first.stderr, first.stderr
-        second = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url)
+        second = await run("batch", str(source), "-o", str(out), "--base-url", emu.base_url, *table)
         assert emu.stats.requests == 40, second.stdout
     table = pq.read_table(out)
     assert set(table.column("item_id").to_pylist()) == found

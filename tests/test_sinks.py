@@ -306,6 +306,13 @@ async def test_a_role_that_may_only_write_uses_tables_made_before(shared_postgre
         async for result in client.iter_videos(ids(5)):
             await sink.write(result)
     assert shared_postgres.psql("SELECT count(*) FROM app.fleet_rw_runs WHERE status = 'done'").strip() == "2"
+    shared_postgres.psql("REVOKE TEMPORARY ON DATABASE postgres FROM PUBLIC")
+    try:  # a role that may not create temporary tables (the staging table): refused, and no row left behind
+        with pytest.raises(StorageError, match="temporary"):
+            await PostgresSink(url, table="fleet_rw").open()
+    finally:
+        shared_postgres.psql("GRANT TEMPORARY ON DATABASE postgres TO PUBLIC")
+    assert shared_postgres.psql("SELECT count(*) FROM app.fleet_rw_runs").strip() == "2"
 
 
 async def test_two_postgres_sinks_on_one_table_keep_each_video_once(shared_postgres: PostgresServer) -> None:

@@ -141,7 +141,8 @@ async def _finish(args: argparse.Namespace, journal: AnyJournal, status: str) ->
         if built is None:
             return True
         try:
-            rows = (write_parquet if args.built_format == "parquet" else write_workbook)(args.output_path, built)
+            rows = (write_parquet(args.output_path, built, args.table) if args.built_format == "parquet"
+                    else write_workbook(args.output_path, built))
         except Exception as exc:  # a full disk, or the library failing on this data: the journal holds it all
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
             print(f"douyin-async batch: -o {args.output}: cannot write it ({why}); its results "

@@ -117,6 +117,9 @@ class PostgresSink(Sink):
                 else:
                     spec += f", PRIMARY KEY ({'item_id' if table == tables.videos else 'key'})"
                 await connection.execute(f"CREATE TABLE IF NOT EXISTS {table} ({spec})")
+            # Before the run's row: a role that may not create temporary tables leaves no row behind.
+            await connection.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING_SQL} (LIKE {tables.videos}) ON COMMIT DELETE ROWS")
             running = await connection.fetch(
                 f"SELECT run_id, {unstored(tables, 'r.run_id')} AS lost FROM {tables.runs} r "
                 "WHERE status = 'running' ORDER BY run_id")
@@ -131,8 +134,6 @@ class PostgresSink(Sink):
                 f"INSERT INTO {tables.runs} ({names}) VALUES ({', '.join(f'${n + 1}' for n in range(len(row)))}) "
                 "RETURNING run_id", *row.values())
             await connection.execute(f"SELECT pg_advisory_lock({_RUN_LOCK})", tables.runs, run_id)
-        await connection.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING_SQL} (LIKE {tables.videos}) ON COMMIT DELETE ROWS")
         return run_id
 
     async def _alive(self, run_id: int) -> bool:

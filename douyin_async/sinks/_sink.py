@@ -273,6 +273,7 @@ class Sink:
                     self._committing = time.monotonic()
                     await self._commit(records, totals, None)
                     self._written_totals = tuple(totals.values())
+                    self._counts = {"fetched": totals["fetched"], "failed": totals["failed"]}
             except Exception as exc:
                 if self._failed is None:
                     self._failed = exc if isinstance(exc, StorageError) else self._wrap(exc, "cannot write it")
@@ -285,11 +286,11 @@ class Sink:
                     queue.task_done()
 
     def _tally(self, records: list[Stored]) -> dict[str, int]:
-        """The run's row once ``records`` are committed."""
+        """The run's row once ``records`` are committed (the writer keeps its counts once they are)."""
+        totals = self._totals()
         for record in records:
             if record.kind == "fetch":
-                self._counts["fetched" if record.ok else "failed"] += 1
-        totals = self._totals()
+                totals["fetched" if record.ok else "failed"] += 1
         totals["in_flight"] = max(0, totals["in_flight"] - len(records))
         return totals
 

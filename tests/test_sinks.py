@@ -379,3 +379,47 @@ async def test_a_table_named_like_the_staging_table_is_a_table_like_any(shared_p
         async for result in client.iter_videos([SEED_ID]):
             await sink.write(result)
     assert shared_postgres.psql("SELECT item_id FROM douyin_async_staging").split() == [SEED_ID]
+
+
+_READ_WHILE_WRITING = """
+import asyncio, os, sys
+from douyin_async import BatchResult, DouyinClient
+from douyin_async.sinks import SQLiteSink
+
+async def main(key, secret, base_url, out, first, second):
+    async with DouyinClient(key, secret, base_url=base_url, rate_limit=None) as client:
+        sink = SQLiteSink(out)
+        await sink.open()
+        for item_id in (first, second):
+            await sink.write(BatchResult(item_id, item_id, await client.item_get_video(item_id), None, 1, 0, billed=1))
+            await sink.flush()
+            if item_id == first:
+                assert [done async for done in sink.done_ids()] == [first]  # read while the sink holds it
+                print("read", flush=True)
+                sys.stdin.readline()  # meanwhile another process opens the file, and closes it
+        os._exit(0)  # killed: no close
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+async def test_reading_a_sqlite_sink_while_it_writes_loses_none_of_its_later_commits(tmp_path: Path) -> None:
+    """Reading the tables through the open sink (a rerun's reload, the downloads left to retry) must
+    not drop the process's locks on the file: another process's connection would take itself for
+    the last one when it closes, and remove the write-ahead log holding the sink's next commits."""
+    out = tmp_path / "videos.sqlite"
+    first, second = SEED_ID, ids(1)[0]
+    async with Emulator(fast=True, keys={KEY: SECRET}) as emulator:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _READ_WHILE_WRITING, KEY, SECRET, emulator.base_url, str(out), first, second,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        assert child.stdin is not None and child.stdout is not None
+        assert await asyncio.wait_for(child.stdout.readline(), 60) == b"read\n"
+        reader = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); "
+            "db.execute('SELECT count(*) FROM videos').fetchall(); db.close()", str(out))
+        assert await asyncio.wait_for(reader.wait(), 60) == 0
+        child.stdin.write(b"go\n")
+        assert await asyncio.wait_for(child.wait(), 60) == 0
+    assert sorted(row[0] for row in rows(out, "SELECT item_id FROM videos")) == sorted([first, second])
+

@@ -167,7 +167,7 @@ class SQLiteSink(Sink):
 
     async def _read(self, query: str) -> AsyncIterator[tuple[Any, ...]]:
         """Rows of ``query`` read in chunks in the sink's thread (none if the file or table is missing)."""
-        rows = await self._in_thread(_reader, self.path, self.tables, query)
+        rows = await self._in_thread(_reader, self.path, self.tables, query, self._db is None)
         try:
             while True:
                 chunk = await self._in_thread(next, rows, None)
@@ -181,8 +181,12 @@ class SQLiteSink(Sink):
                 await self._disconnect()
 
 
-def _reader(path: Path, tables: Tables, query: str) -> Iterator[list[tuple[Any, ...]]]:
-    if not check_ours(path, tables):
+def _reader(path: Path, tables: Tables, query: str, check: bool) -> Iterator[list[tuple[Any, ...]]]:
+    """``check``: the file is not open here yet. Once the sink holds it, its header is not read
+    again: closing any descriptor of the file drops the process's POSIX locks on it, SQLite's
+    own, and another process's connection could then take itself for the last one and remove the
+    write-ahead log the sink still commits to."""
+    if check and not check_ours(path, tables):
         return
     try:
         db = sqlite3.connect(path, timeout=BUSY_SECONDS, check_same_thread=False)

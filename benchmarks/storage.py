@@ -164,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--formats", default=",".join(FORMATS), help="comma-separated (default: all)")
     parser.add_argument("--latency", type=float, default=0.0, help="the emulator's answers take this long (s)")
     options = parser.parse_args(argv)
+    unknown = [name for name in options.formats.split(",") if name not in FORMATS]
+    if unknown:
+        parser.error(f"--formats: {', '.join(unknown)}: choose among {', '.join(FORMATS)}")
     server = emulator(options.latency) if options.server == "emulator" else fast_server()
     with server as served:
         base_url = served if isinstance(served, str) else served.base_url

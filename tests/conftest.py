@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -16,6 +18,10 @@ from douyin_async.emulator import Emulator
 from .postgres_server import AVAILABLE as POSTGRES_AVAILABLE
 from .postgres_server import PostgresServer
 from .redis_server import REDIS_SERVER, RedisServer
+
+# PostgreSQL sinks spool under XDG_STATE_HOME: the tests', and the command line's they start, stay
+# out of the user's own state directory.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="douyin-async-tests-state-")
 
 KEY = "test-key"
 SECRET = "test-secret"

@@ -143,6 +143,14 @@ async def test_a_lock_held_too_long_stops_the_sink_with_a_typed_error(tmp_path: 
             await sink.close(quiet=True)
     # The database takes the run's last update once the lock is gone: the row says what happened.
     assert rows(path, "SELECT status FROM runs") == [("failed",)]
+    assert rows(path, "SELECT count(*) FROM videos") == [(0,)]
+    # What it could not commit waited in its spool: the next sink stores it.
+    async with SQLiteSink(path) as later:
+        assert later.replayed == 1
+    assert rows(path, "SELECT item_id FROM videos") == [(SEED_ID,)]
+    assert rows(path, "SELECT status, fetched FROM runs ORDER BY run_id") == [("failed", 1), ("done", 0)]
+    assert sorted(os.listdir(tmp_path)) == ["videos.sqlite", "videos.sqlite-shm", "videos.sqlite-wal"] or \
+        sorted(os.listdir(tmp_path)) == ["videos.sqlite"]
 
 
 def _pending_wal(path: Path) -> None:
@@ -368,6 +376,8 @@ async def test_a_run_lock_holds_for_run_ids_past_32_bits_and_per_schema(shared_p
     await dead.open()
     dead._connection.terminate()  # the process dies: its row says running, its lock is gone
     dead._connection = None
+    assert dead._spool is not None
+    dead._spool.close(remove=False)  # and so do its spool files' locks
     async with PostgresSink(url + "?search_path=s_a") as live, PostgresSink(url + "?search_path=s_b") as later:
         assert live.run_id == dead.run_id == 1
         assert [run for run, _ in later.unfinished] == [1]
@@ -379,6 +389,68 @@ async def test_a_table_named_like_the_staging_table_is_a_table_like_any(shared_p
         async for result in client.iter_videos([SEED_ID]):
             await sink.write(result)
     assert shared_postgres.psql("SELECT item_id FROM douyin_async_staging").split() == [SEED_ID]
+
+
+_KILLED_AFTER_WRITING = """
+import asyncio, os, signal, sys
+from douyin_async import BatchResult, DouyinClient
+from douyin_async.sinks import PostgresSink, SQLiteSink
+
+async def main(key, secret, base_url, out, spool, *wanted):
+    sink = PostgresSink(out, table="spooled", spool_dir=spool) if out.startswith("postgresql:") else SQLiteSink(out)
+    async with DouyinClient(key, secret, base_url=base_url, rate_limit=None) as client:
+        await sink.open()
+        sink.watch(client)
+        answers = [await client.item_get_video(item_id) for item_id in wanted]
+        for item_id, answer in zip(wanted, answers):  # no await gives the writer a turn: nothing is committed
+            await sink.write(BatchResult(item_id, item_id, answer, None, 1, 0, billed=1))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_what_a_killed_run_wrote_and_never_committed_is_stored_by_the_next_run(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest,
+) -> None:
+    """A run killed before any commit: the next sink stores its results from the spool, and its row
+    tells what it paid for; the spool files are gone after."""
+    spool = tmp_path / "spool"
+    if kind == "sqlite":
+        out = str(tmp_path / "videos.sqlite")
+
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            return rows(Path(out), sql.format(table="videos", runs="runs"))
+
+        def reopened() -> SQLiteSink | PostgresSink:
+            return SQLiteSink(out)
+    else:
+        server: PostgresServer = request.getfixturevalue("shared_postgres")
+        out = server.url()
+
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            text = server.psql(sql.format(table="spooled", runs="spooled_runs")).strip()
+            return [tuple(int(v) if v.isdigit() else v for v in line.split("|")) for line in text.splitlines()]
+
+        def reopened() -> SQLiteSink | PostgresSink:
+            return PostgresSink(out, table="spooled", spool_dir=spool)
+    wanted = [SEED_ID, *ids(5)]
+    async with Emulator(fast=True, keys={KEY: SECRET}) as emulator:
+        found = [i for i in wanted if emulator.expected_item(i) is not None]
+        child = await asyncio.create_subprocess_exec(sys.executable, "-c", _KILLED_AFTER_WRITING, KEY, SECRET,
+                                                     emulator.base_url, out, str(spool), *found)
+        assert await asyncio.wait_for(child.wait(), 60) == -9
+        assert emulator.stats.charged == len(found)
+    assert query("SELECT count(*) FROM {table}") == [(0,)]  # nothing was committed
+    async with reopened() as sink:
+        assert sink.replayed == len(found)
+        assert sink.unfinished == [(1, 0)]  # nothing was in flight: nothing to ask again
+    assert sorted(str(row[0]) for row in query("SELECT item_id FROM {table}")) == sorted(found)
+    assert query("SELECT status, requests, billed, in_flight, fetched FROM {runs} ORDER BY run_id")[0] == \
+        ("killed", len(found), len(found), 0, len(found))
+    leftover = list(spool.iterdir()) if spool.exists() else []
+    assert leftover == [] and not list(tmp_path.glob("videos.sqlite-spool*"))
 
 
 _READ_WHILE_WRITING = """
@@ -423,3 +495,14 @@ async def test_reading_a_sqlite_sink_while_it_writes_loses_none_of_its_later_com
         assert await asyncio.wait_for(child.wait(), 60) == 0
     assert sorted(row[0] for row in rows(out, "SELECT item_id FROM videos")) == sorted([first, second])
 
+
+async def test_a_spool_directory_that_cannot_be_made_stops_the_open_and_shows_no_password(
+    shared_postgres: PostgresServer, tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    sink = PostgresSink(shared_postgres.url(password=PASSWORD), table="no_spool", spool_dir=blocker / "spool")
+    with pytest.raises(StorageError, match="cannot keep results in .* until they are committed") as caught:
+        await sink.open()
+    assert PASSWORD not in str(caught.value) + repr(caught.value)
+    assert shared_postgres.psql("SELECT status FROM no_spool_runs").split() == ["failed"]

@@ -106,8 +106,8 @@ async def cmd_batch(args: argparse.Namespace) -> int:
         raise UsageError(f"-o {shown(args.output)}: {_foreign(exc)}") from None
     for run_id, lost in journal.unfinished:
         print(f"note: run {run_id} of -o {shown(args.output)} did not finish (killed?): it may have paid for "
-              f"calls whose answers it never stored ({lost} at its last commit, and those it made after); "
-              "those ids are asked again", file=sys.stderr)
+              f"{lost} calls whose answers it never stored (in flight when it wrote its last result); those ids "
+              "are asked again", file=sys.stderr)
     try:
         code = await _run(args, journal, plan)
     except BaseException as exc:

@@ -82,9 +82,10 @@ class StoreJournal:
 
     async def open(self) -> bool:
         """Make the tables and this run's row (a SQLite sink locks its file); True when OUT changed
-        since ``load`` (another run wrote it in between)."""
+        since ``load`` (another run wrote it in between, or a killed run's spool was stored)."""
         changed = self._stamp() != self._seen
         await self.sink.open()
+        changed = changed or self.sink.replayed > 0
         if changed:
             await self.load()
         return changed

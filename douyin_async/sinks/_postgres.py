@@ -5,18 +5,40 @@ Videos go in with ``COPY`` into a temporary staging table and one ``INSERT … O
 skips what any of them stored. The tables are created under an advisory lock, so runs that
 start together do not race to create them. The URL's password is never printed: messages and
 ``repr`` show the URL with it masked.
+
+Results wait for their commit in spool files on this machine (``spool_dir``); a run killed on it
+is completed from them by the next run on it with the same tables.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import msgspec
 
 from .._secrets import Redactor
 from ..errors import ForeignStoreError, InvalidSettingError, StorageError
 from ._sink import Sink
-from ._tables import DEFAULT_TABLE, FAILURE_COLUMNS, TOTAL_FIELDS, VIDEO_COLUMNS, Stored, changes_of, now, unstored, utc
+from ._spool import Leftovers
+from ._tables import (
+    DEFAULT_TABLE,
+    FAILURE_COLUMNS,
+    TOTAL_FIELDS,
+    VIDEO_COLUMNS,
+    Column,
+    Stored,
+    changes_of,
+    now,
+    unstored,
+    utc,
+)
 
 CONNECT_SECONDS = 10.0
 COMMAND_SECONDS = 60.0
@@ -35,7 +57,8 @@ class PostgresSink(Sink):
     """Results in PostgreSQL tables ``videos``, ``failures`` and ``runs`` (see ``Sink``).
 
     ``url`` is a libpq URL (``postgresql://user[:password]@host[:port]/db``); the standard ``PG*``
-    environment variables fill in what it leaves out (``PGPASSWORD``, say).
+    environment variables fill in what it leaves out (``PGPASSWORD``, say). ``spool_dir`` keeps
+    results until they are committed (default: ``default_spool_dir()``).
     """
 
     SCHEMES = ("postgresql", "postgres")
@@ -43,6 +66,7 @@ class PostgresSink(Sink):
 
     def __init__(
         self, url: str, *, table: str = DEFAULT_TABLE, settings: Mapping[str, Any] | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(table=table, settings=settings)
         try:
@@ -53,6 +77,10 @@ class PostgresSink(Sink):
         if parts is None or parts.scheme not in self.SCHEMES or (not parts.hostname and not parts.path):
             raise InvalidSettingError("url: give a PostgreSQL URL, postgresql://USER[:PASSWORD]@HOST[:PORT]/DB")
         self.url = url
+        self.spool_dir = Path(spool_dir).absolute() if spool_dir is not None else default_spool_dir()
+        self._server = f"{parts.hostname}:{parts.port}"
+        self._place = ""
+        """Where the tables are (server, database, schema), once connected: the name of their spool."""
         query = parse_qs(parts.query)
         self._redact = Redactor([parts.password, *(value for name, values in query.items()
                                                    if "password" in name.lower() for value in values)])
@@ -103,37 +131,70 @@ class PostgresSink(Sink):
                                         "douyin-async's; give another table name (--table)")
         return set(found)
 
+    @property
+    def _shown(self) -> str:
+        return self.shown_url
+
+    def _spool_place(self) -> tuple[Path, str]:
+        digest = hashlib.sha256(self._place.encode()).hexdigest()[:16]
+        return self.spool_dir, f"postgres-{digest}.{self.tables.videos}"
+
+    def _restore(self, record: Stored) -> Stored:
+        if record.row is None:
+            return record
+        columns: tuple[Column, ...] = VIDEO_COLUMNS if record.ok else FAILURE_COLUMNS
+        return replace(record, row=tuple(
+            msgspec.convert(value, datetime) if kind == "timestamptz" and isinstance(value, str) else value
+            for value, (_, _, kind) in zip(record.row, columns, strict=True)))
+
     async def _prepare(self) -> int:
+        connection = self._connection
+        where = await connection.fetchval("SELECT current_database() || '/' || current_schema()")
+        self._place = f"{self._server}/{where}"
+        leftovers = self._leftovers()
+        try:
+            async with connection.transaction():
+                run_id = await self._prepare_tables(leftovers)
+        except BaseException:
+            leftovers.release()
+            raise
+        leftovers.remove()
+        return run_id
+
+    async def _prepare_tables(self, leftovers: Leftovers) -> int:
         tables, connection = self.tables, self._connection
-        async with connection.transaction():
-            await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"douyin-async:{tables.videos}")
-            existing = await self._check()
-            for table, columns in tables.columns().items():
-                if table in existing:
-                    continue  # a role that may only write them (no CREATE on the schema) uses them as they are
-                spec = ", ".join(f"{name} {kind}" for name, _, kind in columns)
-                if table == tables.runs:
-                    spec = spec.replace("run_id bigint", f"run_id bigint {_IDENTITY}", 1)
-                else:
-                    spec += f", PRIMARY KEY ({'item_id' if table == tables.videos else 'key'})"
-                await connection.execute(f"CREATE TABLE IF NOT EXISTS {table} ({spec})")
-            # Before the run's row: a role that may not create temporary tables leaves no row behind.
-            await connection.execute(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING_SQL} (LIKE {tables.videos}) ON COMMIT DELETE ROWS")
-            running = await connection.fetch(
-                f"SELECT run_id, {unstored(tables, 'r.run_id')} AS lost FROM {tables.runs} r "
-                "WHERE status = 'running' ORDER BY run_id")
-            self.unfinished = [(row["run_id"], max(0, row["lost"] or 0)) for row in running
-                               if not await self._alive(row["run_id"])]
-            if self.unfinished:
-                await connection.execute(f"UPDATE {tables.runs} SET status = 'killed' WHERE run_id = ANY($1::bigint[])",
-                                         [run for run, _ in self.unfinished])
-            row = self._run_row()
-            names = ", ".join(row)
-            run_id: int = await connection.fetchval(
-                f"INSERT INTO {tables.runs} ({names}) VALUES ({', '.join(f'${n + 1}' for n in range(len(row)))}) "
-                "RETURNING run_id", *row.values())
-            await connection.execute(f"SELECT pg_advisory_lock({_RUN_LOCK})", tables.runs, run_id)
+        await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"douyin-async:{tables.videos}")
+        existing = await self._check()
+        for table, columns in tables.columns().items():
+            if table in existing:
+                continue  # a role that may only write them (no CREATE on the schema) uses them as they are
+            spec = ", ".join(f"{name} {kind}" for name, _, kind in columns)
+            if table == tables.runs:
+                spec = spec.replace("run_id bigint", f"run_id bigint {_IDENTITY}", 1)
+            else:
+                spec += f", PRIMARY KEY ({'item_id' if table == tables.videos else 'key'})"
+            await connection.execute(f"CREATE TABLE IF NOT EXISTS {table} ({spec})")
+        # Before the run's row: a role that may not create temporary tables leaves no row behind.
+        await connection.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING_SQL} (LIKE {tables.videos}) ON COMMIT DELETE ROWS")
+        records, totals = self._replayed(leftovers)
+        await self._store(records, replayed=True)
+        for killed, values in totals.items():
+            await self._update_run(killed, values, later_only=True)
+        running = await connection.fetch(
+            f"SELECT run_id, {unstored(tables, 'r.run_id')} AS lost FROM {tables.runs} r "
+            "WHERE status = 'running' ORDER BY run_id")
+        self.unfinished = [(row["run_id"], max(0, row["lost"] or 0)) for row in running
+                           if not await self._alive(row["run_id"])]
+        if self.unfinished:
+            await connection.execute(f"UPDATE {tables.runs} SET status = 'killed' WHERE run_id = ANY($1::bigint[])",
+                                     [run for run, _ in self.unfinished])
+        row = self._run_row()
+        names = ", ".join(row)
+        run_id: int = await connection.fetchval(
+            f"INSERT INTO {tables.runs} ({names}) VALUES ({', '.join(f'${n + 1}' for n in range(len(row)))}) "
+            "RETURNING run_id", *row.values())
+        await connection.execute(f"SELECT pg_advisory_lock({_RUN_LOCK})", tables.runs, run_id)
         return run_id
 
     async def _alive(self, run_id: int) -> bool:
@@ -146,40 +207,59 @@ class PostgresSink(Sink):
         return not free
 
     async def _commit(self, records: list[Stored], totals: dict[str, int], end: str | None) -> None:
-        tables, connection = self.tables, self._connection
         assert self.run_id is not None
-        changes = changes_of(records)
         try:
-            async with connection.transaction():
-                if changes.cleared:
-                    await connection.execute(f"DELETE FROM {tables.failures} WHERE key = ANY($1::text[])",
-                                             list(changes.cleared))
-                if changes.videos:
-                    names = [name for name, _, _ in VIDEO_COLUMNS]
-                    await connection.copy_records_to_table(_STAGING, records=list(changes.videos.values()),
-                                                           columns=names)
-                    await connection.execute(
-                        f"INSERT INTO {tables.videos} SELECT * FROM {_STAGING_SQL} ON CONFLICT (item_id) DO UPDATE SET "
-                        + ", ".join(f"{name} = EXCLUDED.{name}" for name in names if name != "item_id"))
-                if changes.failures:
-                    names = [name for name, _, _ in FAILURE_COLUMNS]
-                    await connection.executemany(
-                        f"INSERT INTO {tables.failures} ({', '.join(names)}) VALUES "
-                        f"({', '.join(f'${n + 1}' for n in range(len(names)))}) ON CONFLICT (key) DO UPDATE SET "
-                        + ", ".join(f"{name} = EXCLUDED.{name}" for name in names if name != "key"),
-                        list(changes.failures.values()))
-                values: list[Any] = [totals[name] for name in TOTAL_FIELDS]
-                assignments = [f"{name} = ${n + 1}" for n, name in enumerate(TOTAL_FIELDS)]
-                if end is not None:
-                    values += [end, now()]
-                    assignments += [f"status = ${len(values) - 1}", f"ended_at = ${len(values)}"]
-                await connection.execute(
-                    f"UPDATE {tables.runs} SET {', '.join(assignments)} WHERE run_id = ${len(values) + 1}",
-                    *values, self.run_id)
+            async with self._connection.transaction():
+                await self._store(records)
+                await self._update_run(self.run_id, totals, end=end)
         except StorageError:
             raise
         except Exception as exc:
             raise self._wrap(exc, "cannot write it") from None
+
+    async def _store(self, records: list[Stored], *, replayed: bool = False) -> None:
+        """Store ``records``; ``replayed`` (from a killed run's spool): a failure whose video another
+        run has stored since is not kept."""
+        tables, connection = self.tables, self._connection
+        changes = changes_of(records)
+        if changes.cleared:
+            await connection.execute(f"DELETE FROM {tables.failures} WHERE key = ANY($1::text[])",
+                                     list(changes.cleared))
+        if changes.videos:
+            names = [name for name, _, _ in VIDEO_COLUMNS]
+            await connection.copy_records_to_table(_STAGING, records=list(changes.videos.values()), columns=names)
+            await connection.execute(
+                f"INSERT INTO {tables.videos} SELECT * FROM {_STAGING_SQL} ON CONFLICT (item_id) DO UPDATE SET "
+                + ", ".join(f"{name} = EXCLUDED.{name}" for name in names if name != "item_id"))
+        if changes.failures:
+            names = [name for name, _, _ in FAILURE_COLUMNS]
+            await connection.executemany(
+                f"INSERT INTO {tables.failures} ({', '.join(names)}) VALUES "
+                f"({', '.join(f'${n + 1}' for n in range(len(names)))}) ON CONFLICT (key) DO UPDATE SET "
+                + ", ".join(f"{name} = EXCLUDED.{name}" for name in names if name != "key"),
+                list(changes.failures.values()))
+            if replayed:
+                await connection.execute(
+                    f"DELETE FROM {tables.failures} f WHERE f.key = ANY($1::text[]) AND EXISTS "
+                    f"(SELECT 1 FROM {tables.videos} v WHERE v.item_id = f.key)", list(changes.failures))
+
+    async def _update_run(
+        self, run_id: int, totals: dict[str, int], *, end: str | None = None, later_only: bool = False,
+    ) -> None:
+        """Write a run's totals, and ``end`` its final status; ``later_only``: unless its row is later
+        already (it counts more requests: a spool's lines committed before a kill)."""
+        values: list[Any] = [totals[name] for name in TOTAL_FIELDS]
+        assignments = [f"{name} = ${n + 1}" for n, name in enumerate(TOTAL_FIELDS)]
+        if end is not None:
+            values += [end, now()]
+            assignments += [f"status = ${len(values) - 1}", f"ended_at = ${len(values)}"]
+        values.append(run_id)
+        where = f"run_id = ${len(values)}"
+        if later_only:
+            values.append(totals["requests"])
+            where += f" AND requests <= ${len(values)}"
+        await self._connection.execute(f"UPDATE {self.tables.runs} SET {', '.join(assignments)} WHERE {where}",
+                                       *values)
 
     async def _read(self, query: str) -> AsyncIterator[Any]:
         """Rows of ``query`` through a cursor (none when the tables are not made yet)."""
@@ -199,3 +279,10 @@ class PostgresSink(Sink):
         finally:
             if own:
                 await self._disconnect()
+
+
+def default_spool_dir() -> Path:
+    """Where a PostgreSQL sink keeps results until they are committed: ``$XDG_STATE_HOME/douyin-async/spool``
+    (``~/.local/state`` when the variable is unset)."""
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(state).absolute() / "douyin-async" / "spool"

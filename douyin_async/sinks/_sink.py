@@ -1,19 +1,22 @@
 """What every sink does: take results as they come, commit them from a writer, and keep a run's record.
 
-``write`` only queues a result; one writer task takes everything queued, commits it in one
-transaction, and does it again. ``write`` waits while a few results per request the watched
-client may have in flight wait to be committed, so what a killed process loses, and memory, stay
-bounded. A commit also updates the run's row with the client's ledger (``watch``): the runs
-table tells what each run sent and what it cost.
+``write`` appends a result to the spool (a local file: a killed process loses none of it) and
+queues it; one writer task takes everything queued, commits it in one transaction, and does it
+again. ``write`` waits while a few results per request the watched client may have in flight wait
+to be committed, so memory and the spool stay bounded. Each spooled result carries the run's
+totals from the client's ledger (``watch``), and each commit writes them to the run's row: the
+runs table tells what each run sent and what it cost, a killed run's to its last result.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
 
@@ -22,6 +25,7 @@ import msgspec
 from .._fanout import BatchResult
 from .._ledger import Usage
 from ..errors import BatchAbortedError, DouyinError, InvalidParamError, NotFoundError, StorageError, UnexpectedItemError
+from ._spool import Leftovers, Spool, SpoolLine
 from ._tables import DEFAULT_TABLE, TOTAL_FIELDS, Stored, Tables, failure_row, now, video_row
 
 PERMANENT_ERRORS: tuple[type[DouyinError], ...] = (NotFoundError, InvalidParamError, UnexpectedItemError)
@@ -29,10 +33,9 @@ PERMANENT_ERRORS: tuple[type[DouyinError], ...] = (NotFoundError, InvalidParamEr
 
 UNSTORED_PER_REQUEST = 4
 """Results written and not yet committed at most, per request the watched client may have in
-flight (its concurrency ceiling, else ``ASSUMED_IN_FLIGHT``); ``write`` waits beyond that. A killed
-process loses them, so this bounds what a rerun asks again beyond the requests in flight. One per
-request would bound it tighter, and make the batch wait for each commit when answers come fast:
-measured, four keep a CPU-bound run as fast as with no bound."""
+flight (its concurrency ceiling, else ``ASSUMED_IN_FLIGHT``); ``write`` waits beyond that, so
+memory and the spool stay bounded. One per request would make the batch wait for each commit when
+answers come fast: measured, four keep a CPU-bound run as fast as with no bound."""
 ASSUMED_IN_FLIGHT = 64
 """Requests taken to be in flight at most when no client is watched or its concurrency is off."""
 STALLED = 1.0
@@ -68,9 +71,12 @@ class Sink:
         self.run_id: int | None = None
         self.unfinished: list[tuple[int, int]] = []
         """Earlier runs found unfinished (killed) when this one opened: ``(run_id, calls)``, where
-        ``calls`` may have been billed without their answers being stored (in flight, or answered
-        and not yet committed, at the run's last commit): their ids are asked again."""
+        ``calls`` may have been billed without their answers being stored (in flight when the run
+        wrote its last result): their ids are asked again."""
+        self.replayed = 0
+        """Results that killed runs had written and not committed, stored from their spool by ``open``."""
         self._queue: asyncio.Queue[Stored | _Flush] | None = None
+        self._spool: Spool | None = None
         self._unstored = 0
         """Results written and not yet committed: queued, or in the commit under way."""
         self._most_unstored = UNSTORED_PER_REQUEST * ASSUMED_IN_FLIGHT
@@ -79,6 +85,7 @@ class Sink:
         self._usage_at_start: Usage | None = None
         self._client: Any = None
         self._counts = {"fetched": 0, "failed": 0}
+        """Results of fetches written (spooled) so far: a kill loses none of them."""
         self._written_totals: tuple[int, ...] | None = None
         self._committing: float | None = None
         """When the commit under way began (``time.monotonic``)."""
@@ -100,6 +107,29 @@ class Sink:
 
     async def _disconnect(self) -> None:
         raise NotImplementedError
+
+    @property
+    def _shown(self) -> str:
+        """Where the tables are, as a message may show it (no password)."""
+        raise NotImplementedError
+
+    def _spool_place(self) -> tuple[Path, str]:
+        """The directory of this sink's spool files and the name they start with (one per tables)."""
+        raise NotImplementedError
+
+    def _restore(self, record: Stored) -> Stored:
+        """A record read back from the spool, its values as the database takes them."""
+        return record
+
+    def _leftovers(self) -> Leftovers:
+        """What killed processes left in the spool of these tables, held until replayed (``_prepare``)."""
+        return Leftovers(*self._spool_place())
+
+    def _replayed(self, leftovers: Leftovers) -> tuple[list[Stored], dict[int, dict[str, int]]]:
+        """The records of ``leftovers`` in order, and each run's totals at its last one."""
+        totals = {line.run_id: dict(zip(TOTAL_FIELDS, line.totals, strict=True)) for line in leftovers.lines}
+        self.replayed = len(leftovers.lines)
+        return [self._restore(line.stored()) for line in leftovers.lines], totals
 
     @staticmethod
     def _time(seconds: float) -> Any:
@@ -156,6 +186,15 @@ class Sink:
         except Exception as exc:
             await self._disconnect()
             raise self._wrap(exc, "cannot open it") from None
+        spool = Spool(*self._spool_place())
+        try:
+            spool.open()
+        except StorageError as exc:
+            with contextlib.suppress(Exception):
+                await self._commit([], self._totals(), "failed")
+            await self._disconnect()
+            raise StorageError(f"{self._shown}: {exc}") from None
+        self._spool = spool
         self._queue = asyncio.Queue()
         self._unstored = 0
         self._progress = asyncio.Event()
@@ -200,7 +239,7 @@ class Sink:
         return self.run_id
 
     async def _put(self, record: Stored | _Flush) -> None:
-        if self._queue is None or self._progress is None:
+        if self._queue is None or self._progress is None or self._spool is None:
             raise StorageError("the sink is not open: use it as `async with`, or await open() first")
         while self._failed is None and (self._unstored >= self._most_unstored or self._stalled()):
             self._progress.clear()
@@ -208,6 +247,17 @@ class Sink:
         if self._failed is not None:
             raise self._failed
         if isinstance(record, Stored):
+            count = "fetched" if record.ok else "failed"
+            if record.kind == "fetch":
+                self._counts[count] += 1
+            try:
+                self._spool.append(SpoolLine(0, self._run(), self._snapshot(), record.key, record.kind, record.ok,
+                                             record.row))
+            except StorageError as exc:
+                if record.kind == "fetch":
+                    self._counts[count] -= 1
+                self._failed = exc
+                raise
             self._unstored += 1
         self._queue.put_nowait(record)
 
@@ -248,6 +298,9 @@ class Sink:
                                           self._wrap(exc, "cannot close the run"))
         finally:
             self._queue = self._progress = None
+            spool, self._spool = self._spool, None
+            if spool is not None:  # kept when a commit failed: the next sink replays it
+                spool.close(remove=spool.empty())
             await self._disconnect()
         if failure is not None and not quiet:
             raise failure
@@ -255,8 +308,9 @@ class Sink:
     # -- the writer ----------------------------------------------------------------------------
 
     async def _drain(self) -> None:
-        queue = self._queue
+        queue, spool = self._queue, self._spool
         assert queue is not None
+        assert spool is not None
         while True:
             try:
                 first = await asyncio.wait_for(queue.get(), TICK)
@@ -268,12 +322,14 @@ class Sink:
                     batch.append(queue.get_nowait())
             records = [record for record in batch if isinstance(record, Stored)]
             try:
-                totals = self._tally(records)
+                totals = self._totals()
                 if self._failed is None and (records or self._changed(totals)):
+                    spooled = spool.switch() if records else None  # it holds these records, and no others
                     self._committing = time.monotonic()
                     await self._commit(records, totals, None)
                     self._written_totals = tuple(totals.values())
-                    self._counts = {"fetched": totals["fetched"], "failed": totals["failed"]}
+                    if spooled is not None:
+                        spool.clear(spooled)
             except Exception as exc:
                 if self._failed is None:
                     self._failed = exc if isinstance(exc, StorageError) else self._wrap(exc, "cannot write it")
@@ -285,29 +341,23 @@ class Sink:
                 for _ in batch:
                     queue.task_done()
 
-    def _tally(self, records: list[Stored]) -> dict[str, int]:
-        """The run's row once ``records`` are committed (the writer keeps its counts once they are)."""
-        totals = self._totals()
-        for record in records:
-            if record.kind == "fetch":
-                totals["fetched" if record.ok else "failed"] += 1
-        totals["in_flight"] = max(0, totals["in_flight"] - len(records))
-        return totals
-
     def _changed(self, totals: dict[str, int]) -> bool:
         return tuple(totals.values()) != self._written_totals
 
     def _totals(self) -> dict[str, int]:
-        """The run's row: the watched client's ledger since ``watch``, and the results stored."""
-        totals = dict.fromkeys(TOTAL_FIELDS, 0)
-        client, start = self._client, self._usage_at_start
-        if client is not None and start is not None:
-            usage = client.usage
-            for name in ("requests", "billed", "possibly_billed", "not_billed", "refused", "retries"):
-                totals[name] = getattr(usage, name) - getattr(start, name)
-            totals["in_flight"] = client.limits.in_flight + self._unstored
-        totals.update(self._counts)
-        return totals
+        return dict(zip(TOTAL_FIELDS, self._snapshot(), strict=True))
+
+    def _snapshot(self) -> tuple[int, ...]:
+        """The run's totals (``TOTAL_FIELDS``): the watched client's ledger since ``watch``, its
+        requests in flight, and the results written."""
+        client, start, counts = self._client, self._usage_at_start, self._counts
+        if client is None or start is None:
+            return (0, 0, 0, 0, 0, 0, 0, counts["fetched"], counts["failed"])
+        usage = client.usage
+        return (usage.requests - start.requests, usage.billed - start.billed,
+                usage.possibly_billed - start.possibly_billed, usage.not_billed - start.not_billed,
+                usage.refused - start.refused, usage.retries - start.retries, client.limits.in_flight,
+                counts["fetched"], counts["failed"])
 
     def _run_row(self) -> dict[str, Any]:
         """The first values of this run's row."""

@@ -1,5 +1,8 @@
 """Results in a SQLite file (standard library): WAL, every commit in a thread of its own.
 
+Results wait for their commit in spool files beside it (``FILE-spool.TABLE.PID.0`` and ``.1``),
+removed when the run ends; the next run replays what a killed one left there.
+
 The file is marked as ours (``PRAGMA application_id``) when its tables are made; a file that is
 not SQLite, or holds another program's tables, or tables of our names with other columns, is
 refused with ``ForeignStoreError`` before anything is written to it. Commits run in one thread, so
@@ -21,6 +24,7 @@ from typing import IO, Any, TypeVar
 from .._locks import lock
 from ..errors import ForeignStoreError, InvalidSettingError, StorageError
 from ._sink import Sink
+from ._spool import Leftovers
 from ._tables import (
     DEFAULT_TABLE,
     FAILURE_COLUMNS,
@@ -97,55 +101,74 @@ class SQLiteSink(Sink):
         db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # a new file's only: rows of a few KiB fit in a page
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")  # with WAL: a killed process loses no commit
-        with _transaction(db):
-            if db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
-                check_ours(self.path, self.tables, db)  # again, inside the write lock
-                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            for table, columns in self.tables.columns().items():
-                key = columns[0][0]
-                spec = ", ".join(f"{name} {kind}" for name, kind, _ in columns)
-                if table == self.tables.runs:
-                    spec = spec.replace("run_id INTEGER", "run_id INTEGER PRIMARY KEY AUTOINCREMENT", 1)
-                    db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({spec})")
-                else:
-                    primary = "item_id" if table == self.tables.videos else key
-                    db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({spec}, PRIMARY KEY ({primary}))")
-            runs = self.tables.runs
-            # This sink holds the file's lock: a run still marked running died without closing.
-            self.unfinished = [(run_id, max(0, lost or 0)) for run_id, lost in db.execute(
-                f"SELECT run_id, {unstored(self.tables, 'r.run_id')} FROM {runs} r WHERE status = 'running' "
-                "ORDER BY run_id")]
-            db.execute(f"UPDATE {runs} SET status = 'killed' WHERE status = 'running'")
-            names = ", ".join(row)
-            cursor = db.execute(f"INSERT INTO {runs} ({names}) VALUES ({', '.join('?' * len(row))})",
-                                [_value(value) for value in row.values()])
-            assert cursor.lastrowid is not None
-            return cursor.lastrowid
+        leftovers = self._leftovers()
+        try:
+            with _transaction(db):
+                run_id = self._prepare_tables(db, leftovers, row)
+        except BaseException:
+            leftovers.release()
+            raise
+        leftovers.remove()
+        return run_id
+
+    def _prepare_tables(self, db: sqlite3.Connection, leftovers: Leftovers, row: dict[str, Any]) -> int:
+        if db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+            check_ours(self.path, self.tables, db)  # again, inside the write lock
+            db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+        for table, columns in self.tables.columns().items():
+            key = columns[0][0]
+            spec = ", ".join(f"{name} {kind}" for name, kind, _ in columns)
+            if table == self.tables.runs:
+                spec = spec.replace("run_id INTEGER", "run_id INTEGER PRIMARY KEY AUTOINCREMENT", 1)
+                db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({spec})")
+            else:
+                primary = "item_id" if table == self.tables.videos else key
+                db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({spec}, PRIMARY KEY ({primary}))")
+        runs = self.tables.runs
+        records, totals = self._replayed(leftovers)
+        self._store_here(db, records)
+        for run_id, values in totals.items():
+            _update_run(db, self.tables, run_id, values, later_only=True)
+        # This sink holds the file's lock: a run still marked running died without closing.
+        self.unfinished = [(run_id, max(0, lost or 0)) for run_id, lost in db.execute(
+            f"SELECT run_id, {unstored(self.tables, 'r.run_id')} FROM {runs} r WHERE status = 'running' "
+            "ORDER BY run_id")]
+        db.execute(f"UPDATE {runs} SET status = 'killed' WHERE status = 'running'")
+        names = ", ".join(row)
+        cursor = db.execute(f"INSERT INTO {runs} ({names}) VALUES ({', '.join('?' * len(row))})",
+                            [_value(value) for value in row.values()])
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    @property
+    def _shown(self) -> str:
+        return str(self.path)
+
+    def _spool_place(self) -> tuple[Path, str]:
+        return self.path.parent, f"{self.path.name}-spool.{self.tables.videos}"
 
     async def _commit(self, records: list[Stored], totals: dict[str, int], end: str | None) -> None:
         await self._in_thread(self._commit_here, records, totals, end)
 
     def _commit_here(self, records: list[Stored], totals: dict[str, int], end: str | None) -> None:
-        db, tables = self._db, self.tables
+        db = self._db
         assert db is not None
         assert self.run_id is not None
-        changes = changes_of(records)
         try:
             with _transaction(db):
-                if changes.cleared:
-                    _delete(db, tables.failures, "key", list(changes.cleared))
-                if changes.videos:
-                    _upsert(db, tables.videos, VIDEO_COLUMNS, "item_id", list(changes.videos.values()))
-                if changes.failures:
-                    _upsert(db, tables.failures, FAILURE_COLUMNS, "key", list(changes.failures.values()))
-                values: list[Any] = [totals[name] for name in TOTAL_FIELDS]
-                assignments = ", ".join(f"{name} = ?" for name in TOTAL_FIELDS)
-                if end is not None:
-                    assignments += ", status = ?, ended_at = ?"
-                    values += [end, _value(now())]
-                db.execute(f"UPDATE {tables.runs} SET {assignments} WHERE run_id = ?", [*values, self.run_id])
+                self._store_here(db, records)
+                _update_run(db, self.tables, self.run_id, totals, end=end)
         except sqlite3.OperationalError as exc:
             raise self._wrap(exc, "cannot write it") from None
+
+    def _store_here(self, db: sqlite3.Connection, records: list[Stored]) -> None:
+        tables, changes = self.tables, changes_of(records)
+        if changes.cleared:
+            _delete(db, tables.failures, "key", list(changes.cleared))
+        if changes.videos:
+            _upsert(db, tables.videos, VIDEO_COLUMNS, "item_id", list(changes.videos.values()))
+        if changes.failures:
+            _upsert(db, tables.failures, FAILURE_COLUMNS, "key", list(changes.failures.values()))
 
     async def _disconnect(self) -> None:
         thread, self._thread = self._thread, None
@@ -269,6 +292,22 @@ def _delete(db: sqlite3.Connection, table: str, key: str, keys: list[str]) -> No
     for start in range(0, len(keys), _VARIABLES):
         chunk = keys[start:start + _VARIABLES]
         db.execute(f"DELETE FROM {table} WHERE {key} IN ({', '.join('?' * len(chunk))})", chunk)
+
+
+def _update_run(
+    db: sqlite3.Connection, tables: Tables, run_id: int, totals: dict[str, int], *, end: str | None = None,
+    later_only: bool = False,
+) -> None:
+    """Write a run's totals, and ``end`` its final status; ``later_only``: unless its row is later
+    already (it counts more requests: a spool's lines committed before a kill)."""
+    values: list[Any] = [totals[name] for name in TOTAL_FIELDS]
+    assignments = ", ".join(f"{name} = ?" for name in TOTAL_FIELDS)
+    if end is not None:
+        assignments += ", status = ?, ended_at = ?"
+        values += [end, _value(now())]
+    where = "run_id = ? AND requests <= ?" if later_only else "run_id = ?"
+    db.execute(f"UPDATE {tables.runs} SET {assignments} WHERE {where}",
+               [*values, run_id, *([totals["requests"]] if later_only else [])])
 
 
 def _value(value: Any) -> Any:

@@ -414,3 +414,33 @@ async def test_a_postgres_table_with_other_columns_is_refused_untouched(shared_p
                                    "douyin-async's; give another table name (--table)")
     assert shared_postgres.psql("SELECT * FROM theirs").strip() == "1|mine"
     assert shared_postgres.psql("SELECT to_regclass('theirs_runs') IS NULL").strip() == "t"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE")
+async def test_a_full_spool_stops_a_postgres_run_naming_the_spool_and_the_rerun_stores_what_it_kept(
+    shared_postgres: PostgresServer, tmp_path: Path,
+) -> None:
+    """The spool is the one local file a PostgreSQL run writes: when it cannot grow, the run stops
+    saying so (not blaming the database), and what it had spooled is stored by the rerun."""
+    wanted = ids(300)
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join(wanted) + "\n")
+    url = shared_postgres.url(password=PASSWORD)
+    table = _pg(shared_postgres, "full_spool")
+    env = {**ENV, "XDG_STATE_HOME": str(tmp_path / "state")}
+    async with Emulator(fast=True, keys=KEYS) as emu:
+        args = ("batch", str(source), "-o", url, "--table", "full_spool", "--base-url", emu.base_url)
+        process = await _spawn(*args, env=env, preexec=_file_size_limit(6_000))  # a result or two
+        _, stderr = await asyncio.wait_for(process.communicate(), 120)
+        message = stderr.decode()
+        assert process.returncode == 3, message
+        assert f"stopped: -o postgresql://***@127.0.0.1:{shared_postgres.port}/postgres: cannot keep results in " \
+               f"{tmp_path / 'state'}/douyin-async/spool until they are committed: File too large" in message
+        assert PASSWORD not in message and "Traceback" not in message
+        rerun = await run_cli(env, *args)
+        assert rerun.returncode == 1, rerun.stderr
+        found = {i for i in wanted if emu.expected_item(i) is not None}
+        items = [row[0] for row in table("SELECT item_id FROM {videos}")]
+        assert len(items) == len(set(items)) and set(items) == found
+        assert [run[0] for run in table("SELECT status FROM {runs} ORDER BY run_id")] == ["failed", "done"]
+    assert not list((tmp_path / "state" / "douyin-async" / "spool").iterdir())

@@ -12,11 +12,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from douyin_async import BatchResult, DouyinClient, NotFoundError
+from douyin_async import BatchResult, DouyinClient, NotFoundError, Usage
 from douyin_async.emulator import Emulator
 from douyin_async.sinks import ForeignStoreError, PostgresSink, SQLiteSink, StorageError
 from douyin_async.sinks._sink import UNSTORED_PER_REQUEST
@@ -128,9 +129,12 @@ async def test_a_lock_held_too_long_stops_the_sink_with_a_typed_error(tmp_path: 
         response = await client.item_get_video(SEED_ID)
         sink = SQLiteSink(path)
         await sink.open()
+        ledger = _Ledger()
+        sink.watch(ledger)
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
         try:
+            ledger.usage, ledger.limits.in_flight = Usage(requests=3, billed=1), 2
             await sink.write(BatchResult(SEED_ID, SEED_ID, response, None, 1, 0, billed=1))
             with pytest.raises(StorageError, match="locked") as caught:
                 await sink.flush()
@@ -138,19 +142,30 @@ async def test_a_lock_held_too_long_stops_the_sink_with_a_typed_error(tmp_path: 
             with pytest.raises(StorageError):  # and every later write says so
                 await sink.write(BatchResult(SEED_ID, SEED_ID, response, None, 1, 0))
         finally:
+            ledger.usage, ledger.limits.in_flight = Usage(requests=3, billed=3), 0  # two answers came since
             other.execute("ROLLBACK")
             other.close()
             await sink.close(quiet=True)
     # The database takes the run's last update once the lock is gone: the row says what happened.
-    assert rows(path, "SELECT status FROM runs") == [("failed",)]
+    closed = [("failed", 3, 3, 0, 1)]
+    assert rows(path, "SELECT status, requests, billed, in_flight, fetched FROM runs") == closed
     assert rows(path, "SELECT count(*) FROM videos") == [(0,)]
     # What it could not commit waited in its spool: the next sink stores it.
     async with SQLiteSink(path) as later:
         assert later.replayed == 1
     assert rows(path, "SELECT item_id FROM videos") == [(SEED_ID,)]
-    assert rows(path, "SELECT status, fetched FROM runs ORDER BY run_id") == [("failed", 1), ("done", 0)]
+    # ... and leaves the row the run closed itself, later than its last spooled result.
+    assert rows(path, "SELECT status, requests, billed, in_flight, fetched FROM runs WHERE run_id = 1") == closed
     assert sorted(os.listdir(tmp_path)) == ["videos.sqlite", "videos.sqlite-shm", "videos.sqlite-wal"] or \
         sorted(os.listdir(tmp_path)) == ["videos.sqlite"]
+
+
+class _Ledger:
+    """What a sink reads of a watched client: its usage and its limits, set by the test."""
+
+    def __init__(self) -> None:
+        self.usage = Usage()
+        self.limits = SimpleNamespace(in_flight=0, concurrency_ceiling=8)
 
 
 def _pending_wal(path: Path) -> None:
@@ -410,15 +425,16 @@ asyncio.run(main(*sys.argv[1:]))
 """
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+@pytest.mark.parametrize("kind", ["sqlite", "sqlite [named]", "postgres"])
 async def test_what_a_killed_run_wrote_and_never_committed_is_stored_by_the_next_run(
-    tmp_path: Path, kind: str, request: pytest.FixtureRequest,
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A run killed before any commit: the next sink stores its results from the spool, and its row
-    tells what it paid for; the spool files are gone after."""
+    tells what it paid for; the spool files are gone after. A file name with glob characters, and
+    a PostgreSQL reached through another spelling of its URL, find their spool all the same."""
     spool = tmp_path / "spool"
-    if kind == "sqlite":
-        out = str(tmp_path / "videos.sqlite")
+    if kind.startswith("sqlite"):
+        out = str(tmp_path / ("videos[1].sqlite" if "named" in kind else "videos.sqlite"))
 
         def query(sql: str) -> list[tuple[Any, ...]]:
             return rows(Path(out), sql.format(table="videos", runs="runs"))
@@ -433,8 +449,9 @@ async def test_what_a_killed_run_wrote_and_never_committed_is_stored_by_the_next
             text = server.psql(sql.format(table="spooled", runs="spooled_runs")).strip()
             return [tuple(int(v) if v.isdigit() else v for v in line.split("|")) for line in text.splitlines()]
 
-        def reopened() -> SQLiteSink | PostgresSink:
-            return PostgresSink(out, table="spooled", spool_dir=spool)
+        def reopened() -> SQLiteSink | PostgresSink:  # the port from PGPORT: the same server
+            monkeypatch.setenv("PGPORT", str(server.port))
+            return PostgresSink("postgresql://postgres@127.0.0.1/postgres", table="spooled", spool_dir=spool)
     wanted = [SEED_ID, *ids(5)]
     async with Emulator(fast=True, keys={KEY: SECRET}) as emulator:
         found = [i for i in wanted if emulator.expected_item(i) is not None]
@@ -450,7 +467,7 @@ async def test_what_a_killed_run_wrote_and_never_committed_is_stored_by_the_next
     assert query("SELECT status, requests, billed, in_flight, fetched FROM {runs} ORDER BY run_id")[0] == \
         ("killed", len(found), len(found), 0, len(found))
     leftover = list(spool.iterdir()) if spool.exists() else []
-    assert leftover == [] and not list(tmp_path.glob("videos.sqlite-spool*"))
+    assert leftover == [] and not [path for path in tmp_path.iterdir() if "-spool." in path.name]
 
 
 _READ_WHILE_WRITING = """
@@ -502,7 +519,7 @@ async def test_a_spool_directory_that_cannot_be_made_stops_the_open_and_shows_no
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     sink = PostgresSink(shared_postgres.url(password=PASSWORD), table="no_spool", spool_dir=blocker / "spool")
-    with pytest.raises(StorageError, match="cannot keep results in .* until they are committed") as caught:
+    with pytest.raises(StorageError, match=r"cannot keep results in .* until they are committed") as caught:
         await sink.open()
     assert PASSWORD not in str(caught.value) + repr(caught.value)
     assert shared_postgres.psql("SELECT status FROM no_spool_runs").split() == ["failed"]

@@ -78,9 +78,9 @@ class PostgresSink(Sink):
             raise InvalidSettingError("url: give a PostgreSQL URL, postgresql://USER[:PASSWORD]@HOST[:PORT]/DB")
         self.url = url
         self.spool_dir = Path(spool_dir).absolute() if spool_dir is not None else default_spool_dir()
-        self._server = f"{parts.hostname}:{parts.port}"
         self._place = ""
-        """Where the tables are (server, database, schema), once connected: the name of their spool."""
+        """Where the tables are (the server's identity, database, schema), once connected: the name of
+        their spool, the same however the URL reaches the server."""
         query = parse_qs(parts.query)
         self._redact = Redactor([parts.password, *(value for name, values in query.items()
                                                    if "password" in name.lower() for value in values)])
@@ -149,8 +149,13 @@ class PostgresSink(Sink):
 
     async def _prepare(self) -> int:
         connection = self._connection
+        try:
+            server = await connection.fetchval("SELECT system_identifier::text FROM pg_control_system()")
+        except Exception:  # a role the function was revoked from: the address the server answers on
+            server = await connection.fetchval(
+                "SELECT coalesce(host(inet_server_addr()), 'local') || ':' || inet_server_port()")
         where = await connection.fetchval("SELECT current_database() || '/' || current_schema()")
-        self._place = f"{self._server}/{where}"
+        self._place = f"{server}/{where}"
         leftovers = self._leftovers()
         try:
             async with connection.transaction():
@@ -218,8 +223,8 @@ class PostgresSink(Sink):
             raise self._wrap(exc, "cannot write it") from None
 
     async def _store(self, records: list[Stored], *, replayed: bool = False) -> None:
-        """Store ``records``; ``replayed`` (from a killed run's spool): a failure whose video another
-        run has stored since is not kept."""
+        """Store ``records``; ``replayed`` (from a killed run's spool): a row another run has written
+        since is kept, and so is a video another run stored since the failure."""
         tables, connection = self.tables, self._connection
         changes = changes_of(records)
         if changes.cleared:
@@ -230,13 +235,15 @@ class PostgresSink(Sink):
             await connection.copy_records_to_table(_STAGING, records=list(changes.videos.values()), columns=names)
             await connection.execute(
                 f"INSERT INTO {tables.videos} SELECT * FROM {_STAGING_SQL} ON CONFLICT (item_id) DO UPDATE SET "
-                + ", ".join(f"{name} = EXCLUDED.{name}" for name in names if name != "item_id"))
+                + ", ".join(f"{name} = EXCLUDED.{name}" for name in names if name != "item_id")
+                + (f" WHERE {tables.videos}.fetched_at <= EXCLUDED.fetched_at" if replayed else ""))
         if changes.failures:
             names = [name for name, _, _ in FAILURE_COLUMNS]
             await connection.executemany(
                 f"INSERT INTO {tables.failures} ({', '.join(names)}) VALUES "
                 f"({', '.join(f'${n + 1}' for n in range(len(names)))}) ON CONFLICT (key) DO UPDATE SET "
-                + ", ".join(f"{name} = EXCLUDED.{name}" for name in names if name != "key"),
+                + ", ".join(f"{name} = EXCLUDED.{name}" for name in names if name != "key")
+                + (f" WHERE {tables.failures}.failed_at <= EXCLUDED.failed_at" if replayed else ""),
                 list(changes.failures.values()))
             if replayed:
                 await connection.execute(
@@ -246,8 +253,9 @@ class PostgresSink(Sink):
     async def _update_run(
         self, run_id: int, totals: dict[str, int], *, end: str | None = None, later_only: bool = False,
     ) -> None:
-        """Write a run's totals, and ``end`` its final status; ``later_only``: unless its row is later
-        already (it counts more requests: a spool's lines committed before a kill)."""
+        """Write a run's totals, and ``end`` its final status; ``later_only``: a killed run's, unless its
+        row is later already (it counts more requests: a spool's lines committed before the kill, or
+        a row the run closed itself after a failed commit)."""
         values: list[Any] = [totals[name] for name in TOTAL_FIELDS]
         assignments = [f"{name} = ${n + 1}" for n, name in enumerate(TOTAL_FIELDS)]
         if end is not None:
@@ -257,7 +265,7 @@ class PostgresSink(Sink):
         where = f"run_id = ${len(values)}"
         if later_only:
             values.append(totals["requests"])
-            where += f" AND requests <= ${len(values)}"
+            where += f" AND status IN ('running', 'killed') AND requests <= ${len(values)}"
         await self._connection.execute(f"UPDATE {self.tables.runs} SET {', '.join(assignments)} WHERE {where}",
                                        *values)
 

@@ -256,8 +256,8 @@ class Sink:
             except StorageError as exc:
                 if record.kind == "fetch":
                     self._counts[count] -= 1
-                self._failed = exc
-                raise
+                self._failed = StorageError(f"{self._shown}: {exc}")
+                raise self._failed from None
             self._unstored += 1
         self._queue.put_nowait(record)
 

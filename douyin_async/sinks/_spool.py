@@ -10,6 +10,7 @@ sink holds a lock on its own files, so a sink never replays the files of one tha
 
 from __future__ import annotations
 
+import glob
 import itertools
 import os
 from pathlib import Path
@@ -66,7 +67,7 @@ class Spool:
         first, second = self.paths()
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._lock = open_locked(first, lambda path: open(path, "ab"), wait=False)  # noqa: SIM115
+            self._lock = open_locked(first, _private, wait=False)
             if self._lock is None:
                 raise StorageError(f"{first}: another process holds this spool file")
             self._fds = [os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
@@ -74,7 +75,8 @@ class Spool:
         except OSError as exc:
             self.close(remove=False)
             raise StorageError(f"cannot keep results in {self.directory} until they are committed: "
-                               f"{exc.strerror or exc}") from None
+                               f"{exc.strerror or exc} (give a directory of this machine that can be written: "
+                               "XDG_STATE_HOME for PostgreSQL)") from None
 
     def append(self, line: SpoolLine) -> None:
         """Write ``line`` to the current file (raises ``StorageError`` when the disk refuses it)."""
@@ -85,7 +87,7 @@ class Spool:
             while data:
                 data = data[os.write(self._fds[self._current], data):]
         except OSError as exc:
-            raise StorageError(f"{self.paths()[self._current]}: cannot write it: "
+            raise StorageError(f"cannot keep results in {self.directory} until they are committed: "
                                f"{exc.strerror or exc}") from None
 
     def switch(self) -> int:
@@ -122,7 +124,7 @@ class Leftovers:
         self._held: list[tuple[IO[bytes], tuple[Path, Path]]] = []
         spool = Spool(directory, name)
         try:
-            found = sorted(directory.glob(f"{name}.*.0"))
+            found = sorted(directory.glob(f"{glob.escape(name)}.*.0"))
         except OSError:
             found = []
         for first in found:
@@ -149,6 +151,11 @@ class Leftovers:
         for lock, _ in self._held:
             lock.close()
         self._held = []
+
+
+def _private(path: Path) -> IO[bytes]:
+    """``path`` opened to append, created readable by its owner only (it holds results)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
 
 
 def _read(path: Path) -> list[SpoolLine]:

@@ -1,6 +1,6 @@
 """Results in a SQLite file (standard library): WAL, every commit in a thread of its own.
 
-Results wait for their commit in spool files beside it (``FILE-spool.TABLE.PID.0`` and ``.1``),
+Results wait for their commit in spool files beside it (``FILE-spool.TABLE.PID-N.0`` and ``.1``),
 removed when the run ends; the next run replays what a killed one left there.
 
 The file is marked as ours (``PRAGMA application_id``) when its tables are made; a file that is
@@ -298,14 +298,15 @@ def _update_run(
     db: sqlite3.Connection, tables: Tables, run_id: int, totals: dict[str, int], *, end: str | None = None,
     later_only: bool = False,
 ) -> None:
-    """Write a run's totals, and ``end`` its final status; ``later_only``: unless its row is later
-    already (it counts more requests: a spool's lines committed before a kill)."""
+    """Write a run's totals, and ``end`` its final status; ``later_only``: a killed run's, unless its
+    row is later already (it counts more requests: a spool's lines committed before the kill, or a
+    row the run closed itself after a failed commit)."""
     values: list[Any] = [totals[name] for name in TOTAL_FIELDS]
     assignments = ", ".join(f"{name} = ?" for name in TOTAL_FIELDS)
     if end is not None:
         assignments += ", status = ?, ended_at = ?"
         values += [end, _value(now())]
-    where = "run_id = ? AND requests <= ?" if later_only else "run_id = ?"
+    where = "run_id = ? AND status IN ('running', 'killed') AND requests <= ?" if later_only else "run_id = ?"
     db.execute(f"UPDATE {tables.runs} SET {assignments} WHERE {where}",
                [*values, run_id, *([totals["requests"]] if later_only else [])])
 

@@ -124,7 +124,7 @@ async def _killed_twice_then_finished(
         # nothing else was paid twice: at each kill, at most the 8 read ahead (in flight, or answered
         # and not yet taken) and the one result taken and not yet written. What was written and not
         # committed is stored from the spool by the next run.
-        assert recorded <= charged, (charged, runs)
+        assert recorded <= charged <= recorded + in_flight_at_kills, (charged, runs)  # each request noted as it went
         assert charged - recorded <= refetched <= 2 * (8 + 1), (charged, runs, last.stderr)
         assert in_flight_at_kills > 0
 

@@ -413,12 +413,20 @@ from douyin_async.sinks import PostgresSink, SQLiteSink
 
 async def main(key, secret, base_url, out, spool, *wanted):
     sink = PostgresSink(out, table="spooled", spool_dir=spool) if out.startswith("postgresql:") else SQLiteSink(out)
-    async with DouyinClient(key, secret, base_url=base_url, rate_limit=None) as client:
+    async with DouyinClient(key, secret, base_url=base_url, rate_limit=None, on_event=sink.on_event) as client:
         await sink.open()
         sink.watch(client)
-        answers = [await client.item_get_video(item_id) for item_id in wanted]
-        for item_id, answer in zip(wanted, answers):  # no await gives the writer a turn: nothing is committed
+
+        async def slow_database(*args):  # nothing gets committed before the kill
+            await asyncio.Event().wait()
+
+        sink._commit = slow_database
+        written, later = wanted[:-2], wanted[-2:]
+        answers = [await client.item_get_video(item_id) for item_id in written]
+        for item_id, answer in zip(written, answers):
             await sink.write(BatchResult(item_id, item_id, answer, None, 1, 0, billed=1))
+        for item_id in later:  # paid for after the last result was written: the sink heard them start
+            await client.item_get_video(item_id)
         os.kill(os.getpid(), signal.SIGKILL)
 
 asyncio.run(main(*sys.argv[1:]))
@@ -430,7 +438,8 @@ async def test_what_a_killed_run_wrote_and_never_committed_is_stored_by_the_next
     tmp_path: Path, kind: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A run killed before any commit: the next sink stores its results from the spool, and its row
-    tells what it paid for; the spool files are gone after. A file name with glob characters, and
+    tells what it paid for, the requests made after its last result included; the spool files are
+    gone after. A file name with glob characters, and
     a PostgreSQL reached through another spelling of its URL, find their spool all the same."""
     spool = tmp_path / "spool"
     if kind.startswith("sqlite"):
@@ -459,13 +468,15 @@ async def test_what_a_killed_run_wrote_and_never_committed_is_stored_by_the_next
                                                      emulator.base_url, out, str(spool), *found)
         assert await asyncio.wait_for(child.wait(), 60) == -9
         assert emulator.stats.charged == len(found)
+    written = len(found) - 2
     assert query("SELECT count(*) FROM {table}") == [(0,)]  # nothing was committed
     async with reopened() as sink:
-        assert sink.replayed == len(found)
-        assert sink.unfinished == [(1, 0)]  # nothing was in flight: nothing to ask again
-    assert sorted(str(row[0]) for row in query("SELECT item_id FROM {table}")) == sorted(found)
+        assert sink.replayed == written
+        assert sink.unfinished == [(1, 2)]  # the two asked after the last result are asked again
+    assert sorted(str(row[0]) for row in query("SELECT item_id FROM {table}")) == sorted(found[:-2])
+    # billed + in_flight: the emulator's bill, to the call.
     assert query("SELECT status, requests, billed, in_flight, fetched FROM {runs} ORDER BY run_id")[0] == \
-        ("killed", len(found), len(found), 0, len(found))
+        ("killed", written, written, 2, written)
     leftover = list(spool.iterdir()) if spool.exists() else []
     assert leftover == [] and not [path for path in tmp_path.iterdir() if "-spool." in path.name]
 
@@ -523,3 +534,17 @@ async def test_a_spool_directory_that_cannot_be_made_stops_the_open_and_shows_no
         await sink.open()
     assert PASSWORD not in str(caught.value) + repr(caught.value)
     assert shared_postgres.psql("SELECT status FROM no_spool_runs").split() == ["failed"]
+
+
+async def test_a_run_that_ends_well_leaves_no_spool_even_after_requests_it_never_wrote(tmp_path: Path) -> None:
+    path = tmp_path / "videos.sqlite"
+    async with Emulator(fast=True, keys={KEY: SECRET}) as emulator, SQLiteSink(path) as sink, \
+            client_for(emulator, on_event=sink.on_event) as client:
+        sink.watch(client)
+        async for result in client.iter_videos([SEED_ID]):
+            await sink.write(result)
+        await sink.flush()
+        await client.item_get_video(ids(1)[0])  # noted in the spool as it went, never written
+    assert sorted(os.listdir(tmp_path)) in (["videos.sqlite"], ["videos.sqlite", "videos.sqlite-shm",
+                                                                 "videos.sqlite-wal"])
+    assert rows(path, "SELECT status, requests, in_flight FROM runs") == [("done", 2, 0)]

@@ -157,7 +157,7 @@ async def _finish(args: argparse.Namespace, journal: AnyJournal, status: str) ->
 
 async def _run(args: argparse.Namespace, journal: AnyJournal, plan: Plan | None) -> int:
     outcome = RunReport()
-    async with open_client(args) as client:
+    async with open_client(args, journal.listener) as client:
         journal.watch(client)
         money = Money(args.price, lambda: client.quota, lambda: client.usage)
         reporter = ProgressReporter(bar=args.bar, total=plan.results if plan else None, money=money)

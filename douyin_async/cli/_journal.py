@@ -152,6 +152,8 @@ class Journal:
 
     unfinished: ClassVar[list[tuple[int, int]]] = []
     """Runs that did not finish: files keep no record of them."""
+    listener: ClassVar[None] = None
+    """Files need not hear the client's events."""
 
     async def open(self) -> bool:
         """Lock OUT and repair both files; True when another run changed OUT since ``load``."""

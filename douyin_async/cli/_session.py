@@ -24,6 +24,7 @@ from .. import (
     ThrottleUnavailableError,
 )
 from ..emulator import EMULATOR_KEY, EMULATOR_SECRET, Emulator
+from ..events import Listener
 from ._checks import UsageError, setting_message, shown
 from ._telemetry import listeners
 
@@ -77,8 +78,9 @@ def check_client(args: argparse.Namespace) -> None:
 
 
 @asynccontextmanager
-async def open_client(args: argparse.Namespace) -> AsyncIterator[DouyinClient]:
-    """The client the options describe, on a fresh local emulator with ``--emulator``."""
+async def open_client(args: argparse.Namespace, listener: Listener | None = None) -> AsyncIterator[DouyinClient]:
+    """The client the options describe, on a fresh local emulator with ``--emulator``; ``listener``
+    hears its events besides the audit file and telemetry the options ask for."""
     options = client_options(args)
     key, secret = args.key, args.secret
     async with AsyncExitStack() as stack:
@@ -97,8 +99,8 @@ async def open_client(args: argparse.Namespace) -> AsyncIterator[DouyinClient]:
                 options["throttle"] = await stack.enter_async_context(throttle)
             except ThrottleUnavailableError as exc:
                 raise UsageError(f"--redis {shown(args.redis)}: {exc}") from None
-        options["on_event"] = stack.enter_context(listeners(getattr(args, "audit_path", None),
-                                                            getattr(args, "otel", False)))
+        heard = stack.enter_context(listeners(getattr(args, "audit_path", None), getattr(args, "otel", False)))
+        options["on_event"] = heard if listener is None else [*heard, listener]
         yield await stack.enter_async_context(DouyinClient(key, secret, **options))
 
 

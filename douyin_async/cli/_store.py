@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .. import BatchResult, DouyinClient
+from ..events import Listener
 from ..sinks import PostgresSink, Sink, SQLiteSink
 from ._checks import shown
 from ._journal import PERMANENT_ERRORS, Journal, failure_key
@@ -92,6 +93,11 @@ class StoreJournal:
 
     def watch(self, client: DouyinClient) -> None:
         self.sink.watch(client)
+
+    @property
+    def listener(self) -> Listener:
+        """Heard by the client: each request is written down before it goes (``Sink.on_event``)."""
+        return self.sink.on_event
 
     @property
     def unfinished(self) -> list[tuple[int, int]]:

@@ -4,7 +4,7 @@
 three tables: ``videos`` (one row per video, keyed by ``item_id``), ``failures`` (the latest
 failure per id) and ``runs`` (one row per run, with the client's ledger totals)::
 
-    async with DouyinClient() as client, SQLiteSink("videos.sqlite") as sink:
+    async with SQLiteSink("videos.sqlite") as sink, DouyinClient(on_event=sink.on_event) as client:
         sink.watch(client)
         async for result in client.iter_videos(ids):
             await sink.write(result)

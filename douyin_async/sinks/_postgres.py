@@ -182,10 +182,14 @@ class PostgresSink(Sink):
         # Before the run's row: a role that may not create temporary tables leaves no row behind.
         await connection.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING_SQL} (LIKE {tables.videos}) ON COMMIT DELETE ROWS")
-        records, totals = self._replayed(leftovers)
+        records, totals, started = self._replayed(leftovers)
         await self._store(records, replayed=True)
         for killed, values in totals.items():
             await self._update_run(killed, values, later_only=True)
+        for killed, count in started.items():
+            await connection.execute(
+                f"UPDATE {tables.runs} SET in_flight = $1 - requests WHERE run_id = $2 AND status IN ('running', "
+                "'killed') AND $1 - requests > in_flight", count, killed)
         running = await connection.fetch(
             f"SELECT run_id, {unstored(tables, 'r.run_id')} AS lost FROM {tables.runs} r "
             "WHERE status = 'running' ORDER BY run_id")

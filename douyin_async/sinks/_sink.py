@@ -25,7 +25,8 @@ import msgspec
 from .._fanout import BatchResult
 from .._ledger import Usage
 from ..errors import BatchAbortedError, DouyinError, InvalidParamError, NotFoundError, StorageError, UnexpectedItemError
-from ._spool import Leftovers, Spool, SpoolLine
+from ..events import AttemptStarted, Event
+from ._spool import SENT, Leftovers, Spool, SpoolLine
 from ._tables import DEFAULT_TABLE, TOTAL_FIELDS, Stored, Tables, failure_row, now, video_row
 
 PERMANENT_ERRORS: tuple[type[DouyinError], ...] = (NotFoundError, InvalidParamError, UnexpectedItemError)
@@ -86,7 +87,11 @@ class Sink:
         self._client: Any = None
         self._counts = {"fetched": 0, "failed": 0}
         """Results of fetches written (spooled) so far: a kill loses none of them."""
+        self._started = 0
+        """Requests started since ``watch``, as ``on_event`` heard them."""
         self._written_totals: tuple[int, ...] | None = None
+        self._closing = False
+        """Set when ``close`` stops the writer."""
         self._committing: float | None = None
         """When the commit under way began (``time.monotonic``)."""
         self._progress: asyncio.Event | None = None
@@ -125,11 +130,14 @@ class Sink:
         """What killed processes left in the spool of these tables, held until replayed (``_prepare``)."""
         return Leftovers(*self._spool_place())
 
-    def _replayed(self, leftovers: Leftovers) -> tuple[list[Stored], dict[int, dict[str, int]]]:
-        """The records of ``leftovers`` in order, and each run's totals at its last one."""
-        totals = {line.run_id: dict(zip(TOTAL_FIELDS, line.totals, strict=True)) for line in leftovers.lines}
-        self.replayed = len(leftovers.lines)
-        return [self._restore(line.stored()) for line in leftovers.lines], totals
+    def _replayed(self, leftovers: Leftovers) -> tuple[list[Stored], dict[int, dict[str, int]], dict[int, int]]:
+        """The records of ``leftovers`` in order, each run's totals at its last one, and each run's
+        requests started at its last (when the run's client told the sink of each, ``on_event``)."""
+        results = [line for line in leftovers.lines if line.kind != SENT]
+        totals = {line.run_id: dict(zip(TOTAL_FIELDS, line.totals, strict=True)) for line in results}
+        started = {line.run_id: line.totals[0] for line in leftovers.lines if line.kind == SENT}
+        self.replayed = len(results)
+        return [self._restore(line.stored()) for line in results], totals, started
 
     @staticmethod
     def _time(seconds: float) -> Any:
@@ -196,6 +204,7 @@ class Sink:
             raise StorageError(f"{self._shown}: {exc}") from None
         self._spool = spool
         self._queue = asyncio.Queue()
+        self._closing = False
         self._unstored = 0
         self._progress = asyncio.Event()
         self._writer = asyncio.create_task(self._drain())
@@ -204,6 +213,7 @@ class Sink:
         """Record ``client``'s ledger in the run's row: what it sends from now on, and what it costs."""
         self._client = client
         self._usage_at_start = client.usage
+        self._started = 0
         self._most_unstored = UNSTORED_PER_REQUEST * (client.limits.concurrency_ceiling or ASSUMED_IN_FLIGHT)
 
     async def write(self, result: BatchResult, input: Any = None, *, permanent: bool | None = None) -> None:
@@ -232,6 +242,18 @@ class Sink:
         row = None if error is None else failure_row(key, item_id, item_id, "download", error, False, 0, 0, 0,
                                                     self._time(time.time()), self._run())
         await self._put(Stored(key, "download", error is None, row))
+
+    def on_event(self, event: Event) -> None:
+        """A listener for the watched client (``DouyinClient(on_event=sink.on_event)``): each request
+        it starts is written down before it goes, so the run's row after a kill counts every
+        request that may have been billed, the last ones included."""
+        if not isinstance(event, AttemptStarted) or self._spool is None or self._failed is not None:
+            return
+        self._started += 1
+        try:
+            self._spool.append(SpoolLine(0, self._run(), (self._started,), "", SENT, False, None))
+        except StorageError as exc:  # the next write says so, and stops the batch
+            self._failed = StorageError(f"{self._shown}: {exc}")
 
     def _run(self) -> int:
         if self.run_id is None:
@@ -282,13 +304,20 @@ class Sink:
         """
         writer, self._writer = self._writer, None
         failure: StorageError | None = None
+        stored = False
         try:
             if writer is not None:
                 try:
                     await self.flush()
+                    stored = True
                 except StorageError as exc:
                     failure, status = exc, "failed"
+                    # A commit under way may end first (cancelled, it could leave the connection
+                    # unusable for the run's last update), for as long as a commit may take.
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._commit_ended(), STALLED)
                 finally:
+                    self._closing = True
                     writer.cancel()
                     await asyncio.gather(writer, return_exceptions=True)
                 try:
@@ -299,11 +328,16 @@ class Sink:
         finally:
             self._queue = self._progress = None
             spool, self._spool = self._spool, None
-            if spool is not None:  # kept when a commit failed: the next sink replays it
-                spool.close(remove=spool.empty())
+            if spool is not None:  # kept unless every result was committed: the next sink replays it
+                spool.close(remove=stored or spool.empty())
             await self._disconnect()
         if failure is not None and not quiet:
             raise failure
+
+    async def _commit_ended(self) -> None:
+        while self._committing is not None and self._progress is not None:
+            self._progress.clear()
+            await self._progress.wait()
 
     # -- the writer ----------------------------------------------------------------------------
 
@@ -311,7 +345,7 @@ class Sink:
         queue, spool = self._queue, self._spool
         assert queue is not None
         assert spool is not None
-        while True:
+        while not self._closing:  # besides the cancel: Python 3.10's wait_for may swallow one
             try:
                 first = await asyncio.wait_for(queue.get(), TICK)
             except asyncio.TimeoutError:

@@ -43,6 +43,9 @@ class SpoolLine(msgspec.Struct, array_like=True, gc=False):
 _ENCODE = msgspec.json.Encoder().encode
 _DECODE = msgspec.json.Decoder(SpoolLine).decode
 _SINKS = itertools.count()
+SENT = "sent"
+"""The kind of a line that stands for a request about to go (``Sink.on_event``), not a result: its
+totals are the requests the run had started."""
 
 
 class Spool:

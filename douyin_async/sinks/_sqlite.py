@@ -125,10 +125,13 @@ class SQLiteSink(Sink):
                 primary = "item_id" if table == self.tables.videos else key
                 db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({spec}, PRIMARY KEY ({primary}))")
         runs = self.tables.runs
-        records, totals = self._replayed(leftovers)
+        records, totals, started = self._replayed(leftovers)
         self._store_here(db, records)
         for run_id, values in totals.items():
             _update_run(db, self.tables, run_id, values, later_only=True)
+        for run_id, count in started.items():
+            db.execute(f"UPDATE {runs} SET in_flight = ? - requests WHERE run_id = ? AND status IN ('running', "
+                       "'killed') AND ? - requests > in_flight", (count, run_id, count))
         # This sink holds the file's lock: a run still marked running died without closing.
         self.unfinished = [(run_id, max(0, lost or 0)) for run_id, lost in db.execute(
             f"SELECT run_id, {unstored(self.tables, 'r.run_id')} FROM {runs} r WHERE status = 'running' "

@@ -64,8 +64,8 @@ FAILURE_COLUMNS: tuple[Column, ...] = (
     ("failed_at", "TEXT", "timestamptz"),
     ("run_id", "INTEGER", "bigint"),
 )
-# ``in_flight``: requests sent whose results are not stored yet (answers awaited, or queued for the
-# writer) at the last commit; a run killed then may have been billed for them.
+# ``in_flight``: requests sent and not answered at the last commit; for a killed run, the requests
+# it started (``Sink.on_event``) that had no answer at its last result: it may have been billed for them.
 TOTAL_FIELDS = (
     "requests", "billed", "possibly_billed", "not_billed", "refused", "retries", "in_flight", "fetched", "failed",
 )
@@ -108,8 +108,8 @@ class Tables:
 
 def unstored(tables: Tables, run_id: str) -> str:
     """SQL for the calls run ``run_id`` (an SQL expression) may have paid for whose answer it did not
-    store: what its ledger counted at its last commit, and what it had in flight or queued then,
-    less what its stored rows say they cost. For a run killed since: the ids asked again."""
+    store: what its ledger counted at its last result, and what it had in flight then, less what its
+    stored rows say they cost. For a run killed since: the ids asked again."""
     return (f"(SELECT billed + possibly_billed + in_flight FROM {tables.runs} WHERE run_id = {run_id})"
             f" - (SELECT coalesce(sum(billed), 0) FROM {tables.videos} WHERE run_id = {run_id})"
             f" - (SELECT coalesce(sum(billed + possibly_billed), 0) FROM {tables.failures} WHERE run_id = {run_id})")

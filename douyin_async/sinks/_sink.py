@@ -118,6 +118,10 @@ class Sink:
         """Where the tables are, as a message may show it (no password)."""
         raise NotImplementedError
 
+    def _at_spool(self, exc: StorageError) -> StorageError:
+        """The spool's failure, told as this sink's: it names the tables first, then the spool."""
+        return StorageError(f"{self._shown}: {exc}")
+
     def _spool_place(self) -> tuple[Path, str]:
         """The directory of this sink's spool files and the name they start with (one per tables)."""
         raise NotImplementedError
@@ -201,7 +205,7 @@ class Sink:
             with contextlib.suppress(Exception):
                 await self._commit([], self._totals(), "failed")
             await self._disconnect()
-            raise StorageError(f"{self._shown}: {exc}") from None
+            raise self._at_spool(exc) from None
         self._spool = spool
         self._queue = asyncio.Queue()
         self._closing = False
@@ -253,7 +257,7 @@ class Sink:
         try:
             self._spool.append(SpoolLine(0, self._run(), (self._started,), "", SENT, False, None))
         except StorageError as exc:  # the next write says so, and stops the batch
-            self._failed = StorageError(f"{self._shown}: {exc}")
+            self._failed = self._at_spool(exc)
 
     def _run(self) -> int:
         if self.run_id is None:
@@ -278,7 +282,7 @@ class Sink:
             except StorageError as exc:
                 if record.kind == "fetch":
                     self._counts[count] -= 1
-                self._failed = StorageError(f"{self._shown}: {exc}")
+                self._failed = self._at_spool(exc)
                 raise self._failed from None
             self._unstored += 1
         self._queue.put_nowait(record)

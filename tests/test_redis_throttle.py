@@ -209,19 +209,23 @@ async def test_a_lease_scheduled_later_is_counted_in_flight_from_its_send_time(
             await throttle._release(f"warm-{n}", 1, Outcome.ANSWERED)
         assert throttle.limits.concurrency == 4
         first = await throttle.acquire()
-        later = [asyncio.ensure_future(throttle.acquire()) for _ in range(3)]  # 0.5 s apart: a late wake-up on a busy machine still answers before the next goes
+        # 0.5 s apart: a wake-up late by most of that on a busy machine still answers before the next goes.
+        later = [asyncio.ensure_future(throttle.acquire()) for _ in range(3)]
         await asyncio.sleep(0.05)
         assert all(not task.done() for task in later)
         await throttle._release("refused", 2, Outcome.LIMITED)  # 2 in flight too many: the cap is 1
         assert throttle.limits.concurrency == 1
         tickets = [first]
         await throttle.release(first, Outcome.ANSWERED)
-        for task in later:
-            ticket = await task
+
+        async def answered_soon_after_sending(task: asyncio.Future[Ticket]) -> None:
+            ticket = await task  # each on its own: wake-ups may come in another order than the leases
             tickets.append(ticket)
             await asyncio.sleep(0.02)
             await throttle.release(ticket, Outcome.ANSWERED)
-        assert sorted(ticket.in_flight for ticket in tickets) == [1, 2, 3, 4]  # as granted (wake-ups may reorder them)
+
+        await asyncio.gather(*map(answered_soon_after_sending, later))
+        assert sorted(ticket.in_flight for ticket in tickets) == [1, 2, 3, 4]  # as granted
         assert throttle.limits.concurrency == 1
         learned = await learned_counts(redis_client)
     assert [learned[t.lease] for t in tickets if isinstance(t, _Lease)] == [1, 1, 1, 1]

@@ -417,11 +417,12 @@ async def test_a_postgres_table_with_other_columns_is_refused_untouched(shared_p
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE")
-async def test_a_full_spool_stops_a_postgres_run_naming_the_spool_and_the_rerun_stores_what_it_kept(
+async def test_a_spool_with_no_room_stops_a_postgres_run_before_it_sends_naming_the_spool(
     shared_postgres: PostgresServer, tmp_path: Path,
 ) -> None:
-    """The spool is the one local file a PostgreSQL run writes: when it cannot grow, the run stops
-    saying so (not blaming the database), and what it had spooled is stored by the rerun."""
+    """The spool is the one local file a PostgreSQL run writes, and it takes its room on the disk when
+    it opens: with no room, the run stops before a request goes, saying so (not blaming the
+    database), and the rerun does it all."""
     wanted = ids(300)
     source = tmp_path / "ids.txt"
     source.write_text("\n".join(wanted) + "\n")
@@ -430,13 +431,14 @@ async def test_a_full_spool_stops_a_postgres_run_naming_the_spool_and_the_rerun_
     env = {**ENV, "XDG_STATE_HOME": str(tmp_path / "state")}
     async with Emulator(fast=True, keys=KEYS) as emu:
         args = ("batch", str(source), "-o", url, "--table", "full_spool", "--base-url", emu.base_url)
-        process = await _spawn(*args, env=env, preexec=_file_size_limit(6_000))  # a result or two
+        process = await _spawn(*args, env=env, preexec=_file_size_limit(6_000))  # less than a spool file's first size
         _, stderr = await asyncio.wait_for(process.communicate(), 120)
         message = stderr.decode()
-        assert process.returncode == 3, message
-        assert f"stopped: -o postgresql://***@127.0.0.1:{shared_postgres.port}/postgres: cannot keep results in " \
+        assert process.returncode == 2, message
+        assert f"-o postgresql://***@127.0.0.1:{shared_postgres.port}/postgres: cannot keep results in " \
                f"{tmp_path / 'state'}/douyin-async/spool until they are committed: File too large" in message
         assert PASSWORD not in message and "Traceback" not in message
+        assert emu.stats.charged == 0
         rerun = await run_cli(env, *args)
         assert rerun.returncode == 1, rerun.stderr
         found = {i for i in wanted if emu.expected_item(i) is not None}

@@ -524,6 +524,58 @@ async def test_reading_a_sqlite_sink_while_it_writes_loses_none_of_its_later_com
     assert sorted(row[0] for row in rows(out, "SELECT item_id FROM videos")) == sorted([first, second])
 
 
+_SPOOL_CANNOT_GROW = """
+import asyncio, os, resource, signal, sys
+from douyin_async import BatchResult, DouyinClient
+from douyin_async.sinks import SQLiteSink, StorageError
+from douyin_async.sinks._spool import FIRST_SIZE
+
+async def main(key, secret, base_url, out, *wanted):
+    async with DouyinClient(key, secret, base_url=base_url, rate_limit=None) as client:
+        answers = [await client.item_get_video(item_id) for item_id in wanted]
+        sink = SQLiteSink(out)
+        await sink.open()
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit a write fails (EFBIG) instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (FIRST_SIZE + 4096, FIRST_SIZE + 4096))
+
+        async def slow_database(*args):  # nothing is committed: every result stays in the spool
+            await asyncio.Event().wait()
+
+        sink._commit = slow_database
+        written = 0
+        try:
+            for item_id, answer in zip(wanted, answers):
+                await sink.write(BatchResult(item_id, item_id, answer, None, 1, 0, billed=1))
+                written += 1
+        except StorageError as exc:
+            print(written, exc, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE")
+async def test_a_spool_that_cannot_grow_stops_the_writes_and_the_next_run_stores_what_it_kept(tmp_path: Path) -> None:
+    """A spool file takes its room on the disk before it is written (a map written past the disk's
+    room would kill the process): when it cannot grow, ``write`` raises ``StorageError`` naming its
+    directory, and every result written before is stored by the next sink."""
+    out = tmp_path / "videos.sqlite"
+    async with Emulator(fast=True, keys={KEY: SECRET}) as emulator:
+        wanted = [i for i in ids(200) if emulator.expected_item(i) is not None][:60]  # more than the first size holds
+        child = await asyncio.create_subprocess_exec(sys.executable, "-c", _SPOOL_CANNOT_GROW, KEY, SECRET,
+                                                     emulator.base_url, str(out), *wanted,
+                                                     stdout=asyncio.subprocess.PIPE)
+        stdout, _ = await asyncio.wait_for(child.communicate(), 60)
+    written, _, message = stdout.decode().strip().partition(" ")
+    assert 0 < int(written) < len(wanted), stdout
+    assert message == f"{out}: cannot keep results in {tmp_path} until they are committed: File too large"
+    async with SQLiteSink(out) as sink:
+        assert sink.replayed == int(written)
+    assert sorted(row[0] for row in rows(out, "SELECT item_id FROM videos")) == sorted(wanted[:int(written)])
+    assert not [path for path in tmp_path.iterdir() if "-spool." in path.name]
+
+
 async def test_a_spool_directory_that_cannot_be_made_stops_the_open_and_shows_no_password(
     shared_postgres: PostgresServer, tmp_path: Path,
 ) -> None:

@@ -26,7 +26,7 @@ from .._fanout import BatchResult
 from .._ledger import Usage
 from ..errors import BatchAbortedError, DouyinError, InvalidParamError, NotFoundError, StorageError, UnexpectedItemError
 from ..events import AttemptStarted, Event
-from ._spool import SENT, Leftovers, Spool, SpoolLine
+from ._spool import Leftovers, Spool, SpoolLine
 from ._tables import DEFAULT_TABLE, TOTAL_FIELDS, Stored, Tables, failure_row, now, video_row
 
 PERMANENT_ERRORS: tuple[type[DouyinError], ...] = (NotFoundError, InvalidParamError, UnexpectedItemError)
@@ -137,11 +137,10 @@ class Sink:
     def _replayed(self, leftovers: Leftovers) -> tuple[list[Stored], dict[int, dict[str, int]], dict[int, int]]:
         """The records of ``leftovers`` in order, each run's totals at its last one, and each run's
         requests started at its last (when the run's client told the sink of each, ``on_event``)."""
-        results = [line for line in leftovers.lines if line.kind != SENT]
+        results = leftovers.lines
         totals = {line.run_id: dict(zip(TOTAL_FIELDS, line.totals, strict=True)) for line in results}
-        started = {line.run_id: line.totals[0] for line in leftovers.lines if line.kind == SENT}
         self.replayed = len(results)
-        return [self._restore(line.stored()) for line in results], totals, started
+        return [self._restore(line.stored()) for line in results], totals, leftovers.started
 
     @staticmethod
     def _time(seconds: float) -> Any:
@@ -254,10 +253,7 @@ class Sink:
         if not isinstance(event, AttemptStarted) or self._spool is None or self._failed is not None:
             return
         self._started += 1
-        try:
-            self._spool.append(SpoolLine(0, self._run(), (self._started,), "", SENT, False, None))
-        except StorageError as exc:  # the next write says so, and stops the batch
-            self._failed = self._at_spool(exc)
+        self._spool.started(self._run(), self._started)
 
     def _run(self) -> int:
         if self.run_id is None:

@@ -1,18 +1,24 @@
 """Results kept on local disk from the moment they are written until their commit, so a killed
 process loses none of them.
 
-``Sink.write`` appends each result as one line (one ``os.write``, the cost of a JSON lines output)
-to the current of two files; the writer switches files when it takes what is queued, and empties
-the old one once those results are committed. What a process killed before its commit left in its
-files is replayed by the next sink that opens the same tables on this machine, then removed. Each
-sink holds a lock on its own files, so a sink never replays the files of one that still runs.
+A sink's spool is two files mapped into memory (``mmap``): ``Sink.write`` copies each result into
+the current one as a line, and counts each request it starts in the first one's header, with no
+system call. A system call would let the interpreter's lock go to the sink's writer thread and
+make the event loop wait to get it back, for every result and every request. The kernel keeps
+what a process wrote in a shared map when the process is killed. The writer switches files when
+it takes what is queued, and empties the old one once those results are committed. What a process
+killed before its commit left in its files is replayed by the next sink that opens the same tables
+on this machine, then removed. Each sink holds a lock on its own files, so a sink never replays
+the files of one that still runs.
 """
 
 from __future__ import annotations
 
 import glob
 import itertools
+import mmap
 import os
+import struct
 from pathlib import Path
 from typing import IO, Any
 
@@ -43,9 +49,13 @@ class SpoolLine(msgspec.Struct, array_like=True, gc=False):
 _ENCODE = msgspec.json.Encoder().encode
 _DECODE = msgspec.json.Decoder(SpoolLine).decode
 _SINKS = itertools.count()
-SENT = "sent"
-"""The kind of a line that stands for a request about to go (``Sink.on_event``), not a result: its
-totals are the requests the run had started."""
+HEADER = struct.Struct("<QQQ")
+"""What a spool file starts with: the bytes of lines that follow (what lies past them is stale),
+then, in the first file, the run and the requests it had started (``Sink.on_event``)."""
+_LENGTH = struct.Struct("<Q")
+_STARTED = struct.Struct("<QQ")
+FIRST_SIZE = 1 << 16
+"""Bytes of each file when the spool opens (some twenty results); a file doubles when it must."""
 
 
 class Spool:
@@ -57,6 +67,10 @@ class Spool:
         self.owner = f"{os.getpid()}-{next(_SINKS)}"
         self._lock: IO[bytes] | None = None
         self._fds: list[int] = []
+        self._maps: list[mmap.mmap] = []
+        self._used = [0, 0]
+        """Bytes of lines in each file."""
+        self._started = 0
         self._current = 0
         self._seq = 0
 
@@ -73,25 +87,49 @@ class Spool:
             self._lock = open_locked(first, _private, wait=False)
             if self._lock is None:
                 raise StorageError(f"{first}: another process holds this spool file")
-            self._fds = [os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
-                         for path in (first, second)]
+            for path in (first, second):
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+                self._fds.append(fd)
+                _reserve(fd, FIRST_SIZE)
+                self._maps.append(mmap.mmap(fd, FIRST_SIZE))
         except OSError as exc:
             self.close(remove=False)
-            raise StorageError(f"cannot keep results in {self.directory} until they are committed: "
-                               f"{exc.strerror or exc} (give a directory of this machine that can be written: "
-                               "XDG_STATE_HOME for PostgreSQL)") from None
+            raise self._refused(exc) from None
+
+    def _refused(self, exc: OSError) -> StorageError:
+        return StorageError(f"cannot keep results in {self.directory} until they are committed: "
+                            f"{exc.strerror or exc} (give a directory of this machine that can be written: "
+                            "XDG_STATE_HOME for PostgreSQL)")
 
     def append(self, line: SpoolLine) -> None:
-        """Write ``line`` to the current file (raises ``StorageError`` when the disk refuses it)."""
+        """Write ``line`` to the current file (raises ``StorageError`` when the disk refuses room for it)."""
         line.seq = self._seq
         self._seq += 1
-        data = memoryview(_ENCODE(line) + b"\n")
+        data = _ENCODE(line) + b"\n"
+        index = self._current
+        start = HEADER.size + self._used[index]
+        end = start + len(data)
+        if end > len(self._maps[index]):
+            self._grow(index, end)
+        self._maps[index][start:end] = data
+        self._used[index] += len(data)
+        _LENGTH.pack_into(self._maps[index], 0, self._used[index])  # after the line: a torn line is never read
+
+    def _grow(self, index: int, needed: int) -> None:
+        size = len(self._maps[index])
+        while size < needed:
+            size *= 2
         try:
-            while data:
-                data = data[os.write(self._fds[self._current], data):]
+            _reserve(self._fds[index], size)  # the disk's room first: a map written past it would kill the process
+            self._maps[index].resize(size)
         except OSError as exc:
             raise StorageError(f"cannot keep results in {self.directory} until they are committed: "
                                f"{exc.strerror or exc}") from None
+
+    def started(self, run_id: int, requests: int) -> None:
+        """Note that run ``run_id`` has started ``requests`` requests (each may be billed)."""
+        self._started = requests
+        _STARTED.pack_into(self._maps[0], _LENGTH.size, run_id, requests)
 
     def switch(self) -> int:
         """Start writing the other file; the one written so far (its index) is emptied by ``clear``
@@ -100,16 +138,20 @@ class Spool:
         return old
 
     def clear(self, index: int) -> None:
-        os.ftruncate(self._fds[index], 0)
+        self._used[index] = 0
+        _LENGTH.pack_into(self._maps[index], 0, 0)
 
     def empty(self) -> bool:
-        return all(os.fstat(fd).st_size == 0 for fd in self._fds)
+        """Whether the files hold nothing a later sink would replay: no result, no request."""
+        return not any(self._used) and not self._started
 
     def close(self, *, remove: bool) -> None:
         """Close the files, and remove them if ``remove`` (else a later sink replays them)."""
+        for map_ in self._maps:
+            map_.close()
         for fd in self._fds:
             os.close(fd)
-        self._fds = []
+        self._maps, self._fds = [], []
         if self._lock is not None:
             if remove:
                 for path in self.paths():
@@ -124,6 +166,8 @@ class Leftovers:
     def __init__(self, directory: Path, name: str) -> None:
         self.lines: list[SpoolLine] = []
         """Every line left, in the order each process wrote them."""
+        self.started: dict[int, int] = {}
+        """The requests each run had started (when its client told the sink of each, ``Sink.on_event``)."""
         self._held: list[tuple[IO[bytes], tuple[Path, Path]]] = []
         spool = Spool(directory, name)
         try:
@@ -138,7 +182,10 @@ class Leftovers:
             self._held.append((lock, paths))
             lines: list[SpoolLine] = []
             for path in paths:
-                lines += _read(path)
+                found_lines, run_id, started = _read(path)
+                lines += found_lines
+                if started:
+                    self.started[run_id] = max(started, self.started.get(run_id, 0))
             self.lines += sorted(lines, key=lambda line: line.seq)
 
     def remove(self) -> None:
@@ -161,18 +208,31 @@ def _private(path: Path) -> IO[bytes]:
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
 
 
-def _read(path: Path) -> list[SpoolLine]:
-    """The lines of a spool file; a line cut short (a power cut while it was written) is skipped."""
+def _read(path: Path) -> tuple[list[SpoolLine], int, int]:
+    """The lines of a spool file, and the run and requests started its header tells; a line cut
+    short (a power cut while it was written) is skipped."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return []
+        return [], 0, 0
     except OSError as exc:
         raise StorageError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    if len(data) < HEADER.size:  # killed while it was made
+        return [], 0, 0
+    used, run_id, started = HEADER.unpack_from(data)
     lines = []
-    for text in data.splitlines():
+    for text in data[HEADER.size:HEADER.size + used].splitlines():
         try:
             lines.append(_DECODE(text))
         except msgspec.DecodeError:
             continue
-    return lines
+    return lines, run_id, started
+
+
+def _reserve(fd: int, size: int) -> None:
+    """Make the file ``size`` bytes, its blocks taken on the disk now: a full disk is an ``OSError``
+    here, where writing into a map past the disk's room would kill the process (``SIGBUS``)."""
+    if hasattr(os, "posix_fallocate"):
+        os.posix_fallocate(fd, 0, size)
+    else:  # pragma: no cover - Windows sets the size it maps
+        os.ftruncate(fd, size)

@@ -318,12 +318,12 @@ class DouyinClient:
                     size = 0 if complete else path.stat().st_size
                     refreshed, charge = bool(refreshes), (refreshes[-1].label if refreshes else None)
                     refreshes.clear()
-                    self._ledger.emit(lambda: MediaFetched(video.num_iid, kind, size, refreshed, charge))
+                    self._ledger.emit(MediaFetched, lambda: MediaFetched(video.num_iid, kind, size, refreshed, charge))
 
                 written, found = await self._downloader.download(
                     video, where, kinds=kinds,
                     watermark=watermark, overwrite=overwrite, refresh=refresh if refresh_urls else None,
-                    on_bytes=on_bytes, on_file=fetched if self._ledger.listening else None,
+                    on_bytes=on_bytes, on_file=fetched if MediaFetched in self._ledger.heard else None,
                 )
                 return DownloadResult(tuple(written), tuple(found), tuple(charges))
         except DouyinError as exc:

@@ -3,7 +3,7 @@
 A ledger counts every attempt sent (billed, possibly billed, not billed, refused, retries, media
 refetches) and passes each record up to its parent: a batch's ledger to its client's. So the
 client's ``usage``, a batch's progress, the numbers on an error and the command line's summary are
-read from one record and cannot disagree. Events are built only when a listener is attached.
+read from one record and cannot disagree. An event is built only when a listener hears its kind.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import msgspec
 
 from ._call._billing import Charge
 from ._checks import check
-from .events import Event, Listener
+from .events import Event, Listener, kinds_heard
 
 log = logging.getLogger("douyin_async")
 
@@ -62,19 +62,25 @@ class Ledger:
 
     def __init__(self, parent: Ledger | None = None, listeners: Iterable[Listener] = ()) -> None:
         self.parent = parent
-        self._listeners = list(listeners)
+        self._listeners = [(listener, kinds_heard(listener)) for listener in listeners]
         self.requests = self.billed = self.possibly_billed = self.not_billed = self.refused = self.retries = 0
         self.refetch = [0, 0, 0, 0]  # requests, billed, possibly billed, not billed
 
     @property
-    def listening(self) -> bool:
-        """Whether any listener here or above wants events (else none is built)."""
+    def heard(self) -> frozenset[type[Event]]:
+        """The kinds of event some listener here or above hears (no other is built)."""
+        kinds: frozenset[type[Event]] = frozenset()
         ledger: Ledger | None = self
         while ledger is not None:
-            if ledger._listeners:
-                return True
+            for _, heard in ledger._listeners:
+                kinds |= heard
             ledger = ledger.parent
-        return False
+        return kinds
+
+    @property
+    def listening(self) -> bool:
+        """Whether any listener here or above hears events."""
+        return bool(self.heard)
 
     def attempt(self, charge: Charge, *, refused: bool = False, retry: bool = False, refetch: bool = False) -> None:
         """One request was sent; ``charge`` is what it cost."""
@@ -94,18 +100,22 @@ class Ledger:
                 ledger.refetch[_REFETCH_SLOT[charge]] += 1
             ledger = ledger.parent
 
-    def emit(self, make: Callable[[], Event]) -> None:
-        """Build the event with ``make`` (only when someone listens) and tell every listener, here and above."""
+    def emit(self, kind: type[Event], make: Callable[[], Event]) -> None:
+        """Build the event of ``kind`` with ``make`` (only when someone hears it) and tell every
+        listener of that kind, here and above."""
         event: Event | None = None
         ledger: Ledger | None = self
         while ledger is not None:
-            for listener in list(ledger._listeners):
+            for entry in list(ledger._listeners):
+                listener, heard = entry
+                if kind not in heard:
+                    continue
                 if event is None:
                     event = make()
                 try:
                     listener(event)
                 except Exception as exc:  # a listener's bug never breaks a call: logged once, then detached
-                    ledger._listeners.remove(listener)
+                    ledger._listeners.remove(entry)
                     # Its context is the failure the attempt was ending with, which may quote a request's
                     # URL (a caller's transport): the log shows the listener's error alone.
                     exc.__context__ = None

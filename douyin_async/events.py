@@ -14,7 +14,7 @@ no listener, no event is built.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, TypeVar
 
 import msgspec
 
@@ -101,6 +101,44 @@ Event = AttemptStarted | AttemptEnded | CallEnded | LimitsChanged | MediaFetched
 Listener = Callable[[Event], object]
 """What ``on_event`` takes: a callable of one event (its result is ignored)."""
 
+EVENTS: tuple[type[Event], ...] = (AttemptStarted, AttemptEnded, CallEnded, LimitsChanged, MediaFetched)
+"""Every kind of event."""
+
+_KINDS = "__douyin_async_events__"
+"""The attribute ``listens_to`` sets on a listener."""
+
+L = TypeVar("L", bound=Callable[..., object])
+
+
+def listens_to(*kinds: type[Event]) -> Callable[[L], L]:
+    """Mark a listener as hearing only events of ``kinds``: the client builds no other event for it.
+
+    Building an event costs a request a few microseconds; a listener that wants one kind saves the
+    others'. Mark a function, or a method where it is defined (a bound method takes its mark).
+    """
+    unknown = [kind for kind in kinds if kind not in EVENTS]
+    if unknown or not kinds:
+        raise TypeError(f"listens_to{kinds!r}: give one or more of {', '.join(kind.__name__ for kind in EVENTS)}")
+
+    def mark(listener: L) -> L:
+        try:
+            setattr(listener, _KINDS, frozenset(kinds))
+        except AttributeError:
+            raise TypeError(f"listens_to: {listener!r} takes no mark; wrap it in a function of your own") from None
+        return listener
+
+    return mark
+
+
+def kinds_heard(listener: Listener) -> frozenset[type[Event]]:
+    """The kinds of event ``listener`` hears: those ``listens_to`` marked it with, else all."""
+    kinds: frozenset[type[Event]] = getattr(listener, _KINDS, ALL_EVENTS)
+    return kinds
+
+
+ALL_EVENTS = frozenset(EVENTS)
+
 __all__ = [
-    "AttemptEnded", "AttemptStarted", "CallEnded", "ChargeName", "Event", "LimitsChanged", "Listener", "MediaFetched",
+    "EVENTS", "AttemptEnded", "AttemptStarted", "CallEnded", "ChargeName", "Event", "LimitsChanged", "Listener",
+    "MediaFetched", "kinds_heard", "listens_to",
 ]

@@ -23,6 +23,7 @@ from douyin_async import (
     RetryOptions,
 )
 from douyin_async.emulator import Emulator
+from douyin_async.events import EVENTS, kinds_heard, listens_to
 
 from .conftest import SEED_ID
 from .test_download import found_id
@@ -123,6 +124,57 @@ async def test_without_a_listener_no_event_is_built(monkeypatch: pytest.MonkeyPa
         emu.script(SEED_ID, ["reset", "0000"])
         await client.item_get_video(SEED_ID)
         assert (client.usage.requests, client.usage.billed, client.usage.possibly_billed) == (2, 1, 1)
+
+
+async def test_a_listener_hears_only_the_kinds_it_listens_to_and_no_other_is_built(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    """``listens_to`` marks a listener: it hears its kinds alone, a listener beside it without a mark
+    hears everything, and a kind nobody hears is never built (what a sink's listener saves each
+    request); at a batch's level, and for media, as at the client's."""
+    started: list[Event] = []
+    media: list[Event] = []
+    batch: list[Event] = []
+
+    def hear_started(event: Event) -> None:
+        started.append(event)
+
+    def hear_media(event: Event) -> None:
+        media.append(event)
+
+    def hear_calls(event: Event) -> None:
+        batch.append(event)
+
+    listens_to(AttemptStarted)(hear_started)
+    listens_to(MediaFetched)(hear_media)
+    listens_to(CallEnded, LimitsChanged)(hear_calls)
+    assert kinds_heard(hear_started) == {AttemptStarted} and kinds_heard(started.append) == set(EVENTS)
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("an event was built that nobody hears")
+
+    async with sentinel_emulator() as emu, sentinel_client(emu, on_event=[hear_started, hear_media]) as client:
+        monkeypatch.setattr(gateway_module, "AttemptEnded", refuse)
+        monkeypatch.setattr(gateway_module, "CallEnded", refuse)
+        emu.script(SEED_ID, ["reset", "0000"])
+        await client.item_get_video(SEED_ID)
+        assert [(e.item_id, e.attempt) for e in started if isinstance(e, AttemptStarted)] == [(SEED_ID, 1), (SEED_ID, 2)]
+        monkeypatch.undo()
+        results = await client.get_videos(IDS[:5], on_event=hear_calls)
+        assert len(started) == 2 + 5 and all(isinstance(e, AttemptStarted) for e in started)
+        assert [e.item_id for e in batch if isinstance(e, CallEnded)] == IDS[:5]
+        assert all(isinstance(e, (CallEnded, LimitsChanged)) for e in batch) and len(results) == 5
+        await client.download_media(found_id(emu), tmp_path, kinds=("cover",))
+    assert [(e.kind, e.refreshed) for e in media if isinstance(e, MediaFetched)] == [("cover", False)]
+
+
+def test_listens_to_refuses_what_is_not_an_event_and_a_listener_it_cannot_mark() -> None:
+    with pytest.raises(TypeError, match="give one or more of AttemptStarted"):
+        listens_to()
+    with pytest.raises(TypeError, match="give one or more of"):
+        listens_to(str)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="wrap it in a function of your own"):
+        listens_to(AttemptEnded)(print)
 
 
 def test_on_event_refuses_what_is_not_a_listener() -> None:

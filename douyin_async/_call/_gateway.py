@@ -68,10 +68,10 @@ class _Call:
         "before_send",
         "billed",
         "cache",
+        "heard",
         "item_id",
         "lang",
         "ledger",
-        "listening",
         "possibly_billed",
         "refetch",
         "sent",
@@ -88,9 +88,9 @@ class _Call:
         self.before_send, self.after_send = before_send, after_send
         self.ledger, self.refetch = ledger, refetch
         self.sent = self.billed = self.possibly_billed = 0
-        self.listening = ledger.listening
-        """Whether anyone listens for this call's events: asked once, not at every step."""
-        self.timed = self.listening or log.isEnabledFor(logging.DEBUG)
+        self.heard = ledger.heard
+        """The kinds of event anyone listens for: asked once, not at every step."""
+        self.timed = bool(self.heard) or log.isEnabledFor(logging.DEBUG)
         """Whether an event or a debug line will say how long things took: else no clock is read."""
         self.started = time.monotonic() if self.timed else 0.0
         self.unvouched = False
@@ -108,9 +108,9 @@ class _Call:
 
     def ended(self, error: BaseException | None) -> None:
         """The call is over: its event, for whoever listens."""
-        if self.listening:
+        if CallEnded in self.heard:
             duration = time.monotonic() - self.started
-            self.ledger.emit(lambda: CallEnded(
+            self.ledger.emit(CallEnded, lambda: CallEnded(
                 self.item_id, self.sent, self.billed, self.possibly_billed, error is None,
                 None if error is None else type(error).__name__, time.time() - duration, duration,
             ))
@@ -291,9 +291,10 @@ class Gateway:
             charge = Charge.POSSIBLY_BILLED  # until an answer says otherwise
             if timed:
                 sent_at = time.monotonic()
-            if call.listening:
+            if AttemptStarted in call.heard:
                 waited = sent_at - asked
-                call.ledger.emit(lambda: AttemptStarted(call.item_id, call.sent, self.hosts[mirror], waited))
+                call.ledger.emit(AttemptStarted,
+                                 lambda: AttemptStarted(call.item_id, call.sent, self.hosts[mirror], waited))
             answer = await self.transport.send(request)
             if self._max_body is not None and len(answer.body) > self._max_body:
                 raise too_large(self._max_body)  # a transport of the caller's that read it all anyway
@@ -317,7 +318,7 @@ class Gateway:
             charge, ended = charge_of(failure), failure
             self._next_mirror_after(mirror, failure)
         finally:
-            before = throttle.limits if call.listening else None
+            before = throttle.limits if LimitsChanged in call.heard else None
             try:
                 await throttle.release(ticket, outcome)
             finally:  # recorded even when the release fails (a shared throttle's store gone)
@@ -333,29 +334,32 @@ class Gateway:
         ended: ItemGetVideoResponse | DouyinError | None, waited: float, duration: float,
         before: ThrottleLimits | None,
     ) -> None:
-        """An attempt's event and debug line, made only for a listener or a debug log (a call
-        ``timed``); and the limits' event when the throttle moved them."""
-        listening = call.listening
-        if isinstance(ended, ItemGetVideoResponse):
-            code, error, request_id = "0000", None, ended.request_id or None
-        elif isinstance(ended, ApiError):
-            code, error, request_id = ended.code, type(ended).__name__, ended.request_id or None
-        else:
-            code, error, request_id = None, None if ended is None else type(ended).__name__, None
-        if ended is None and charge is Charge.POSSIBLY_BILLED:
-            error = "CancelledError"
-        event = AttemptEnded(
-            call.item_id, call.sent, self.hosts[mirror], None if answer is None else answer.status, code, error,
-            charge.label, request_id, waited, duration, time.time() - duration,
-        )
-        log.debug("attempt %s", event)
-        if not listening:
+        """An attempt's event and debug line, made only for a listener of it or a debug log; and the
+        limits' event when the throttle moved them."""
+        heard = call.heard
+        if AttemptEnded in heard or log.isEnabledFor(logging.DEBUG):
+            if isinstance(ended, ItemGetVideoResponse):
+                code, error, request_id = "0000", None, ended.request_id or None
+            elif isinstance(ended, ApiError):
+                code, error, request_id = ended.code, type(ended).__name__, ended.request_id or None
+            else:
+                code, error, request_id = None, None if ended is None else type(ended).__name__, None
+            if ended is None and charge is Charge.POSSIBLY_BILLED:
+                error = "CancelledError"
+            event = AttemptEnded(
+                call.item_id, call.sent, self.hosts[mirror], None if answer is None else answer.status, code, error,
+                charge.label, request_id, waited, duration, time.time() - duration,
+            )
+            log.debug("attempt %s", event)
+            if AttemptEnded in heard:
+                call.ledger.emit(AttemptEnded, lambda: event)
+        if before is None:
             return
-        call.ledger.emit(lambda: event)
         after = self.throttle.limits
-        if before is not None and (after.rate, after.concurrency) != (before.rate, before.concurrency):
+        if (after.rate, after.concurrency) != (before.rate, before.concurrency):
             moved_down = (after.concurrency or 0) < (before.concurrency or 0) or (after.rate or 0) < (before.rate or 0)
-            call.ledger.emit(lambda: LimitsChanged(after.rate, after.concurrency, "refused" if moved_down else "probe"))
+            call.ledger.emit(LimitsChanged, lambda: LimitsChanged(after.rate, after.concurrency,
+                                                                  "refused" if moved_down else "probe"))
 
     def _read(self, answer: Response, call: _Call, mirror: int) -> ItemGetVideoResponse:
         """The decoded answer; a gateway error envelope raises its typed error.

@@ -25,7 +25,7 @@ import msgspec
 from .._fanout import BatchResult
 from .._ledger import Usage
 from ..errors import BatchAbortedError, DouyinError, InvalidParamError, NotFoundError, StorageError, UnexpectedItemError
-from ..events import AttemptStarted, Event
+from ..events import AttemptStarted, Event, listens_to
 from ._spool import Leftovers, Spool, SpoolLine
 from ._tables import DEFAULT_TABLE, TOTAL_FIELDS, Stored, Tables, failure_row, now, video_row
 
@@ -246,6 +246,7 @@ class Sink:
                                                     self._time(time.time()), self._run())
         await self._put(Stored(key, "download", error is None, row))
 
+    @listens_to(AttemptStarted)
     def on_event(self, event: Event) -> None:
         """A listener for the watched client (``DouyinClient(on_event=sink.on_event)``): each request
         it starts is written down before it goes, so the run's row after a kill counts every

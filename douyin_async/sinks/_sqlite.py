@@ -67,6 +67,9 @@ class SQLiteSink(Sink):
         self._db: sqlite3.Connection | None = None
         self._lock: IO[bytes] | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self._failed_keys: set[str] | None = None
+        """The keys the failures table holds (this run holds the file: no other writes it), so a
+        commit deletes only failures that exist; None until the tables are prepared."""
 
     _time = staticmethod(iso_utc)
 
@@ -125,6 +128,7 @@ class SQLiteSink(Sink):
                 primary = "item_id" if table == self.tables.videos else key
                 db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({spec}, PRIMARY KEY ({primary}))")
         runs = self.tables.runs
+        self._failed_keys = {key for key, in db.execute(f"SELECT key FROM {self.tables.failures}")}
         records, totals, started = self._replayed(leftovers)
         self._store_here(db, records)
         for run_id, values in totals.items():
@@ -161,17 +165,24 @@ class SQLiteSink(Sink):
             with _transaction(db):
                 self._store_here(db, records)
                 _update_run(db, self.tables, self.run_id, totals, end=end)
-        except sqlite3.OperationalError as exc:
-            raise self._wrap(exc, "cannot write it") from None
+        except BaseException as exc:
+            self._failed_keys = None  # rolled back: the set may be ahead of the table; delete every key again
+            if isinstance(exc, sqlite3.OperationalError):
+                raise self._wrap(exc, "cannot write it") from None
+            raise
 
     def _store_here(self, db: sqlite3.Connection, records: list[Stored]) -> None:
-        tables, changes = self.tables, changes_of(records)
-        if changes.cleared:
-            _delete(db, tables.failures, "key", list(changes.cleared))
+        tables, changes, failed = self.tables, changes_of(records), self._failed_keys
+        cleared = list(changes.cleared) if failed is None else [key for key in changes.cleared if key in failed]
+        if cleared:
+            _delete(db, tables.failures, "key", cleared)
         if changes.videos:
             _upsert(db, tables.videos, VIDEO_COLUMNS, "item_id", list(changes.videos.values()))
         if changes.failures:
             _upsert(db, tables.failures, FAILURE_COLUMNS, "key", list(changes.failures.values()))
+        if failed is not None:
+            failed.difference_update(cleared)
+            failed.update(changes.failures)
 
     async def _disconnect(self) -> None:
         thread, self._thread = self._thread, None

@@ -9,6 +9,8 @@ A table name given by the user (``videos`` by default) names the other two: ``NA
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -181,7 +183,14 @@ def utc(seconds: float) -> datetime:
 
 def iso_utc(seconds: float) -> str:
     """A time as SQLite keeps it: ISO 8601 text in UTC, to the millisecond (its date functions read it)."""
-    return utc(seconds).isoformat(timespec="milliseconds")
+    whole = math.floor(seconds)
+    return f"{_iso_second(whole)}.{min(999, int((seconds - whole) * 1000)):03d}+00:00"
+
+
+@functools.lru_cache(maxsize=4)
+def _iso_second(whole: int) -> str:
+    """A whole second's part of ``iso_utc``: formatted once for the thousands of results in it."""
+    return utc(whole).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _plain_name(name: str) -> bool:

@@ -21,6 +21,7 @@ from douyin_async import BatchResult, DouyinClient, NotFoundError, Usage
 from douyin_async.emulator import Emulator
 from douyin_async.sinks import ForeignStoreError, PostgresSink, SQLiteSink, StorageError
 from douyin_async.sinks._sink import UNSTORED_PER_REQUEST
+from douyin_async.sinks._spool import FIRST_SIZE, Leftovers, Spool, SpoolLine
 
 from .conftest import KEY, SECRET, SEED_ID
 from .postgres_server import PostgresServer
@@ -574,6 +575,35 @@ async def test_a_spool_that_cannot_grow_stops_the_writes_and_the_next_run_stores
         assert sink.replayed == int(written)
     assert sorted(row[0] for row in rows(out, "SELECT item_id FROM videos")) == sorted(wanted[:int(written)])
     assert not [path for path in tmp_path.iterdir() if "-spool." in path.name]
+
+
+@pytest.mark.parametrize("system", ["linux", "macos"])
+def test_a_spool_grows_past_its_first_size_and_gives_back_every_line_in_order(
+    tmp_path: Path, system: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Lines past the first size make the file grow (its blocks taken first: with posix_fallocate,
+    or where there is none, as on macOS, with zeros written); a dead process's files give back every
+    line, in order, and the requests it had started; a cleared file gives back none of its old lines."""
+    if system == "macos":
+        monkeypatch.delattr(os, "posix_fallocate", raising=False)
+    spool = Spool(tmp_path, "videos")
+    spool.open()
+    rows = [("x" * 3000, n) for n in range(60)]  # about three times the first size
+    for n, row in enumerate(rows[:10]):
+        spool.append(SpoolLine(0, 7, (n,), f"k{n}", "fetch", True, row))
+    spool.clear(spool.switch())  # committed: those ten are gone
+    for n, row in enumerate(rows[10:], 10):
+        spool.append(SpoolLine(0, 7, (n,), f"k{n}", "fetch", True, row))
+    spool.started(7, 61)
+    first, second = spool.paths()
+    assert first.stat().st_blocks * 512 >= FIRST_SIZE and second.stat().st_size > FIRST_SIZE
+    spool._lock.close()  # type: ignore[union-attr]  # the process dies: its lock goes, its files stay
+    left = Leftovers(tmp_path, "videos")
+    assert [line.key for line in left.lines] == [f"k{n}" for n in range(10, 60)]
+    assert [tuple(line.row) for line in left.lines] == [tuple(row) for row in rows[10:]]  # type: ignore[arg-type]
+    assert left.started == {7: 61}
+    left.remove()
+    assert not list(tmp_path.iterdir())
 
 
 async def test_a_spool_directory_that_cannot_be_made_stops_the_open_and_shows_no_password(

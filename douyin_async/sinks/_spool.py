@@ -14,6 +14,7 @@ the files of one that still runs.
 
 from __future__ import annotations
 
+import errno
 import glob
 import itertools
 import mmap
@@ -233,6 +234,15 @@ def _reserve(fd: int, size: int) -> None:
     """Make the file ``size`` bytes, its blocks taken on the disk now: a full disk is an ``OSError``
     here, where writing into a map past the disk's room would kill the process (``SIGBUS``)."""
     if hasattr(os, "posix_fallocate"):
-        os.posix_fallocate(fd, 0, size)
-    else:  # pragma: no cover - Windows sets the size it maps
+        try:
+            os.posix_fallocate(fd, 0, size)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # else a file system without it: zeros below
+                raise
+    if hasattr(os, "pwrite"):  # macOS has no posix_fallocate: zeros written now take the blocks
+        start = os.fstat(fd).st_size
+        if size > start:
+            os.pwrite(fd, bytes(size - start), start)
+    else:  # pragma: no cover - Windows: NTFS allocates a file's new size
         os.ftruncate(fd, size)

@@ -132,8 +132,11 @@ def listens_to(*kinds: type[Event]) -> Callable[[L], L]:
 
 def kinds_heard(listener: Listener) -> frozenset[type[Event]]:
     """The kinds of event ``listener`` hears: those ``listens_to`` marked it with, else all."""
-    kinds: frozenset[type[Event]] = getattr(listener, _KINDS, ALL_EVENTS)
-    return kinds
+    try:
+        kinds = getattr(listener, _KINDS, None)
+    except Exception:  # a proxy that answers every attribute its own way
+        kinds = None
+    return kinds if isinstance(kinds, frozenset) and kinds <= ALL_EVENTS and kinds else ALL_EVENTS
 
 
 ALL_EVENTS = frozenset(EVENTS)

@@ -168,6 +168,24 @@ async def test_a_listener_hears_only_the_kinds_it_listens_to_and_no_other_is_bui
     assert [(e.kind, e.refreshed) for e in media if isinstance(e, MediaFetched)] == [("cover", False)]
 
 
+async def test_a_listener_that_answers_every_attribute_still_hears_everything() -> None:
+    """A proxy whose ``__getattr__`` answers any name (not a mark) was a listener before marks
+    existed, and still is: it hears every kind."""
+    heard: list[Event] = []
+
+    class Proxy:
+        def __call__(self, event: Event) -> None:
+            heard.append(event)
+
+        def __getattr__(self, name: str) -> object:
+            return lambda *args: None
+
+    assert kinds_heard(Proxy()) == set(EVENTS)
+    async with sentinel_emulator() as emu, sentinel_client(emu, on_event=Proxy()) as client:
+        await client.item_get_video(SEED_ID)
+    assert {AttemptStarted, AttemptEnded, CallEnded} <= {type(e) for e in heard}
+
+
 def test_listens_to_refuses_what_is_not_an_event_and_a_listener_it_cannot_mark() -> None:
     with pytest.raises(TypeError, match="give one or more of AttemptStarted"):
         listens_to()

@@ -11,10 +11,12 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import msgspec
 import pytest
 
 from douyin_async import BatchResult, DouyinClient, NotFoundError, Usage
@@ -22,6 +24,7 @@ from douyin_async.emulator import Emulator
 from douyin_async.sinks import ForeignStoreError, PostgresSink, SQLiteSink, StorageError
 from douyin_async.sinks._sink import UNSTORED_PER_REQUEST
 from douyin_async.sinks._spool import FIRST_SIZE, Leftovers, Spool, SpoolLine
+from douyin_async.sinks._tables import iso_utc, video_row
 
 from .conftest import KEY, SECRET, SEED_ID
 from .postgres_server import PostgresServer
@@ -604,6 +607,42 @@ def test_a_spool_grows_past_its_first_size_and_gives_back_every_line_in_order(
     assert left.started == {7: 61}
     left.remove()
     assert not list(tmp_path.iterdir())
+
+
+async def test_a_spool_left_by_a_killed_run_of_the_line_format_is_replayed(tmp_path: Path) -> None:
+    """Before the spool was mapped, its files were lines of JSON, a request started a line of kind
+    ``sent``: what a killed run of that version left is stored by the next sink, and counted."""
+    path = tmp_path / "videos.sqlite"
+    async with Emulator(fast=True, keys={KEY: SECRET}) as emulator, client_for(emulator) as client:
+        answer = await client.item_get_video(SEED_ID)
+        async with SQLiteSink(path):  # run 1, whose spool is below: it "died" before its commit
+            pass
+        db = sqlite3.connect(path)
+        with db:
+            db.execute("UPDATE runs SET status = 'running'")
+        db.close()
+        row = video_row(SEED_ID, answer, 1, 1, iso_utc(time.time()), 1)
+        encode = msgspec.json.encode
+        lines = [encode([0, 1, [1], "", "sent", False, None]),
+                 encode([1, 1, [1, 1, 0, 0, 0, 0, 0, 1, 0], SEED_ID, "fetch", True, list(row)]),
+                 encode([2, 1, [2], "", "sent", False, None])]  # a request after the last result
+        (tmp_path / "videos.sqlite-spool.videos.999999-0.0").write_bytes(b"\n".join(lines) + b"\n")
+        (tmp_path / "videos.sqlite-spool.videos.999999-0.1").write_bytes(b"")
+        async with SQLiteSink(path) as sink:
+            assert sink.replayed == 1
+            assert sink.unfinished == [(1, 1)]  # the request after the last result may have been billed
+    assert rows(path, "SELECT item_id FROM videos") == [(SEED_ID,)]
+    assert not [p for p in tmp_path.iterdir() if "-spool." in p.name]
+
+
+def test_a_time_as_sqlite_keeps_it_is_the_datetime_text_to_the_millisecond() -> None:
+    """The second's text is formatted once; the milliseconds round as ``datetime`` does (to the
+    microsecond first, half to even), at the edges of a second too."""
+    now = time.time()
+    times = [now + n * 0.000_123_7 for n in range(20_000)] + [1700000000.123, 1700000000.9999998, 0.0, 1e9,
+                                                              1700000000.0005, 1700000000.9995]
+    for seconds in times:
+        assert iso_utc(seconds) == datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
 
 
 async def test_a_spool_directory_that_cannot_be_made_stops_the_open_and_shows_no_password(

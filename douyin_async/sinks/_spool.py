@@ -50,11 +50,13 @@ class SpoolLine(msgspec.Struct, array_like=True, gc=False):
 _ENCODE = msgspec.json.Encoder().encode
 _DECODE = msgspec.json.Decoder(SpoolLine).decode
 _SINKS = itertools.count()
-HEADER = struct.Struct("<QQQ")
-"""What a spool file starts with: the bytes of lines that follow (what lies past them is stale),
-then, in the first file, the run and the requests it had started (``Sink.on_event``)."""
+MAGIC = b"DYSPOOL2"
+HEADER = struct.Struct("<8sQQQ")
+"""What a spool file starts with: ``MAGIC``, the bytes of lines that follow (what lies past them is
+stale), then, in the first file, the run and the requests it had started (``Sink.on_event``)."""
 _LENGTH = struct.Struct("<Q")
 _STARTED = struct.Struct("<QQ")
+_AT_LENGTH, _AT_STARTED = len(MAGIC), len(MAGIC) + _LENGTH.size
 FIRST_SIZE = 1 << 16
 """Bytes of each file when the spool opens (some twenty results); a file doubles when it must."""
 
@@ -93,6 +95,7 @@ class Spool:
                 self._fds.append(fd)
                 _reserve(fd, FIRST_SIZE)
                 self._maps.append(mmap.mmap(fd, FIRST_SIZE))
+                self._maps[-1][:len(MAGIC)] = MAGIC
         except OSError as exc:
             self.close(remove=False)
             raise self._refused(exc) from None
@@ -114,23 +117,26 @@ class Spool:
             self._grow(index, end)
         self._maps[index][start:end] = data
         self._used[index] += len(data)
-        _LENGTH.pack_into(self._maps[index], 0, self._used[index])  # after the line: a torn line is never read
+        _LENGTH.pack_into(self._maps[index], _AT_LENGTH, self._used[index])  # after the line: a torn one is never read
 
     def _grow(self, index: int, needed: int) -> None:
+        """Map the file anew at a size that holds ``needed`` bytes (``mmap.resize`` is missing on macOS)."""
         size = len(self._maps[index])
         while size < needed:
             size *= 2
         try:
             _reserve(self._fds[index], size)  # the disk's room first: a map written past it would kill the process
-            self._maps[index].resize(size)
-        except OSError as exc:
+            grown = mmap.mmap(self._fds[index], size)
+        except (OSError, ValueError) as exc:
             raise StorageError(f"cannot keep results in {self.directory} until they are committed: "
-                               f"{exc.strerror or exc}") from None
+                               f"{getattr(exc, 'strerror', None) or exc}") from None
+        self._maps[index].close()
+        self._maps[index] = grown
 
     def started(self, run_id: int, requests: int) -> None:
         """Note that run ``run_id`` has started ``requests`` requests (each may be billed)."""
         self._started = requests
-        _STARTED.pack_into(self._maps[0], _LENGTH.size, run_id, requests)
+        _STARTED.pack_into(self._maps[0], _AT_STARTED, run_id, requests)
 
     def switch(self) -> int:
         """Start writing the other file; the one written so far (its index) is emptied by ``clear``
@@ -140,7 +146,7 @@ class Spool:
 
     def clear(self, index: int) -> None:
         self._used[index] = 0
-        _LENGTH.pack_into(self._maps[index], 0, 0)
+        _LENGTH.pack_into(self._maps[index], _AT_LENGTH, 0)
 
     def empty(self) -> bool:
         """Whether the files hold nothing a later sink would replay: no result, no request."""
@@ -218,21 +224,35 @@ def _read(path: Path) -> tuple[list[SpoolLine], int, int]:
         return [], 0, 0
     except OSError as exc:
         raise StorageError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    if not data.startswith(MAGIC):
+        return _read_lines(data)
     if len(data) < HEADER.size:  # killed while it was made
         return [], 0, 0
-    used, run_id, started = HEADER.unpack_from(data)
-    lines = []
-    for text in data[HEADER.size:HEADER.size + used].splitlines():
+    _, used, run_id, started = HEADER.unpack_from(data)
+    lines, _, _ = _read_lines(data[HEADER.size:HEADER.size + used])
+    return lines, run_id, started
+
+
+def _read_lines(data: bytes) -> tuple[list[SpoolLine], int, int]:
+    """Lines of JSON, as the spool's files held them before they were mapped (then a request
+    started was a line of its own, of kind ``sent``): what a killed run of that version left."""
+    lines, run_id, started = [], 0, 0
+    for text in data.splitlines():
         try:
-            lines.append(_DECODE(text))
+            line = _DECODE(text)
         except msgspec.DecodeError:
             continue
+        if line.kind == "sent":
+            run_id, started = line.run_id, line.totals[0]
+        else:
+            lines.append(line)
     return lines, run_id, started
 
 
 def _reserve(fd: int, size: int) -> None:
     """Make the file ``size`` bytes, its blocks taken on the disk now: a full disk is an ``OSError``
-    here, where writing into a map past the disk's room would kill the process (``SIGBUS``)."""
+    here, where writing into a map past the disk's room would kill the process (``SIGBUS``). A
+    file system that copies on write (btrfs, ZFS) may still need room for each rewrite."""
     if hasattr(os, "posix_fallocate"):
         try:
             os.posix_fallocate(fd, 0, size)

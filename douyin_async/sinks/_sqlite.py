@@ -68,8 +68,9 @@ class SQLiteSink(Sink):
         self._lock: IO[bytes] | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._failed_keys: set[str] | None = None
-        """The keys the failures table holds (this run holds the file: no other writes it), so a
-        commit deletes only failures that exist; None until the tables are prepared."""
+        """The keys the failures table holds (this run holds the file: no other run writes it), so a
+        commit deletes only failures that exist; None until the tables are prepared. A program
+        that adds failures by hand while a run writes the file may see them outlive a success."""
 
     _time = staticmethod(iso_utc)
 

@@ -184,7 +184,10 @@ def utc(seconds: float) -> datetime:
 def iso_utc(seconds: float) -> str:
     """A time as SQLite keeps it: ISO 8601 text in UTC, to the millisecond (its date functions read it)."""
     whole = math.floor(seconds)
-    return f"{_iso_second(whole)}.{min(999, int((seconds - whole) * 1000)):03d}+00:00"
+    micros = round((seconds - whole) * 1e6)  # to the microsecond first, half to even, as datetime does
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    return f"{_iso_second(whole)}.{micros // 1000:03d}+00:00"
 
 
 @functools.lru_cache(maxsize=4)

@@ -77,11 +77,6 @@ class Ledger:
             ledger = ledger.parent
         return kinds
 
-    @property
-    def listening(self) -> bool:
-        """Whether any listener here or above hears events."""
-        return bool(self.heard)
-
     def attempt(self, charge: Charge, *, refused: bool = False, retry: bool = False, refetch: bool = False) -> None:
         """One request was sent; ``charge`` is what it cost."""
         ledger: Ledger | None = self

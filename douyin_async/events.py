@@ -103,6 +103,7 @@ Listener = Callable[[Event], object]
 
 EVENTS: tuple[type[Event], ...] = (AttemptStarted, AttemptEnded, CallEnded, LimitsChanged, MediaFetched)
 """Every kind of event."""
+ALL_EVENTS = frozenset(EVENTS)
 
 _KINDS = "__douyin_async_events__"
 """The attribute ``listens_to`` sets on a listener."""
@@ -138,8 +139,6 @@ def kinds_heard(listener: Listener) -> frozenset[type[Event]]:
         kinds = None
     return kinds if isinstance(kinds, frozenset) and kinds <= ALL_EVENTS and kinds else ALL_EVENTS
 
-
-ALL_EVENTS = frozenset(EVENTS)
 
 __all__ = [
     "EVENTS", "AttemptEnded", "AttemptStarted", "CallEnded", "ChargeName", "Event", "LimitsChanged", "Listener",

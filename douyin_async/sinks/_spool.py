@@ -98,12 +98,13 @@ class Spool:
                 self._maps[-1][:len(MAGIC)] = MAGIC
         except OSError as exc:
             self.close(remove=False)
-            raise self._refused(exc) from None
+            raise self._refused(exc, " (give a directory of this machine that can be written: XDG_STATE_HOME for "
+                                     "PostgreSQL)") from None
 
-    def _refused(self, exc: OSError) -> StorageError:
+    def _refused(self, exc: Exception, hint: str = "") -> StorageError:
+        """The disk's refusal, naming the spool's directory (never the database's place)."""
         return StorageError(f"cannot keep results in {self.directory} until they are committed: "
-                            f"{exc.strerror or exc} (give a directory of this machine that can be written: "
-                            "XDG_STATE_HOME for PostgreSQL)")
+                            f"{getattr(exc, 'strerror', None) or exc}{hint}")
 
     def append(self, line: SpoolLine) -> None:
         """Write ``line`` to the current file (raises ``StorageError`` when the disk refuses room for it)."""
@@ -128,8 +129,7 @@ class Spool:
             _reserve(self._fds[index], size)  # the disk's room first: a map written past it would kill the process
             grown = mmap.mmap(self._fds[index], size)
         except (OSError, ValueError) as exc:
-            raise StorageError(f"cannot keep results in {self.directory} until they are committed: "
-                               f"{getattr(exc, 'strerror', None) or exc}") from None
+            raise self._refused(exc) from None
         self._maps[index].close()
         self._maps[index] = grown
 

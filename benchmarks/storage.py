@@ -2,8 +2,9 @@
 ``python -m benchmarks.storage --count N --rounds N``).
 
 The real ``douyin-async batch`` fetches the same ids from the fast server into each kind of OUT,
-one fresh process and a fresh OUT per run, interleaved (jsonl, csv, sqlite, parquet, postgres,
-jsonl, ...) so that drift on a noisy machine hits all of them alike. The table gives medians of
+one fresh process in a fresh directory per run (each must send a request for every id: a
+failures file left by an earlier run would make it skip some), interleaved (jsonl, csv, sqlite,
+parquet, postgres, jsonl, ...) so that drift on a noisy machine hits all of them alike. The table gives medians of
 wall time and of the command's CPU (user + system, its children's), and each format's wall
 time against JSON lines in the same round (median of the per-round ratios). PostgreSQL runs
 against a private cluster on loopback (fsync off), when its server is installed.
@@ -14,7 +15,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -72,17 +75,25 @@ def postgres() -> Iterator[str | None]:
         server.remove()
 
 
-def _one(args: list[str], cwd: Path) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of ``douyin-async *args`` in a child process."""
+_BILLED = re.compile(r"billed calls (\d+)")
+
+
+def _one(args: list[str], cwd: Path, count: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of ``douyin-async *args`` in a child process, which must have
+    sent a request for each of the ``count`` ids: a run that skipped some would look fast."""
     env = {**os.environ, "DOUYIN_API_KEY": "k", "DOUYIN_API_SECRET": "s"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "douyin_async", *args], env=env, cwd=cwd,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                          capture_output=True, text=True)  # the summary alone on stdout
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 1):  # 1: some ids are not found (the emulator has a few)
         raise RuntimeError(f"douyin-async {' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}")
+    billed = _BILLED.findall(done.stdout)
+    if not billed or int(billed[-1]) != count:
+        raise RuntimeError(f"douyin-async {' '.join(args)} billed {billed[-1] if billed else 'no'} calls for "
+                           f"{count} ids: the run did not start from nothing")
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
@@ -90,24 +101,22 @@ def run(base_url: str, *, count: int, rounds: int, formats: tuple[str, ...] = FO
     """The table's rows, one per format present on this machine."""
     walls: dict[str, list[float]] = {name: [] for name in formats}
     cpus: dict[str, list[float]] = {name: [] for name in formats}
-    with tempfile.TemporaryDirectory(prefix="douyin-bench-storage-") as scratch, postgres() as database:
-        work = Path(scratch)
-        write_ids(work / "ids.txt", count)
+    databases = postgres() if "postgres" in formats else contextlib.nullcontext(None)
+    with tempfile.TemporaryDirectory(prefix="douyin-bench-storage-") as scratch, databases as database:
+        ids = Path(scratch) / "ids.txt"
+        write_ids(ids, count)
         real = ["--base-url", base_url, "--no-progress", "--rate", "0", "--concurrency", "64"]
         present = [name for name in formats if name != "postgres" or database is not None]
         for number in range(rounds):
             for name in present:
-                if name == "postgres":
-                    assert database is not None
-                    table = f"round{number}"
-                    out = [database, "--table", table]
-                else:
-                    for stale in work.glob(f"{name}*"):
-                        stale.unlink()
-                    out = [name]
-                    if name.endswith(".jsonl"):
-                        out += ["--errors", "errors.jsonl"]
-                wall, cpu = _one(["batch", "ids.txt", "-o", *out, *real], work)
+                # A directory of its own: a file an earlier run left (its failures, a journal) would
+                # make this one skip ids, as a rerun does.
+                work = Path(tempfile.mkdtemp(prefix=f"round{number}-", dir=scratch))
+                out = [database, "--table", f"round{number}"] if name == "postgres" and database else [name]
+                try:
+                    wall, cpu = _one(["batch", str(ids), "-o", *out, *real], work, count)
+                finally:
+                    shutil.rmtree(work)
                 walls[name].append(wall)
                 cpus[name].append(cpu)
                 print(f"round {number + 1}: {name} {wall:.1f} s wall, {cpu:.1f} s CPU", flush=True)

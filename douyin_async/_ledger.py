@@ -57,25 +57,18 @@ class Usage(msgspec.Struct, frozen=True, gc=False):
 class Ledger:
     """Counts of attempts by charge, passed up to ``parent``; the listeners of one scope."""
 
-    __slots__ = ("_listeners", "billed", "not_billed", "parent", "possibly_billed", "refetch", "refused",
+    __slots__ = ("_listeners", "billed", "heard", "not_billed", "parent", "possibly_billed", "refetch", "refused",
                  "requests", "retries")
 
     def __init__(self, parent: Ledger | None = None, listeners: Iterable[Listener] = ()) -> None:
         self.parent = parent
-        self._listeners = [(listener, kinds_heard(listener)) for listener in listeners]
+        self._listeners = tuple((listener, kinds_heard(listener)) for listener in listeners)
+        own: frozenset[type[Event]] = frozenset().union(*(kinds for _, kinds in self._listeners))
+        self.heard: frozenset[type[Event]] = own if parent is None else own | parent.heard
+        """The kinds of event some listener here or above hears (no other is built), asked for each
+        call: taken once, here. A listener detached since may leave its kinds in it: only a look is lost."""
         self.requests = self.billed = self.possibly_billed = self.not_billed = self.refused = self.retries = 0
         self.refetch = [0, 0, 0, 0]  # requests, billed, possibly billed, not billed
-
-    @property
-    def heard(self) -> frozenset[type[Event]]:
-        """The kinds of event some listener here or above hears (no other is built)."""
-        kinds: frozenset[type[Event]] = frozenset()
-        ledger: Ledger | None = self
-        while ledger is not None:
-            for _, heard in ledger._listeners:
-                kinds |= heard
-            ledger = ledger.parent
-        return kinds
 
     def attempt(self, charge: Charge, *, refused: bool = False, retry: bool = False, refetch: bool = False) -> None:
         """One request was sent; ``charge`` is what it cost."""
@@ -101,7 +94,7 @@ class Ledger:
         event: Event | None = None
         ledger: Ledger | None = self
         while ledger is not None:
-            for entry in list(ledger._listeners):
+            for entry in ledger._listeners:  # a tuple: one detached meanwhile leaves the loop whole
                 listener, heard = entry
                 if kind not in heard:
                     continue
@@ -110,7 +103,7 @@ class Ledger:
                 try:
                     listener(event)
                 except Exception as exc:  # a listener's bug never breaks a call: logged once, then detached
-                    ledger._listeners.remove(entry)
+                    ledger._listeners = tuple(other for other in ledger._listeners if other is not entry)
                     # Its context is the failure the attempt was ending with, which may quote a request's
                     # URL (a caller's transport): the log shows the listener's error alone.
                     exc.__context__ = None

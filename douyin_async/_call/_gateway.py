@@ -324,7 +324,7 @@ class Gateway:
             finally:  # recorded even when the release fails (a shared throttle's store gone)
                 if charge is not None:
                     call.charged(charge, outcome is Outcome.LIMITED)
-                    if timed:
+                    if timed and (before is not None or AttemptEnded in call.heard or log.isEnabledFor(logging.DEBUG)):
                         self._record(call, mirror, charge, answer, ended, sent_at - asked,
                                      time.monotonic() - sent_at, before)
         raise failure

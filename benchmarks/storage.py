@@ -4,10 +4,10 @@
 The real ``douyin-async batch`` fetches the same ids from the fast server into each kind of OUT,
 one fresh process in a fresh directory per run (each must send a request for every id: a
 failures file left by an earlier run would make it skip some), interleaved (jsonl, csv, sqlite,
-parquet, postgres, jsonl, ...) so that drift on a noisy machine hits all of them alike. The table gives medians of
-wall time and of the command's CPU (user + system, its children's), and each format's wall
-time against JSON lines in the same round (median of the per-round ratios). PostgreSQL runs
-against a private cluster on loopback (fsync off), when its server is installed.
+parquet, postgres, jsonl, ...) so that drift on a noisy machine hits all of them alike. The table
+gives medians of wall time and of the command's CPU (user + system, its children's), and each
+format's wall time against JSON lines in the same round (median of the per-round ratios).
+PostgreSQL runs against a private cluster on loopback (fsync off), when its server is installed.
 """
 
 from __future__ import annotations
@@ -176,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [name for name in options.formats.split(",") if name not in FORMATS]
     if unknown:
         parser.error(f"--formats: {', '.join(unknown)}: choose among {', '.join(FORMATS)}")
+    if "videos.jsonl" not in options.formats.split(","):
+        parser.error("--formats: include videos.jsonl: every other format is measured against it")
     server = emulator(options.latency) if options.server == "emulator" else fast_server()
     with server as served:
         base_url = served if isinstance(served, str) else served.base_url
